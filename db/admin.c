@@ -1,0 +1,1 @@
+/* db/admin.c: being written (session 1) */

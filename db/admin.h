@@ -1,0 +1,1 @@
+/* db/admin.h: being written (session 1) */

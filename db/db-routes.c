@@ -1,0 +1,1 @@
+/* db/db-routes.c: being written (session 1) */

@@ -1,0 +1,1 @@
+/* db/db-routes.h: being written (session 1) */

@@ -1,0 +1,1 @@
+/* db/embedded.c: being written (session 1) */

@@ -1,0 +1,1 @@
+/* db/embedded.h: being written (session 1) */

@@ -1,0 +1,1 @@
+/* db/migrate.c: being written (session 1) */

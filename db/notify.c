@@ -1,0 +1,1 @@
+/* db/notify.c: being written (session 1) */

@@ -1,0 +1,43 @@
+/* The change-notice bus: one dedicated LISTEN connection per worker.
+ *
+ * Every transaction that changes a folder ends with
+ *   SELECT pg_notify('floe_change', '<account_id> <folder_id> <modseq>')
+ * and every worker (of every node) receives it here and calls the watchers
+ * of that (account, folder) through an in-memory index. After the listener
+ * reconnects, every watcher is called with possibly = true, since notices
+ * may have been missed while it was down. */
+#ifndef FLOE_NOTIFY_H
+#define FLOE_NOTIFY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct event_base;
+struct notify_bus;
+struct notify_watch;
+
+#define NOTIFY_CHANNEL "floe_change"
+
+/* account_id/folder_id/modseq of the change; with possibly = true they are
+ * the watched key and modseq is 0. */
+typedef void notify_fn(uint64_t account_id, uint64_t folder_id, uint64_t modseq, bool possibly,
+		       void *ctx);
+
+struct notify_bus *notify_bus_create(struct event_base *base, const char *conninfo,
+				     unsigned connect_timeout_ms);
+void notify_bus_destroy(struct notify_bus **bus);
+/* True while the LISTEN connection is established and listening. */
+bool notify_bus_is_up(const struct notify_bus *bus);
+
+/* Watches (account_id, folder_id); folder_id 0 watches every folder of the
+ * account. The callback may remove its own watch. */
+struct notify_watch *notify_watch_add(struct notify_bus *bus, uint64_t account_id,
+				      uint64_t folder_id, notify_fn *cb, void *ctx);
+/* Removes the watch; sets *watch to NULL; accepts NULL. */
+void notify_watch_remove(struct notify_watch **watch);
+
+/* Parses a notice payload. Returns 0 or -1 when malformed. */
+int notify_parse_payload(const char *payload, uint64_t *account_id_r, uint64_t *folder_id_r,
+			 uint64_t *modseq_r);
+
+#endif

@@ -1,0 +1,1 @@
+/* modules/password.c: being written (session 1) */

@@ -1,0 +1,1 @@
+/* modules/password.h: being written (session 1) */

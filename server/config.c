@@ -1,0 +1,1 @@
+/* server/config.c: being written (session 1) */

@@ -1,0 +1,1 @@
+/* server/http-test-routes.c: being written (session 1) */

@@ -1,0 +1,1 @@
+/* server/http-test-routes.h: being written (session 1) */

@@ -1,0 +1,1 @@
+/* server/listen.c: being written (session 1) */

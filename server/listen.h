@@ -1,0 +1,1 @@
+/* server/listen.h: being written (session 1) */

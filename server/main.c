@@ -1,0 +1,1 @@
+/* server/main.c: being written (session 1) */

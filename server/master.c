@@ -1,0 +1,1 @@
+/* server/master.c: being written (session 1) */

@@ -1,0 +1,1 @@
+/* server/master.h: being written (session 1) */

@@ -1,0 +1,1 @@
+/* server/tls.c: being written (session 1) */

@@ -1,0 +1,1 @@
+/* server/tls.h: being written (session 1) */

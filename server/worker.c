@@ -1,0 +1,1 @@
+/* server/worker.c: being written (session 1) */

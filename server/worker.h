@@ -1,0 +1,1 @@
+/* server/worker.h: being written (session 1) */

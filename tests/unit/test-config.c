@@ -1,0 +1,1 @@
+/* tests/unit/test-config.c: being written (session 1) */

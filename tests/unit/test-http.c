@@ -1,0 +1,1 @@
+/* tests/unit/test-http.c: being written (session 1) */

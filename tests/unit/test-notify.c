@@ -1,0 +1,1 @@
+/* tests/unit/test-notify.c: being written (session 1) */

@@ -1,0 +1,1 @@
+/* tests/unit/test-password.c: being written (session 1) */

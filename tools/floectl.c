@@ -1,0 +1,1 @@
+/* tools/floectl.c: being written (session 1) */
