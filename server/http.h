@@ -72,7 +72,7 @@ struct evbuffer *http_request_body(const struct http_request *req);
 /* The peer address as text ("127.0.0.1"). */
 const char *http_request_peer(const struct http_request *req);
 bool http_request_is_tls(const struct http_request *req);
-/* Parses "Authorization: Basic ...". Returns 0 and sets *user_r/*password_r
+/* Parses "Authorization: Basic ...". Returns 0 and sets *user_r and *password_r
  * (owned by the request), or -1 when absent or malformed. */
 int http_request_basic_auth(struct http_request *req, const char **user_r, const char **password_r);
 /* Copies s into request-lifetime memory. */

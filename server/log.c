@@ -1,6 +1,5 @@
 /* Logging to stderr or a file, one line per message, with time, level,
  * role and pid so that lines from the master and workers interleave legibly. */
-#include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>

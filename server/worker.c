@@ -1,1 +1,249 @@
-/* server/worker.c: being written (session 1) */
+/* Worker processes. Each runs one event loop with the HTTP server, the
+ * database pool and the change-notice listener, accepting on every
+ * inherited listener. Protocols this build does not serve yet answer with
+ * their protocol's "service not available" reply and close. */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "db-routes.h"
+#include "db.h"
+#include "http-test-routes.h"
+#include "http.h"
+#include "log.h"
+#include "notify.h"
+#include "tls.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+struct worker_listener {
+	struct worker *worker;
+	const struct listener *conf;
+	struct evconnlistener *evl;
+};
+
+struct worker {
+	const struct floe_config *cfg;
+	struct event_base *base;
+	SSL_CTX *ssl;
+	struct http_server *http;
+	struct db *db;
+	struct notify_bus *bus;
+	struct worker_listener *listeners;
+	size_t nlisteners;
+	struct event *sigterm, *sigint, *sighup, *grace;
+	bool stopping;
+};
+
+static const char *worker_unavailable_reply(enum listen_proto proto)
+{
+	switch (proto) {
+	case LISTEN_PROTO_IMAP:
+		return "* BYE [UNAVAILABLE] IMAP is not available in this version of Floe\r\n";
+	case LISTEN_PROTO_LMTP:
+		return "421 4.3.2 LMTP delivery is not available in this version of Floe\r\n";
+	case LISTEN_PROTO_SMTP:
+		return "421 4.3.2 SMTP submission is not available in this version of Floe\r\n";
+	case LISTEN_PROTO_HTTP:
+		break;
+	}
+	return "";
+}
+
+static void worker_reply_written(struct bufferevent *bev, void *ctx)
+{
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_free(bev);
+}
+
+static void worker_reply_event(struct bufferevent *bev, short what, void *ctx)
+{
+	if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) != 0)
+		bufferevent_free(bev);
+}
+
+static void worker_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *peer,
+			  int peer_len, void *ctx)
+{
+	struct worker_listener *wl = ctx;
+	struct worker *w = wl->worker;
+	struct bufferevent *bev;
+
+	if (w->stopping) {
+		close(fd);
+		return;
+	}
+	if (wl->conf->tls)
+		bev = tls_bufferevent_accept(w->base, fd, w->ssl);
+	else
+		bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		log_error("%s: cannot set up a connection", wl->conf->name);
+		close(fd);
+		return;
+	}
+	if (wl->conf->proto == LISTEN_PROTO_HTTP) {
+		http_server_accept(w->http, bev, peer, (socklen_t)peer_len, wl->conf->tls);
+		return;
+	}
+	{
+		struct timeval tv = {30, 0};
+
+		bufferevent_setcb(bev, NULL, worker_reply_written, worker_reply_event, NULL);
+		bufferevent_set_timeouts(bev, &tv, &tv);
+		bufferevent_enable(bev, EV_WRITE);
+		bufferevent_write(bev, worker_unavailable_reply(wl->conf->proto),
+				  strlen(worker_unavailable_reply(wl->conf->proto)));
+	}
+}
+
+static void worker_accept_error(struct evconnlistener *evl, void *ctx)
+{
+	struct worker_listener *wl = ctx;
+	int err = EVUTIL_SOCKET_ERROR();
+
+	/* EMFILE and friends: keep serving the connections we have. */
+	log_warning("%s = %s: accept failed: %s", wl->conf->name, wl->conf->text,
+		    evutil_socket_error_to_string(err));
+}
+
+static void worker_stop_listening(struct worker *w)
+{
+	for (size_t i = 0; i < w->nlisteners; i++) {
+		if (w->listeners[i].evl != NULL) {
+			evconnlistener_free(w->listeners[i].evl);
+			w->listeners[i].evl = NULL;
+		}
+	}
+}
+
+static void worker_drained(void *ctx)
+{
+	struct worker *w = ctx;
+
+	log_info("all connections finished; exiting");
+	event_base_loopbreak(w->base);
+}
+
+static void worker_grace_expired(evutil_socket_t fd, short what, void *ctx)
+{
+	struct worker *w = ctx;
+
+	log_warning("shutdown timeout: closing %zu remaining connection(s)",
+		    http_server_connection_count(w->http));
+	event_base_loopbreak(w->base);
+}
+
+static void worker_on_term(evutil_socket_t sig, short what, void *ctx)
+{
+	struct worker *w = ctx;
+	struct timeval tv;
+
+	if (w->stopping)
+		return;
+	w->stopping = true;
+	log_info("stopping: no new connections, finishing %zu open one(s)",
+		 http_server_connection_count(w->http));
+	worker_stop_listening(w);
+	tv.tv_sec = w->cfg->server.shutdown_timeout_ms / 1000;
+	tv.tv_usec = (w->cfg->server.shutdown_timeout_ms % 1000) * 1000;
+	w->grace = evtimer_new(w->base, worker_grace_expired, w);
+	evtimer_add(w->grace, &tv);
+	http_server_shutdown(w->http, worker_drained, w);
+}
+
+static void worker_on_hup(evutil_socket_t sig, short what, void *ctx)
+{
+	/* The master reloads by starting new workers and stopping this one. */
+}
+
+void worker_main(const struct floe_config *cfg, const struct listener_set *set, SSL_CTX *ssl,
+		 unsigned index)
+{
+	struct worker w;
+	struct http_limits limits;
+	struct db_settings dbs;
+	char role[32], *conninfo;
+
+	memset(&w, 0, sizeof(w));
+	snprintf(role, sizeof(role), "worker %u", index);
+	log_set_role(role);
+	prctl(PR_SET_NAME, "floed-worker");
+	/* A worker never outlives its master. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		exit(0);
+	signal(SIGPIPE, SIG_IGN);
+
+	w.cfg = cfg;
+	w.ssl = ssl;
+	w.base = event_base_new();
+	if (w.base == NULL)
+		fatal("cannot create the event loop");
+
+	limits.max_body_size = cfg->http.max_body_size;
+	limits.max_header_size = cfg->http.max_header_size;
+	limits.header_timeout_ms = cfg->http.header_timeout_ms;
+	limits.body_timeout_ms = cfg->http.body_timeout_ms;
+	limits.keepalive_timeout_ms = cfg->http.keepalive_timeout_ms;
+	limits.write_timeout_ms = cfg->http.write_timeout_ms;
+	w.http = http_server_create(w.base, &limits);
+
+	conninfo = config_db_conninfo(cfg);
+	dbs.conninfo = conninfo;
+	dbs.pool_size = cfg->db.pool_size;
+	dbs.query_timeout_ms = cfg->db.query_timeout_ms;
+	dbs.connect_timeout_ms = cfg->db.connect_timeout_ms;
+	w.db = db_create(w.base, &dbs);
+	w.bus = notify_bus_create(w.base, conninfo, cfg->db.connect_timeout_ms);
+	free(conninfo);
+
+	db_routes_register(w.http, w.db, w.bus, cfg->debug.test_endpoints);
+	if (cfg->debug.test_endpoints)
+		http_test_routes_register(w.http);
+
+	w.listeners = xcalloc(set->count, sizeof(*w.listeners));
+	w.nlisteners = set->count;
+	for (size_t i = 0; i < set->count; i++) {
+		struct worker_listener *wl = &w.listeners[i];
+
+		wl->worker = &w;
+		wl->conf = &set->items[i];
+		wl->evl = evconnlistener_new(w.base, worker_accept, wl, LEV_OPT_CLOSE_ON_FREE, -1,
+					     set->items[i].fd);
+		if (wl->evl == NULL)
+			fatal("%s = %s: cannot accept on the inherited socket", wl->conf->name,
+			      wl->conf->text);
+		evconnlistener_set_error_cb(wl->evl, worker_accept_error);
+	}
+
+	w.sigterm = evsignal_new(w.base, SIGTERM, worker_on_term, &w);
+	w.sigint = evsignal_new(w.base, SIGINT, worker_on_term, &w);
+	w.sighup = evsignal_new(w.base, SIGHUP, worker_on_hup, &w);
+	evsignal_add(w.sigterm, NULL);
+	evsignal_add(w.sigint, NULL);
+	evsignal_add(w.sighup, NULL);
+
+	log_info("serving %zu listener(s)", set->count);
+	event_base_dispatch(w.base);
+
+	worker_stop_listening(&w);
+	http_server_destroy(&w.http);
+	notify_bus_destroy(&w.bus);
+	db_destroy(&w.db);
+	if (w.grace != NULL)
+		event_free(w.grace);
+	event_free(w.sigterm);
+	event_free(w.sigint);
+	event_free(w.sighup);
+	free(w.listeners);
+	event_base_free(w.base);
+	exit(0);
+}

@@ -1,5 +1,4 @@
 /* Allocation wrappers that abort on failure (see xmalloc.h). */
-#include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,112 @@
+/* The configuration file: INI-style sections with "key = value" lines and
+ * '#' or ';' comments. Every key is declared in one table (config.c) with
+ * its type and default; etc/floe.conf documents each one. Errors carry
+ * "file:line: reason". */
+#ifndef FLOE_CONFIG_H
+#define FLOE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* One listening address from a "listen" key. */
+struct config_listen {
+	char *text;                  /* as written: "127.0.0.1:143", "[::1]:993" */
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	unsigned line;               /* where it was configured */
+};
+
+struct config_listen_list {
+	struct config_listen *items;
+	size_t count;
+};
+
+struct floe_config {
+	char *path; /* the file it was read from */
+
+	struct {
+		char *state_dir;
+		unsigned workers; /* "auto" resolves to the number of cores */
+		char *user;       /* empty: do not change user */
+		unsigned shutdown_timeout_ms;
+		unsigned restart_backoff_max_ms;
+	} server;
+	struct {
+		char *level;
+		char *file; /* empty: stderr */
+	} log;
+	struct {
+		char *url; /* "local" or a libpq URL/conninfo */
+		unsigned pool_size;
+		unsigned query_timeout_ms;
+		unsigned connect_timeout_ms;
+		char *pg_bindir; /* embedded cluster binaries; empty: search */
+	} db;
+	struct {
+		char *cert;
+		char *key;
+		char *ciphers;
+	} tls;
+	struct {
+		struct config_listen_list listen, listen_tls;
+	} imap;
+	struct {
+		struct config_listen_list listen, listen_tls;
+		char *public_url;
+		size_t max_body_size;
+		size_t max_header_size;
+		unsigned header_timeout_ms;
+		unsigned body_timeout_ms;
+		unsigned keepalive_timeout_ms;
+		unsigned write_timeout_ms;
+	} http;
+	struct {
+		struct config_listen_list listen;
+	} lmtp;
+	struct {
+		struct config_listen_list listen, listen_tls;
+	} smtp;
+	struct {
+		bool test_endpoints;
+	} debug;
+
+	/* line numbers of keys that later validation refers to */
+	unsigned line_tls_cert, line_tls_key, line_server_user, line_db_url;
+};
+
+/* Collected errors, each "file:line: reason". */
+struct config_errors {
+	char **lines;
+	size_t count;
+};
+
+/* Reads and validates path. Returns the configuration, or NULL with every
+ * problem found appended to errors (the caller frees them). */
+struct floe_config *config_load(const char *path, struct config_errors *errors);
+/* Same from a string (path only names it in messages). */
+struct floe_config *config_parse(const char *path, const char *text, struct config_errors *errors);
+void config_free(struct floe_config **cfg);
+void config_errors_clear(struct config_errors *errors);
+
+/* Describes every key: for `floed --help-config` and the documentation test. */
+struct config_key_doc {
+	const char *section;
+	const char *key;
+	const char *default_value;
+};
+/* Terminated by an entry with section == NULL. */
+const struct config_key_doc *config_key_docs(void);
+
+/* Parsers shared with other code; each returns 0 or -1. */
+int config_parse_size(const char *text, size_t *size_r);           /* 10M, 512k, 1g */
+int config_parse_duration_ms(const char *text, unsigned *ms_r);     /* 30s, 500ms, 2m */
+int config_parse_listen(const char *text, struct sockaddr_storage *addr_r, socklen_t *len_r);
+
+/* The libpq connection string for cfg (resolving "local" to the embedded
+ * cluster's socket under state_dir). The caller frees it. */
+char *config_db_conninfo(const struct floe_config *cfg);
+/* Paths under state_dir used by the embedded cluster. Caller frees. */
+char *config_state_path(const struct floe_config *cfg, const char *name);
+
+#endif
