@@ -20,7 +20,8 @@
  * domains d joined. */
 #define ADMIN_ACCOUNT_COLUMNS                                                                      \
 	"a.id, a.local_part || '@' || d.name, a.kind, a.display_name, a.enabled, "                 \
-	"a.quota_bytes, to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), " \
+	"a.quota_bytes, to_char(a.created_at AT TIME ZONE 'UTC', "                                 \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "                                                      \
 	"(SELECT count(*) FROM group_members gm WHERE gm.account_id = a.id)"
 #define ADMIN_ACCOUNT_NCOLUMNS 8
 
@@ -106,7 +107,8 @@ admin_db_error(PGconn *conn, const PGresult *res, const char **error_r)
 	if (state != NULL && strcmp(state, "23505") == 0) {
 		if (constraint != NULL && strcmp(constraint, "domains_name_key") == 0)
 			return admin_fail(error_r, "domain already exists");
-		if (constraint != NULL && strcmp(constraint, "accounts_domain_id_local_part_key") == 0)
+		if (constraint != NULL &&
+		    strcmp(constraint, "accounts_domain_id_local_part_key") == 0)
 			return admin_fail(error_r, "account already exists");
 		if (constraint != NULL && strcmp(constraint, "aliases_pkey") == 0)
 			return admin_fail(error_r, "alias already exists");
@@ -123,7 +125,7 @@ admin_db_error(PGconn *conn, const PGresult *res, const char **error_r)
  * with *error_r set. */
 static PGresult *
 admin_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
-	   const char **error_r)
+           const char **error_r)
 {
 	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	ExecStatusType status = PQresultStatus(res);
@@ -137,7 +139,7 @@ admin_exec(PGconn *conn, const char *sql, int nparams, const char *const *params
 
 static int
 admin_run(PGconn *conn, const char *sql, int nparams, const char *const *params,
-	  const char **error_r)
+          const char **error_r)
 {
 	PGresult *res = admin_exec(conn, sql, nparams, params, error_r);
 
@@ -266,7 +268,8 @@ admin_domain_normalize(const char *name, char **name_r, const char **error_r)
 
 	if (problem != NULL) {
 		free(lower);
-		return admin_fail(error_r, "invalid domain name '%s': %s", admin_quote(name), problem);
+		return admin_fail(error_r, "invalid domain name '%s': %s", admin_quote(name),
+		                  problem);
 	}
 	*name_r = lower;
 	return 0;
@@ -274,7 +277,7 @@ admin_domain_normalize(const char *name, char **name_r, const char **error_r)
 
 int
 admin_address_normalize(const char *address, char **address_r, char **local_r, char **domain_r,
-			const char **error_r)
+                        const char **error_r)
 {
 	const char *at = strchr(address, '@');
 	const char *problem = NULL;
@@ -283,10 +286,10 @@ admin_address_normalize(const char *address, char **address_r, char **local_r, c
 
 	if (strlen(address) > ADMIN_ADDRESS_MAX)
 		return admin_fail(error_r, "invalid address '%s': longer than %d characters",
-				  admin_quote(address), ADMIN_ADDRESS_MAX);
+		                  admin_quote(address), ADMIN_ADDRESS_MAX);
 	if (at == NULL || strchr(at + 1, '@') != NULL)
 		return admin_fail(error_r, "invalid address '%s': expected local-part@domain",
-				  admin_quote(address));
+		                  admin_quote(address));
 	local_len = (size_t)(at - address);
 	if (local_len == 0)
 		problem = "empty local part";
@@ -303,14 +306,15 @@ admin_address_normalize(const char *address, char **address_r, char **local_r, c
 			problem = "invalid character in the local part";
 	}
 	if (problem != NULL)
-		return admin_fail(error_r, "invalid address '%s': %s", admin_quote(address), problem);
+		return admin_fail(error_r, "invalid address '%s': %s", admin_quote(address),
+		                  problem);
 
 	domain = admin_lower(at + 1, strlen(at + 1));
 	problem = admin_domain_problem(domain);
 	if (problem != NULL) {
 		free(domain);
 		return admin_fail(error_r, "invalid address '%s': domain %s", admin_quote(address),
-				  problem);
+		                  problem);
 	}
 	local = admin_lower(address, local_len);
 	*address_r = xasprintf("%s@%s", local, domain);
@@ -333,7 +337,7 @@ admin_check_display_name(const char *name, const char **error_r)
 
 	if (strlen(name) > ADMIN_DISPLAY_NAME_MAX)
 		return admin_fail(error_r, "display name longer than %d bytes",
-				  ADMIN_DISPLAY_NAME_MAX);
+		                  ADMIN_DISPLAY_NAME_MAX);
 	while (*p != '\0') {
 		int extra;
 		uint32_t cp;
@@ -379,9 +383,9 @@ admin_domain_id(PGconn *conn, const char *domain, bool lock, char id_r[24], cons
 {
 	const char *params[] = {domain};
 	PGresult *res = admin_exec(conn,
-				   lock ? "SELECT id FROM domains WHERE name = $1 FOR UPDATE"
-					: "SELECT id FROM domains WHERE name = $1",
-				   1, params, error_r);
+	                           lock ? "SELECT id FROM domains WHERE name = $1 FOR UPDATE"
+	                                : "SELECT id FROM domains WHERE name = $1",
+	                           1, params, error_r);
 	int found;
 
 	if (res == NULL)
@@ -420,7 +424,7 @@ admin_target_clear(struct admin_target *target)
  * the row when the caller is going to change it. */
 static int
 admin_target_find(PGconn *conn, const char *address, bool lock, struct admin_target *target_r,
-		  const char **error_r)
+                  const char **error_r)
 {
 	char *local, *domain;
 	PGresult *res;
@@ -429,12 +433,13 @@ admin_target_find(PGconn *conn, const char *address, bool lock, struct admin_tar
 	if (admin_address_normalize(address, &target_r->address, &local, &domain, error_r) < 0)
 		return -1;
 	const char *params[] = {domain, local};
-	res = admin_exec(conn,
-			 lock ? "SELECT a.id, a.kind FROM accounts a JOIN domains d ON d.id = "
-				"a.domain_id WHERE d.name = $1 AND a.local_part = $2 FOR UPDATE OF a"
-			      : "SELECT a.id, a.kind FROM accounts a JOIN domains d ON d.id = "
-				"a.domain_id WHERE d.name = $1 AND a.local_part = $2",
-			 2, params, error_r);
+	res =
+	    admin_exec(conn,
+	               lock ? "SELECT a.id, a.kind FROM accounts a JOIN domains d ON d.id = "
+	                      "a.domain_id WHERE d.name = $1 AND a.local_part = $2 FOR UPDATE OF a"
+	                    : "SELECT a.id, a.kind FROM accounts a JOIN domains d ON d.id = "
+	                      "a.domain_id WHERE d.name = $1 AND a.local_part = $2",
+	               2, params, error_r);
 	free(local);
 	free(domain);
 	if (res == NULL) {
@@ -457,25 +462,25 @@ admin_target_find(PGconn *conn, const char *address, bool lock, struct admin_tar
  * message depends on what is being created (an account or an alias). */
 static int
 admin_address_unused(PGconn *conn, const char *domain_id, const char *local, const char *address,
-		     bool for_alias, const char **error_r)
+                     bool for_alias, const char **error_r)
 {
 	const char *params[] = {domain_id, local};
 	PGresult *res = admin_exec(
-		conn,
-		"SELECT 'account', '' FROM accounts WHERE domain_id = $1 AND local_part = $2 "
-		"UNION ALL "
-		"SELECT 'alias', t.local_part || '@' || td.name FROM aliases al "
-		"JOIN accounts t ON t.id = al.account_id JOIN domains td ON td.id = t.domain_id "
-		"WHERE al.domain_id = $1 AND al.local_part = $2",
-		2, params, error_r);
+	    conn,
+	    "SELECT 'account', '' FROM accounts WHERE domain_id = $1 AND local_part = $2 "
+	    "UNION ALL "
+	    "SELECT 'alias', t.local_part || '@' || td.name FROM aliases al "
+	    "JOIN accounts t ON t.id = al.account_id JOIN domains td ON td.id = t.domain_id "
+	    "WHERE al.domain_id = $1 AND al.local_part = $2",
+	    2, params, error_r);
 	int ret = 0;
 
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) > 0) {
 		if (strcmp(PQgetvalue(res, 0, 0), "alias") == 0)
-			ret = admin_fail(error_r, "address %s already used as an alias of %s", address,
-					 PQgetvalue(res, 0, 1));
+			ret = admin_fail(error_r, "address %s already used as an alias of %s",
+			                 address, PQgetvalue(res, 0, 1));
 		else if (for_alias)
 			ret = admin_fail(error_r, "address %s already used by an account", address);
 		else
@@ -521,7 +526,7 @@ admin_account_from_row(const PGresult *res, int row, struct admin_account *accou
 
 static int
 admin_account_list_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
-			 struct admin_account_list *list_r, const char **error_r)
+                         struct admin_account_list *list_r, const char **error_r)
 {
 	PGresult *res = admin_exec(conn, sql, nparams, params, error_r);
 
@@ -598,9 +603,9 @@ admin_domain_add(PGconn *conn, const char *name, bool local_login, const char **
 		return -1;
 	const char *params[] = {domain, local_login ? "true" : "false"};
 	res = admin_exec(conn,
-			 "INSERT INTO domains (name, local_login) VALUES ($1, $2) "
-			 "ON CONFLICT (name) DO NOTHING",
-			 2, params, error_r);
+	                 "INSERT INTO domains (name, local_login) VALUES ($1, $2) "
+	                 "ON CONFLICT (name) DO NOTHING",
+	                 2, params, error_r);
 	if (res == NULL)
 		ret = -1;
 	else if (strcmp(PQcmdTuples(res), "0") == 0)
@@ -612,7 +617,7 @@ admin_domain_add(PGconn *conn, const char *name, bool local_login, const char **
 
 int
 admin_domain_get(PGconn *conn, const char *name, struct admin_domain *domain_r,
-		 const char **error_r)
+                 const char **error_r)
 {
 	char *domain;
 	PGresult *res;
@@ -622,8 +627,8 @@ admin_domain_get(PGconn *conn, const char *name, struct admin_domain *domain_r,
 	if (admin_domain_normalize(name, &domain, error_r) < 0)
 		return -1;
 	const char *params[] = {domain};
-	res = admin_exec(conn, "SELECT " ADMIN_DOMAIN_COLUMNS " FROM domains d WHERE d.name = $1", 1,
-			 params, error_r);
+	res = admin_exec(conn, "SELECT " ADMIN_DOMAIN_COLUMNS " FROM domains d WHERE d.name = $1",
+	                 1, params, error_r);
 	if (res == NULL)
 		ret = -1;
 	else if (PQntuples(res) == 0)
@@ -638,9 +643,9 @@ admin_domain_get(PGconn *conn, const char *name, struct admin_domain *domain_r,
 int
 admin_domain_list(PGconn *conn, struct admin_domain_list *list_r, const char **error_r)
 {
-	PGresult *res = admin_exec(
-		conn, "SELECT " ADMIN_DOMAIN_COLUMNS " FROM domains d ORDER BY d.name", 0, NULL,
-		error_r);
+	PGresult *res =
+	    admin_exec(conn, "SELECT " ADMIN_DOMAIN_COLUMNS " FROM domains d ORDER BY d.name", 0,
+	               NULL, error_r);
 
 	list_r->items = NULL;
 	list_r->count = 0;
@@ -675,18 +680,18 @@ admin_domain_remove(PGconn *conn, const char *name, bool force, const char **err
 
 	const char *params[] = {id};
 	res = admin_exec(conn,
-			 "SELECT (SELECT count(*) FROM accounts WHERE domain_id = $1), "
-			 "(SELECT count(*) FROM aliases WHERE domain_id = $1)",
-			 1, params, error_r);
+	                 "SELECT (SELECT count(*) FROM accounts WHERE domain_id = $1), "
+	                 "(SELECT count(*) FROM aliases WHERE domain_id = $1)",
+	                 1, params, error_r);
 	if (res == NULL)
 		goto out;
 	long accounts = (long)admin_int(res, 0, 0), aliases = (long)admin_int(res, 0, 1);
 	if (!force && (accounts > 0 || aliases > 0)) {
 		admin_fail(error_r,
-			   "domain %s still has %ld account%s and %ld alias%s "
-			   "(--force removes them with it)",
-			   domain, accounts, accounts == 1 ? "" : "s", aliases,
-			   aliases == 1 ? "" : "es");
+		           "domain %s still has %ld account%s and %ld alias%s "
+		           "(--force removes them with it)",
+		           domain, accounts, accounts == 1 ? "" : "s", aliases,
+		           aliases == 1 ? "" : "es");
 		goto out;
 	}
 	if (admin_run(conn, "DELETE FROM domains WHERE id = $1", 1, params, error_r) < 0)
@@ -703,9 +708,9 @@ out:
 /* Accounts */
 
 static int
-admin_account_insert(PGconn *conn, const char *address, const char *kind,
-		     const char *display_name, int64_t quota_bytes, const char *password_hash,
-		     bool folders, int64_t *id_r, const char **error_r)
+admin_account_insert(PGconn *conn, const char *address, const char *kind, const char *display_name,
+                     int64_t quota_bytes, const char *password_hash, bool folders, int64_t *id_r,
+                     const char **error_r)
 {
 	char *normal, *local, *domain, domain_id[24], quota[24];
 	PGresult *res;
@@ -728,18 +733,19 @@ admin_account_insert(PGconn *conn, const char *address, const char *kind,
 
 	const char *params[] = {domain_id, local, kind, display_name, quota};
 	res = admin_exec(conn,
-			 "INSERT INTO accounts (domain_id, local_part, kind, display_name, "
-			 "quota_bytes) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-			 5, params, error_r);
+	                 "INSERT INTO accounts (domain_id, local_part, kind, display_name, "
+	                 "quota_bytes) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+	                 5, params, error_r);
 	if (res == NULL)
 		goto out;
 	const char *id_params[] = {PQgetvalue(res, 0, 0), password_hash};
 	if (id_r != NULL)
 		*id_r = admin_int(res, 0, 0);
 	if (password_hash != NULL &&
-	    admin_run(conn,
-		      "INSERT INTO credentials (account_id, kind, secret) VALUES ($1, 'password', $2)",
-		      2, id_params, error_r) < 0) {
+	    admin_run(
+	        conn,
+	        "INSERT INTO credentials (account_id, kind, secret) VALUES ($1, 'password', $2)", 2,
+	        id_params, error_r) < 0) {
 		PQclear(res);
 		goto out;
 	}
@@ -761,21 +767,21 @@ out_free:
 }
 
 int
-admin_user_add(PGconn *conn, const struct admin_user_new *user, int64_t *id_r,
-	       const char **error_r)
+admin_user_add(PGconn *conn, const struct admin_user_new *user, int64_t *id_r, const char **error_r)
 {
 	const char *kind = user->kind != NULL ? user->kind : "user";
 
 	if (strcmp(kind, "user") != 0 && strcmp(kind, "resource") != 0)
-		return admin_fail(error_r, "invalid kind '%s' (user or resource)", admin_quote(kind));
+		return admin_fail(error_r, "invalid kind '%s' (user or resource)",
+		                  admin_quote(kind));
 	return admin_account_insert(conn, user->address, kind, user->display_name,
-				    user->quota_bytes, user->password_hash, true, id_r, error_r);
+	                            user->quota_bytes, user->password_hash, true, id_r, error_r);
 }
 
 /* Lists accounts of the given kinds, optionally within one domain. */
 static int
 admin_account_list(PGconn *conn, const char *kinds, const char *domain_filter,
-		   struct admin_account_list *list_r, const char **error_r)
+                   struct admin_account_list *list_r, const char **error_r)
 {
 	char *domain = NULL, domain_id[24];
 	int ret;
@@ -792,25 +798,25 @@ admin_account_list(PGconn *conn, const char *kinds, const char *domain_filter,
 	}
 	const char *params[] = {kinds, domain};
 	ret = admin_account_list_query(
-		conn,
-		"SELECT " ADMIN_ACCOUNT_COLUMNS " FROM accounts a JOIN domains d ON d.id = "
-		"a.domain_id WHERE a.kind = ANY (string_to_array($1, ',')) "
-		"AND ($2::text IS NULL OR d.name = $2) ORDER BY d.name, a.local_part",
-		2, params, list_r, error_r);
+	    conn,
+	    "SELECT " ADMIN_ACCOUNT_COLUMNS " FROM accounts a JOIN domains d ON d.id = "
+	    "a.domain_id WHERE a.kind = ANY (string_to_array($1, ',')) "
+	    "AND ($2::text IS NULL OR d.name = $2) ORDER BY d.name, a.local_part",
+	    2, params, list_r, error_r);
 	free(domain);
 	return ret;
 }
 
 int
 admin_user_list(PGconn *conn, const char *domain, struct admin_account_list *list_r,
-		const char **error_r)
+                const char **error_r)
 {
 	return admin_account_list(conn, "user,resource", domain, list_r, error_r);
 }
 
 static int
 admin_strings_query(PGconn *conn, const char *sql, const char *id, struct admin_strings *list_r,
-		    const char **error_r)
+                    const char **error_r)
 {
 	const char *params[] = {id};
 	PGresult *res = admin_exec(conn, sql, 1, params, error_r);
@@ -824,7 +830,7 @@ admin_strings_query(PGconn *conn, const char *sql, const char *id, struct admin_
 
 int
 admin_account_show(PGconn *conn, const char *address, struct admin_account *account_r,
-		   const char **error_r)
+                   const char **error_r)
 {
 	struct admin_target target;
 	PGresult *res;
@@ -832,7 +838,8 @@ admin_account_show(PGconn *conn, const char *address, struct admin_account *acco
 
 	memset(account_r, 0, sizeof(*account_r));
 	/* one snapshot for the several queries below */
-	if (admin_run(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, error_r) < 0)
+	if (admin_run(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, error_r) <
+	    0)
 		return -1;
 	if (admin_target_find(conn, address, false, &target, error_r) < 0) {
 		admin_rollback(conn);
@@ -840,12 +847,12 @@ admin_account_show(PGconn *conn, const char *address, struct admin_account *acco
 	}
 	const char *params[] = {target.id};
 	res = admin_exec(conn,
-			 "SELECT " ADMIN_ACCOUNT_COLUMNS ", "
-			 "EXISTS (SELECT 1 FROM credentials c WHERE c.account_id = a.id AND "
-			 "c.kind = 'password'), "
-			 "(SELECT count(*) FROM folders f WHERE f.account_id = a.id) "
-			 "FROM accounts a JOIN domains d ON d.id = a.domain_id WHERE a.id = $1",
-			 1, params, error_r);
+	                 "SELECT " ADMIN_ACCOUNT_COLUMNS ", "
+	                 "EXISTS (SELECT 1 FROM credentials c WHERE c.account_id = a.id AND "
+	                 "c.kind = 'password'), "
+	                 "(SELECT count(*) FROM folders f WHERE f.account_id = a.id) "
+	                 "FROM accounts a JOIN domains d ON d.id = a.domain_id WHERE a.id = $1",
+	                 1, params, error_r);
 	if (res == NULL)
 		goto out;
 	if (PQntuples(res) == 0) {
@@ -858,21 +865,22 @@ admin_account_show(PGconn *conn, const char *address, struct admin_account *acco
 	account_r->folders = (unsigned long)admin_int(res, 0, ADMIN_ACCOUNT_NCOLUMNS + 1);
 	PQclear(res);
 
-	if (admin_strings_query(conn,
-				"SELECT al.local_part || '@' || d.name FROM aliases al JOIN domains "
-				"d ON d.id = al.domain_id WHERE al.account_id = $1 "
-				"ORDER BY d.name, al.local_part",
-				target.id, &account_r->aliases, error_r) < 0 ||
+	if (admin_strings_query(
+	        conn,
+	        "SELECT al.local_part || '@' || d.name FROM aliases al JOIN domains "
+	        "d ON d.id = al.domain_id WHERE al.account_id = $1 "
+	        "ORDER BY d.name, al.local_part",
+	        target.id, &account_r->aliases, error_r) < 0 ||
 	    admin_strings_query(conn,
-				"SELECT g.local_part || '@' || d.name FROM group_members m "
-				"JOIN accounts g ON g.id = m.account_id JOIN domains d ON d.id = "
-				"g.domain_id WHERE m.member_id = $1 ORDER BY d.name, g.local_part",
-				target.id, &account_r->groups, error_r) < 0 ||
+	                        "SELECT g.local_part || '@' || d.name FROM group_members m "
+	                        "JOIN accounts g ON g.id = m.account_id JOIN domains d ON d.id = "
+	                        "g.domain_id WHERE m.member_id = $1 ORDER BY d.name, g.local_part",
+	                        target.id, &account_r->groups, error_r) < 0 ||
 	    admin_strings_query(conn,
-				"SELECT u.local_part || '@' || d.name FROM group_members m "
-				"JOIN accounts u ON u.id = m.member_id JOIN domains d ON d.id = "
-				"u.domain_id WHERE m.account_id = $1 ORDER BY d.name, u.local_part",
-				target.id, &account_r->member_addresses, error_r) < 0)
+	                        "SELECT u.local_part || '@' || d.name FROM group_members m "
+	                        "JOIN accounts u ON u.id = m.member_id JOIN domains d ON d.id = "
+	                        "u.domain_id WHERE m.account_id = $1 ORDER BY d.name, u.local_part",
+	                        target.id, &account_r->member_addresses, error_r) < 0)
 		goto out;
 	ret = admin_commit(conn, error_r);
 out:
@@ -888,7 +896,7 @@ out:
  * otherwise users and resources only. */
 static int
 admin_target_find_kind(PGconn *conn, const char *address, bool want_group,
-		       struct admin_target *target_r, const char **error_r)
+                       struct admin_target *target_r, const char **error_r)
 {
 	if (admin_target_find(conn, address, true, target_r, error_r) < 0)
 		return -1;
@@ -909,8 +917,8 @@ admin_target_find_kind(PGconn *conn, const char *address, bool want_group,
 /* Runs one statement on the account found by address, in a transaction. */
 static int
 admin_account_write(PGconn *conn, const char *address, bool want_group, const char *sql,
-		    const char *param2, const char *param3, const char *param4,
-		    const char **error_r)
+                    const char *param2, const char *param3, const char *param4,
+                    const char **error_r)
 {
 	struct admin_target target;
 	int ret = -1;
@@ -933,25 +941,25 @@ int
 admin_user_remove(PGconn *conn, const char *address, const char **error_r)
 {
 	return admin_account_write(conn, address, false, "DELETE FROM accounts WHERE id = $1", NULL,
-				   NULL, NULL, error_r);
+	                           NULL, NULL, error_r);
 }
 
 int
 admin_user_passwd(PGconn *conn, const char *address, const char *password_hash,
-		  const char **error_r)
+                  const char **error_r)
 {
 	if (password_hash == NULL || password_hash[0] == '\0')
 		return admin_fail(error_r, "empty password hash");
 	return admin_account_write(conn, address, false,
-				   "INSERT INTO credentials (account_id, kind, secret) "
-				   "VALUES ($1, 'password', $2) ON CONFLICT (account_id, kind) "
-				   "DO UPDATE SET secret = EXCLUDED.secret, updated_at = now()",
-				   password_hash, NULL, NULL, error_r);
+	                           "INSERT INTO credentials (account_id, kind, secret) "
+	                           "VALUES ($1, 'password', $2) ON CONFLICT (account_id, kind) "
+	                           "DO UPDATE SET secret = EXCLUDED.secret, updated_at = now()",
+	                           password_hash, NULL, NULL, error_r);
 }
 
 int
 admin_user_set(PGconn *conn, const char *address, const struct admin_user_changes *changes,
-	       const char **error_r)
+               const char **error_r)
 {
 	struct admin_target target;
 	char quota[24];
@@ -969,16 +977,15 @@ admin_user_set(PGconn *conn, const char *address, const struct admin_user_change
 		return -1;
 	if (admin_target_find(conn, address, true, &target, error_r) < 0)
 		return admin_rollback(conn);
-	const char *params[] = {target.id, changes->display_name,
-				changes->set_quota ? quota : NULL,
-				!changes->set_enabled ? NULL
-				: changes->enabled    ? "true"
-						      : "false"};
+	const char *params[] = {target.id, changes->display_name, changes->set_quota ? quota : NULL,
+	                        !changes->set_enabled ? NULL
+	                        : changes->enabled    ? "true"
+	                                              : "false"};
 	if (admin_run(conn,
-		      "UPDATE accounts SET display_name = coalesce($2, display_name), "
-		      "quota_bytes = coalesce($3::bigint, quota_bytes), "
-		      "enabled = coalesce($4::boolean, enabled), updated_at = now() WHERE id = $1",
-		      4, params, error_r) == 0)
+	              "UPDATE accounts SET display_name = coalesce($2, display_name), "
+	              "quota_bytes = coalesce($3::bigint, quota_bytes), "
+	              "enabled = coalesce($4::boolean, enabled), updated_at = now() WHERE id = $1",
+	              4, params, error_r) == 0)
 		ret = admin_commit(conn, error_r);
 	if (ret < 0)
 		admin_rollback(conn);
@@ -1005,8 +1012,8 @@ admin_alias_add(PGconn *conn, const char *alias, const char *address, const char
 		goto out;
 	const char *params[] = {target.id, domain_id, local};
 	if (admin_run(conn,
-		      "INSERT INTO aliases (account_id, domain_id, local_part) VALUES ($1, $2, $3)",
-		      3, params, error_r) < 0)
+	              "INSERT INTO aliases (account_id, domain_id, local_part) VALUES ($1, $2, $3)",
+	              3, params, error_r) < 0)
 		goto out;
 	ret = admin_commit(conn, error_r);
 out:
@@ -1031,9 +1038,9 @@ admin_alias_remove(PGconn *conn, const char *alias, const char **error_r)
 		return -1;
 	const char *params[] = {domain, local};
 	res = admin_exec(conn,
-			 "DELETE FROM aliases al USING domains d WHERE d.id = al.domain_id "
-			 "AND d.name = $1 AND al.local_part = $2",
-			 2, params, error_r);
+	                 "DELETE FROM aliases al USING domains d WHERE d.id = al.domain_id "
+	                 "AND d.name = $1 AND al.local_part = $2",
+	                 2, params, error_r);
 	if (res == NULL)
 		ret = -1;
 	else if (strcmp(PQcmdTuples(res), "0") == 0)
@@ -1047,7 +1054,7 @@ admin_alias_remove(PGconn *conn, const char *alias, const char **error_r)
 
 int
 admin_alias_list(PGconn *conn, const char *filter, struct admin_alias_list *list_r,
-		 const char **error_r)
+                 const char **error_r)
 {
 	struct admin_target target = {0};
 	char *domain = NULL, domain_id[24] = "";
@@ -1067,15 +1074,15 @@ admin_alias_list(PGconn *conn, const char *filter, struct admin_alias_list *list
 			return -1;
 	}
 	const char *params[] = {target.address != NULL ? target.id : NULL,
-				domain_id[0] != '\0' ? domain_id : NULL};
+	                        domain_id[0] != '\0' ? domain_id : NULL};
 	res = admin_exec(conn,
-			 "SELECT al.local_part || '@' || d.name, a.local_part || '@' || ad.name "
-			 "FROM aliases al JOIN domains d ON d.id = al.domain_id "
-			 "JOIN accounts a ON a.id = al.account_id JOIN domains ad ON ad.id = "
-			 "a.domain_id WHERE ($1::bigint IS NULL OR al.account_id = $1) "
-			 "AND ($2::bigint IS NULL OR al.domain_id = $2) "
-			 "ORDER BY d.name, al.local_part",
-			 2, params, error_r);
+	                 "SELECT al.local_part || '@' || d.name, a.local_part || '@' || ad.name "
+	                 "FROM aliases al JOIN domains d ON d.id = al.domain_id "
+	                 "JOIN accounts a ON a.id = al.account_id JOIN domains ad ON ad.id = "
+	                 "a.domain_id WHERE ($1::bigint IS NULL OR al.account_id = $1) "
+	                 "AND ($2::bigint IS NULL OR al.domain_id = $2) "
+	                 "ORDER BY d.name, al.local_part",
+	                 2, params, error_r);
 	admin_target_clear(&target);
 	if (res == NULL)
 		return -1;
@@ -1103,16 +1110,15 @@ admin_alias_list_free(struct admin_alias_list *list)
 /* Groups */
 
 int
-admin_group_add(PGconn *conn, const char *address, const char *display_name,
-		const char **error_r)
+admin_group_add(PGconn *conn, const char *address, const char *display_name, const char **error_r)
 {
 	return admin_account_insert(conn, address, "group", display_name, 0, NULL, false, NULL,
-				    error_r);
+	                            error_r);
 }
 
 int
 admin_group_list(PGconn *conn, const char *domain, struct admin_account_list *list_r,
-		 const char **error_r)
+                 const char **error_r)
 {
 	return admin_account_list(conn, "group", domain, list_r, error_r);
 }
@@ -1121,12 +1127,12 @@ int
 admin_group_remove(PGconn *conn, const char *address, const char **error_r)
 {
 	return admin_account_write(conn, address, true, "DELETE FROM accounts WHERE id = $1", NULL,
-				   NULL, NULL, error_r);
+	                           NULL, NULL, error_r);
 }
 
 static int
 admin_group_members_change(PGconn *conn, const char *group, const char *const *members,
-			   size_t count, bool add, const char **error_r)
+                           size_t count, bool add, const char **error_r)
 {
 	struct admin_target target, member;
 	int ret = -1;
@@ -1149,14 +1155,14 @@ admin_group_members_change(PGconn *conn, const char *group, const char *const *m
 		}
 		const char *params[] = {target.id, member.id};
 		res = admin_exec(conn,
-				 add ? "INSERT INTO group_members (account_id, member_id) VALUES "
-				       "($1, $2) ON CONFLICT DO NOTHING"
-				     : "DELETE FROM group_members WHERE account_id = $1 AND "
-				       "member_id = $2",
-				 2, params, error_r);
+		                 add ? "INSERT INTO group_members (account_id, member_id) VALUES "
+		                       "($1, $2) ON CONFLICT DO NOTHING"
+		                     : "DELETE FROM group_members WHERE account_id = $1 AND "
+		                       "member_id = $2",
+		                 2, params, error_r);
 		if (res != NULL && !add && strcmp(PQcmdTuples(res), "0") == 0) {
 			admin_fail(error_r, "%s is not a member of %s", member.address,
-				   target.address);
+			           target.address);
 			PQclear(res);
 			res = NULL;
 		}
@@ -1175,21 +1181,21 @@ out:
 
 int
 admin_group_members_add(PGconn *conn, const char *group, const char *const *members, size_t count,
-			const char **error_r)
+                        const char **error_r)
 {
 	return admin_group_members_change(conn, group, members, count, true, error_r);
 }
 
 int
 admin_group_members_remove(PGconn *conn, const char *group, const char *const *members,
-			   size_t count, const char **error_r)
+                           size_t count, const char **error_r)
 {
 	return admin_group_members_change(conn, group, members, count, false, error_r);
 }
 
 int
 admin_group_members_list(PGconn *conn, const char *group, struct admin_account_list *list_r,
-			 const char **error_r)
+                         const char **error_r)
 {
 	struct admin_target target;
 	int ret;
@@ -1205,11 +1211,11 @@ admin_group_members_list(PGconn *conn, const char *group, struct admin_account_l
 	}
 	const char *params[] = {target.id};
 	ret = admin_account_list_query(
-		conn,
-		"SELECT " ADMIN_ACCOUNT_COLUMNS " FROM group_members m JOIN accounts a ON a.id = "
-		"m.member_id JOIN domains d ON d.id = a.domain_id WHERE m.account_id = $1 "
-		"ORDER BY d.name, a.local_part",
-		1, params, list_r, error_r);
+	    conn,
+	    "SELECT " ADMIN_ACCOUNT_COLUMNS " FROM group_members m JOIN accounts a ON a.id = "
+	    "m.member_id JOIN domains d ON d.id = a.domain_id WHERE m.account_id = $1 "
+	    "ORDER BY d.name, a.local_part",
+	    1, params, list_r, error_r);
 	admin_target_clear(&target);
 	return ret;
 }

@@ -53,8 +53,8 @@ struct admin_account {
 	/* Filled by admin_account_show only. */
 	bool has_password;
 	unsigned long folders;
-	struct admin_strings aliases;        /* further addresses of the account */
-	struct admin_strings groups;         /* groups it is a member of */
+	struct admin_strings aliases;          /* further addresses of the account */
+	struct admin_strings groups;           /* groups it is a member of */
 	struct admin_strings member_addresses; /* groups: its members */
 };
 
@@ -80,14 +80,14 @@ int admin_domain_normalize(const char *name, char **name_r, const char **error_r
  * most 64 bytes, a valid domain name). Returns 0 with *address_r allocated
  * ("local@domain") and, when not NULL, *local_r and *domain_r allocated, or
  * -1 with *error_r set ("invalid address ..."). */
-int admin_address_normalize(const char *address, char **address_r, char **local_r,
-			    char **domain_r, const char **error_r);
+int admin_address_normalize(const char *address, char **address_r, char **local_r, char **domain_r,
+                            const char **error_r);
 
 /* Domains. admin_domain_remove refuses while the domain still has accounts
  * or aliases, unless force is set: then they are removed with it. */
 int admin_domain_add(PGconn *conn, const char *name, bool local_login, const char **error_r);
 int admin_domain_get(PGconn *conn, const char *name, struct admin_domain *domain_r,
-		     const char **error_r);
+                     const char **error_r);
 int admin_domain_list(PGconn *conn, struct admin_domain_list *list_r, const char **error_r);
 int admin_domain_remove(PGconn *conn, const char *name, bool force, const char **error_r);
 void admin_domain_clear(struct admin_domain *domain);
@@ -107,21 +107,21 @@ struct admin_user_new {
  * domain d", "account a already exists", "address a already used as an
  * alias of b". Returns 0 with *id_r set (when not NULL). */
 int admin_user_add(PGconn *conn, const struct admin_user_new *user, int64_t *id_r,
-		   const char **error_r);
+                   const char **error_r);
 /* Users and resources, optionally only those of one domain (NULL: all),
  * ordered by domain and local part. */
 int admin_user_list(PGconn *conn, const char *domain, struct admin_account_list *list_r,
-		    const char **error_r);
+                    const char **error_r);
 /* Everything about one account of any kind ("unknown account a"). */
 int admin_account_show(PGconn *conn, const char *address, struct admin_account *account_r,
-		       const char **error_r);
+                       const char **error_r);
 /* Removes a user or resource with everything it owns (folders, items,
  * aliases, credentials, memberships: the schema cascades). Groups are
  * refused: see admin_group_remove. */
 int admin_user_remove(PGconn *conn, const char *address, const char **error_r);
 /* Replaces the password of a user or resource. */
 int admin_user_passwd(PGconn *conn, const char *address, const char *password_hash,
-		      const char **error_r);
+                      const char **error_r);
 
 /* Changes to an account of any kind; fields not set stay as they are. */
 struct admin_user_changes {
@@ -132,7 +132,7 @@ struct admin_user_changes {
 	bool enabled;
 };
 int admin_user_set(PGconn *conn, const char *address, const struct admin_user_changes *changes,
-		   const char **error_r);
+                   const char **error_r);
 
 /* Aliases: alias becomes a further address of the account address names. */
 int admin_alias_add(PGconn *conn, const char *alias, const char *address, const char **error_r);
@@ -140,24 +140,24 @@ int admin_alias_remove(PGconn *conn, const char *alias, const char **error_r);
 /* filter: NULL for every alias, an account address for its aliases, or a
  * domain name for the aliases in that domain. */
 int admin_alias_list(PGconn *conn, const char *filter, struct admin_alias_list *list_r,
-		     const char **error_r);
+                     const char **error_r);
 void admin_alias_list_free(struct admin_alias_list *list);
 
 /* Groups are accounts of kind "group" without password or folders; their
  * members are accounts of any kind (not the group itself). */
 int admin_group_add(PGconn *conn, const char *address, const char *display_name,
-		    const char **error_r);
+                    const char **error_r);
 int admin_group_list(PGconn *conn, const char *domain, struct admin_account_list *list_r,
-		     const char **error_r);
+                     const char **error_r);
 int admin_group_remove(PGconn *conn, const char *address, const char **error_r);
 /* Adds members (already present ones are left alone) or removes them ("a
  * is not a member of g"); all or nothing. */
 int admin_group_members_add(PGconn *conn, const char *group, const char *const *members,
-			    size_t count, const char **error_r);
+                            size_t count, const char **error_r);
 int admin_group_members_remove(PGconn *conn, const char *group, const char *const *members,
-			       size_t count, const char **error_r);
+                               size_t count, const char **error_r);
 int admin_group_members_list(PGconn *conn, const char *group, struct admin_account_list *list_r,
-			     const char **error_r);
+                             const char **error_r);
 
 void admin_account_clear(struct admin_account *account);
 void admin_account_list_free(struct admin_account_list *list);

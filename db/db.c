@@ -5,6 +5,7 @@
  * that reserve one connection from BEGIN to COMMIT/ROLLBACK. */
 #include "db.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -133,6 +134,7 @@ struct db {
 	bool down; /* nothing is connected and the last attempt failed */
 	bool ever_up;
 	bool destroying;
+	unsigned callback_depth; /* callbacks running now */
 	char *down_reason;
 };
 
@@ -167,6 +169,9 @@ static char *one_line(const char *msg)
 
 	if (msg == NULL || *msg == '\0')
 		return xstrdup("unknown error");
+	/* libpq prefixes a server's message with its severity. */
+	if (strncmp(msg, "FATAL:  ", 8) == 0 || strncmp(msg, "ERROR:  ", 8) == 0)
+		msg += 8;
 	len = strcspn(msg, "\n");
 	while (len > 0 && (msg[len - 1] == ' ' || msg[len - 1] == '\t' || msg[len - 1] == '\r'))
 		len--;
@@ -342,9 +347,13 @@ static void query_unlink(struct db_query *q)
 /* Calls the callback (unless abandoned) and frees q. */
 static void query_deliver(struct db_query *q, const struct db_result *res)
 {
+	struct db *db = q->db;
+
 	if (q->cb != NULL && !q->abandoned) {
 		q->completing = true;
+		db->callback_depth++;
 		q->cb(res, q->ctx);
+		db->callback_depth--;
 	}
 	query_free(q);
 }
@@ -405,6 +414,7 @@ static void query_finish(struct db_query *q, const struct db_result *res)
 {
 	struct db_txn *txn = q->txn;
 	struct db_result failed;
+	struct db *db;
 	bool ok = db_result_ok(res);
 
 	switch (q->kind) {
@@ -413,11 +423,15 @@ static void query_finish(struct db_query *q, const struct db_result *res)
 		break;
 	case QUERY_BEGIN:
 		query_free(q);
+		db = txn->db;
+		db->callback_depth++;
 		if (ok) {
 			txn->ready(txn, NULL, txn->ready_ctx);
+			db->callback_depth--;
 		} else {
 			txn_release(txn);
 			txn->ready(NULL, res->error, txn->ready_ctx);
+			db->callback_depth--;
 			txn_free(txn);
 		}
 		break;
@@ -1091,6 +1105,8 @@ void db_destroy(struct db **dbp)
 
 	if (db == NULL)
 		return;
+	/* The code that called the callback would go on using the pool. */
+	assert(db->callback_depth == 0);
 	*dbp = NULL;
 	db->destroying = true;
 

@@ -28,7 +28,8 @@ password_init(const char **error_r)
 static bool
 password_hash_plausible(const char *hash)
 {
-	return hash != NULL && hash[0] == '$' && strnlen(hash, crypto_pwhash_STRBYTES) < crypto_pwhash_STRBYTES;
+	return hash != NULL && hash[0] == '$' &&
+	       strnlen(hash, crypto_pwhash_STRBYTES) < crypto_pwhash_STRBYTES;
 }
 
 int
@@ -50,7 +51,8 @@ password_hash(const char *password, char **hash_r, const char **error_r)
 	if (password_init(error_r) < 0)
 		return -1;
 	if (crypto_pwhash_str_alg(out, password, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-				  crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+	                          crypto_pwhash_MEMLIMIT_INTERACTIVE,
+	                          crypto_pwhash_ALG_ARGON2ID13) != 0) {
 		*error_r = "password hashing failed (out of memory)";
 		return -1;
 	}
@@ -84,8 +86,8 @@ password_needs_rehash(const char *hash)
 		return true;
 	/* an Argon2i string with the same costs still has to become Argon2id */
 	if (strncmp(hash, crypto_pwhash_argon2id_STRPREFIX,
-		    strlen(crypto_pwhash_argon2id_STRPREFIX)) != 0)
+	            strlen(crypto_pwhash_argon2id_STRPREFIX)) != 0)
 		return true;
 	return crypto_pwhash_str_needs_rehash(hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-					      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0;
+	                                      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0;
 }

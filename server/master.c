@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -470,6 +471,23 @@ static void master_on_hup(evutil_socket_t sig, short what, void *ctx)
 		 m->listeners.count);
 }
 
+/* Tens of thousands of parked Pings need as many descriptors: use all the
+ * hard limit allows (and, as root, raise it). */
+static void master_raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (geteuid() == 0 && rl.rlim_max < 1048576)
+		rl.rlim_max = 1048576;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int master_daemonize(void)
 {
 	pid_t pid = fork();
@@ -533,6 +551,7 @@ int master_run(struct floe_config *cfg, bool foreground)
 				 (long)geteuid(), cfg->server.user);
 	}
 
+	master_raise_fd_limit();
 	if (master_mkdir_state(&m) < 0 || master_lock_state(&m) < 0)
 		goto out;
 	if (!foreground) {

@@ -21,10 +21,10 @@ void
 floectl_table_row(struct floectl_table *table, const char *const *cells)
 {
 	table->cells =
-		xreallocarray(table->cells, (table->nrows + 1) * table->ncols, sizeof(char *));
+	    xreallocarray(table->cells, (table->nrows + 1) * table->ncols, sizeof(char *));
 	for (size_t i = 0; i < table->ncols; i++)
 		table->cells[table->nrows * table->ncols + i] =
-			xstrdup(cells[i] != NULL ? cells[i] : "");
+		    xstrdup(cells[i] != NULL ? cells[i] : "");
 	table->nrows++;
 }
 
@@ -44,7 +44,7 @@ floectl_text_width(const char *text)
 
 static void
 floectl_table_line(const struct floectl_table *table, const char *const *cells,
-		   const size_t *widths)
+                   const size_t *widths)
 {
 	for (size_t i = 0; i < table->ncols; i++) {
 		fputs(cells[i], stdout);
@@ -74,7 +74,7 @@ floectl_table_print(struct floectl_table *table)
 	floectl_table_line(table, table->headers, widths);
 	for (size_t r = 0; r < table->nrows; r++)
 		floectl_table_line(table, (const char *const *)&table->cells[r * table->ncols],
-				   widths);
+		                   widths);
 	for (size_t i = 0; i < table->nrows * table->ncols; i++)
 		free(table->cells[i]);
 	xfree_ptr(&table->cells);
@@ -97,9 +97,9 @@ floectl_format_size(int64_t bytes, char buf[32])
 		char suffix;
 		int64_t unit;
 	} units[] = {
-		{'G', INT64_C(1) << 30},
-		{'M', INT64_C(1) << 20},
-		{'K', INT64_C(1) << 10},
+	    {'G', INT64_C(1) << 30},
+	    {'M', INT64_C(1) << 20},
+	    {'K', INT64_C(1) << 10},
 	};
 
 	if (bytes <= 0)

@@ -86,7 +86,7 @@ floectl_print_command(FILE *out, const struct floectl_command *cmd, bool detaile
 	fprintf(out, "  floectl %s%s%s", cmd->name, cmd->args[0] != '\0' ? " " : "", cmd->args);
 	for (const struct floectl_option *o = cmd->options; o != NULL && o->name != NULL; o++)
 		fprintf(out, " [%s%s%s]", o->name, o->arg != NULL ? " " : "",
-			o->arg != NULL ? o->arg : "");
+		        o->arg != NULL ? o->arg : "");
 	fprintf(out, "\n      %s\n", cmd->summary);
 	if (!detailed)
 		return;
@@ -106,7 +106,7 @@ floectl_print_command(FILE *out, const struct floectl_command *cmd, bool detaile
 			char left[64];
 
 			snprintf(left, sizeof(left), "%s%s%s", o->name, o->arg != NULL ? " " : "",
-				 o->arg != NULL ? o->arg : "");
+			         o->arg != NULL ? o->arg : "");
 			fprintf(out, "    %-24s %s\n", left, o->help);
 		}
 	}
@@ -116,29 +116,30 @@ static void
 floectl_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: floectl [--config FILE] [--json] COMMAND [ARGUMENTS] [OPTIONS]\n"
-		"\n"
-		"Administers a Floe server: domains, users, aliases and groups in the\n"
-		"database that the configuration file names ([db] url). floed does not\n"
-		"need to be running unless url = local (the embedded cluster).\n"
-		"\n"
-		"Global options (anywhere on the line):\n"
-		"  -c, --config FILE   configuration file (default " FLOECTL_DEFAULT_CONFIG ")\n"
-		"  -j, --json          print results as JSON for scripts\n"
-		"  -h, --help          this text; after a command: that command's help\n"
-		"  -V, --version       print the version\n"
-		"\n"
-		"Addresses are local@domain and are stored in lower case. Sizes take the\n"
-		"suffixes K, M and G (binary: 1G = 1024M); a quota of 0 or \"unlimited\"\n"
-		"means no limit. Boolean options take yes or no.\n"
-		"\n"
-		"Commands:\n");
+	        "Usage: floectl [--config FILE] [--json] COMMAND [ARGUMENTS] [OPTIONS]\n"
+	        "\n"
+	        "Administers a Floe server: domains, users, aliases and groups in the\n"
+	        "database that the configuration file names ([db] url). floed does not\n"
+	        "need to be running unless url = local (the embedded cluster).\n"
+	        "\n"
+	        "Global options (anywhere on the line):\n"
+	        "  -c, --config FILE   configuration file (default " FLOECTL_DEFAULT_CONFIG ")\n"
+	        "  -j, --json          print results as JSON for scripts\n"
+	        "  -h, --help          this text; after a command: that command's help\n"
+	        "  -V, --version       print the version\n"
+	        "\n"
+	        "Addresses are local@domain and are stored in lower case. Sizes take the\n"
+	        "suffixes K, M and G (binary: 1G = 1024M); a quota of 0 or \"unlimited\"\n"
+	        "means no limit. Boolean options take yes or no.\n"
+	        "\n"
+	        "Commands:\n");
 	for (const struct floectl_command *cmd = floectl_commands; cmd->name != NULL; cmd++)
 		floectl_print_command(out, cmd, false);
-	fprintf(out, "\n"
-		     "Exit status: 0 on success, 1 when the command failed, 2 for a mistake on the\n"
-		     "command line; the reason is one line \"floectl: ...\" on standard error.\n"
-		     "\"floectl help COMMAND\" describes a command in full.\n");
+	fprintf(out,
+	        "\n"
+	        "Exit status: 0 on success, 1 when the command failed, 2 for a mistake on the\n"
+	        "command line; the reason is one line \"floectl: ...\" on standard error.\n"
+	        "\"floectl help COMMAND\" describes a command in full.\n");
 }
 
 /* Prints help for every command whose name starts with the words given. */
@@ -226,9 +227,9 @@ floectl_db(struct floectl *ctl, bool migrate)
 		conninfo = config_db_conninfo(ctl->config);
 		/* libpq counts whole seconds and treats 1 as 2 */
 		snprintf(timeout, sizeof(timeout), "%u",
-			 ctl->config->db.connect_timeout_ms == 0
-				 ? 10
-				 : (ctl->config->db.connect_timeout_ms + 999) / 1000);
+		         ctl->config->db.connect_timeout_ms == 0
+		             ? 10
+		             : (ctl->config->db.connect_timeout_ms + 999) / 1000);
 		/* later entries override earlier ones: a connect_timeout in the URL
 		 * wins, the application name is always ours */
 		const char *keys[] = {"connect_timeout", "dbname", "application_name", NULL};
@@ -238,9 +239,9 @@ floectl_db(struct floectl *ctl, bool migrate)
 		if (PQstatus(ctl->conn) != CONNECTION_OK) {
 			floectl_one_line(PQerrorMessage(ctl->conn), reason, sizeof(reason));
 			floectl_fail("database unreachable: %s%s", reason,
-				     strcmp(ctl->config->db.url, "local") == 0
-					     ? " (is floed running?)"
-					     : "");
+			             strcmp(ctl->config->db.url, "local") == 0
+			                 ? " (is floed running?)"
+			                 : "");
 			PQfinish(ctl->conn);
 			ctl->conn = NULL;
 			return NULL;
@@ -354,7 +355,7 @@ floectl_read_password(bool confirm, char **password_r)
 		}
 	} else if (floectl_read_line(&password) < 0) {
 		return floectl_fail("no password given (use --password or one line on standard "
-				    "input)");
+		                    "input)");
 	}
 	if (password[0] == '\0') {
 		floectl_wipe(&password);
@@ -372,7 +373,7 @@ floectl_read_password(bool confirm, char **password_r)
 
 int
 floectl_parse_bool(const struct floectl_command *cmd, const char *name, const char *text,
-		   bool *value_r)
+                   bool *value_r)
 {
 	static const char *const yes[] = {"yes", "y", "true", "on", "1"};
 	static const char *const no[] = {"no", "n", "false", "off", "0"};
@@ -401,9 +402,9 @@ floectl_parse_quota(const struct floectl_command *cmd, const char *text, int64_t
 	}
 	if (config_parse_size(text, &size) < 0 || (uint64_t)size > (uint64_t)INT64_MAX)
 		return floectl_usage_fail(cmd,
-					  "--quota: expected a size such as 500M or 2G, or "
-					  "unlimited, not '%s'",
-					  text);
+		                          "--quota: expected a size such as 500M or 2G, or "
+		                          "unlimited, not '%s'",
+		                          text);
 	*bytes_r = (int64_t)size;
 	return 0;
 }
@@ -411,8 +412,7 @@ floectl_parse_quota(const struct floectl_command *cmd, const char *text, int64_t
 /* Command line */
 
 const char *
-floectl_option(const struct floectl_command *cmd, const struct floectl_args *args,
-	       const char *name)
+floectl_option(const struct floectl_command *cmd, const struct floectl_args *args, const char *name)
 {
 	for (size_t i = 0; cmd->options != NULL && cmd->options[i].name != NULL; i++) {
 		if (strcmp(cmd->options[i].name, name) == 0)
@@ -505,7 +505,7 @@ floectl_no_command(int argc, char **argv, int start)
 		char prefix[256];
 
 		snprintf(prefix, sizeof(prefix), "%s%s%s", given, given[0] != '\0' ? " " : "",
-			 argv[i]);
+		         argv[i]);
 		if (!floectl_is_group(prefix))
 			break;
 		snprintf(given, sizeof(given), "%s", prefix);
@@ -532,20 +532,20 @@ floectl_no_command(int argc, char **argv, int start)
 		}
 		if (!seen && strlen(subs) + strlen(one) + 3 < sizeof(subs))
 			snprintf(subs + strlen(subs), sizeof(subs) - strlen(subs), "%s%s",
-				 subs[0] != '\0' ? ", " : "", one);
+			         subs[0] != '\0' ? ", " : "", one);
 	}
 	if (i < argc && argv[i][0] != '-')
 		return floectl_fail("unknown command '%s %s' (%s takes %s; see floectl help %s)",
-				    given, argv[i], given, subs, given);
+		                    given, argv[i], given, subs, given);
 	return floectl_fail("'%s' needs a subcommand: %s (see floectl help %s)", given, subs,
-			    given);
+	                    given);
 }
 
 /* Splits the arguments after the command words into positional arguments
  * and the command's options; global options are accepted anywhere. */
 static int
 floectl_parse_args(const struct floectl_command *cmd, int argc, char **argv, int start,
-		   const char **pos, struct floectl_args *args_r, bool *help)
+                   const char **pos, struct floectl_args *args_r, bool *help)
 {
 	bool options_done = false;
 
@@ -581,15 +581,15 @@ floectl_parse_args(const struct floectl_command *cmd, int argc, char **argv, int
 		if (cmd->options[k].arg == NULL) {
 			if (eq != NULL)
 				return floectl_usage_fail(cmd, "%s takes no value",
-							  cmd->options[k].name);
+				                          cmd->options[k].name);
 			args_r->values[k] = "";
 		} else if (eq != NULL) {
 			args_r->values[k] = eq + 1;
 		} else if (i + 1 < argc) {
 			args_r->values[k] = argv[++i];
 		} else {
-			return floectl_usage_fail(cmd, "%s needs a value (%s)", cmd->options[k].name,
-						  cmd->options[k].arg);
+			return floectl_usage_fail(cmd, "%s needs a value (%s)",
+			                          cmd->options[k].name, cmd->options[k].arg);
 		}
 	}
 	if (*help)
@@ -602,12 +602,11 @@ floectl_parse_args(const struct floectl_command *cmd, int argc, char **argv, int
 			missing += strcspn(missing, " ");
 			missing += strspn(missing, " ");
 		}
-		return floectl_usage_fail(cmd, "missing %.*s", (int)strcspn(missing, " "),
-					  missing);
+		return floectl_usage_fail(cmd, "missing %.*s", (int)strcspn(missing, " "), missing);
 	}
 	if (args_r->npos > cmd->max_args)
 		return floectl_usage_fail(cmd, "unexpected argument '%s'",
-					  args_r->pos[cmd->max_args]);
+		                          args_r->pos[cmd->max_args]);
 	return 0;
 }
 

@@ -34,14 +34,14 @@ struct floectl_args {
 struct floectl;
 
 struct floectl_command {
-	const char *name;    /* "group members add" */
-	const char *args;    /* "GROUP MEMBER..." */
-	const char *summary; /* one line */
-	const char *help;    /* what it does, in sentences */
+	const char *name;                     /* "group members add" */
+	const char *args;                     /* "GROUP MEMBER..." */
+	const char *summary;                  /* one line */
+	const char *help;                     /* what it does, in sentences */
 	const struct floectl_option *options; /* terminated by .name == NULL; may be NULL */
-	size_t min_args, max_args;             /* max_args SIZE_MAX: any number */
+	size_t min_args, max_args;            /* max_args SIZE_MAX: any number */
 	int (*exec)(struct floectl *ctl, const struct floectl_command *cmd,
-		    const struct floectl_args *args);
+	            const struct floectl_args *args);
 };
 
 /* Terminated by .name == NULL (floectl-commands.c). */
@@ -58,10 +58,10 @@ int floectl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Like floectl_fail for command-line mistakes: adds the hint to the help
  * of cmd and makes floectl exit with FLOECTL_EXIT_USAGE. */
 int floectl_usage_fail(const struct floectl_command *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* The value of option name of cmd, or NULL when not given. */
 const char *floectl_option(const struct floectl_command *cmd, const struct floectl_args *args,
-			   const char *name);
+                           const char *name);
 /* Reads a password: from a terminal without echo (asking twice when
  * confirm is set), otherwise one line from standard input. Returns 0 with
  * *password_r allocated (the caller wipes and frees it), or -1 after
@@ -69,7 +69,7 @@ const char *floectl_option(const struct floectl_command *cmd, const struct floec
 int floectl_read_password(bool confirm, char **password_r);
 /* Parses "yes"/"no" (also true/false, on/off, 1/0) for option name. */
 int floectl_parse_bool(const struct floectl_command *cmd, const char *name, const char *text,
-		       bool *value_r);
+                       bool *value_r);
 /* Parses a size such as 500M or 2G, or "unlimited"/"0" (0). */
 int floectl_parse_quota(const struct floectl_command *cmd, const char *text, int64_t *bytes_r);
 

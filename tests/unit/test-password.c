@@ -34,7 +34,7 @@ main(void)
 	ok(password_needs_rehash("garbage"), "garbage hash needs rehash");
 	ok(password_needs_rehash(NULL), "NULL hash needs rehash");
 	ok(password_needs_rehash("$argon2id$v=19$m=4096,t=3,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
-				 "rQ0DdPsivXCLNx1Wt6EuDw4dlrdrKHJvFLZ5Dy+ZYDo"),
+	                         "rQ0DdPsivXCLNx1Wt6EuDw4dlrdrKHJvFLZ5Dy+ZYDo"),
 	   "hash with other costs needs rehash");
 
 	long_pw = malloc(4096);
@@ -51,7 +51,8 @@ main(void)
 	ok(hash2 == NULL && error != NULL && strstr(error, "too long") != NULL, "error: %s",
 	   error ? error : "(null)");
 	long_pw[PASSWORD_MAX_LENGTH] = '\0';
-	is_int(password_hash(long_pw, &hash2, &error), 0, "password of exactly 1024 bytes accepted");
+	is_int(password_hash(long_pw, &hash2, &error), 0,
+	       "password of exactly 1024 bytes accepted");
 	ok(password_verify(hash2, long_pw), "and verifies");
 	free(hash2);
 	free(long_pw);

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""bench/idle-connections: opens N idle TLS connections (default 10 000) to a
+floed with one worker and reports the worker's resident memory per
+connection, the figure a parked EAS Ping costs. Target: under 8 KiB.
+
+Usage (as root, from a built tree):
+    FLOE_BUILDDIR=build python3 bench/idle-connections/run.py [--connections N] [--runs R]
+"""
+
+import argparse
+import asyncio
+import os
+import resource
+import ssl
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../tests/integration"))
+import floe  # noqa: E402
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+async def open_idle(port, n, batch=200):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    conns = []
+    for start in range(0, n, batch):
+        tasks = [asyncio.open_connection("127.0.0.1", port, ssl=ctx) for _ in range(min(batch, n - start))]
+        conns.extend(await asyncio.gather(*tasks))
+    return conns
+
+
+async def one_run(server, n):
+    worker = server.worker_pids()[0]
+    # Warm the worker up (allocator arenas, TLS context) before the baseline.
+    warm = await open_idle(server.https_port, 50)
+    for _, w in warm:
+        w.close()
+    await asyncio.sleep(0.5)
+    before = rss_kib(worker)
+    conns = await open_idle(server.https_port, n)
+    await asyncio.sleep(2)
+    after = rss_kib(worker)
+    alive = sum(1 for r, _ in conns if not r.at_eof())
+    for _, w in conns:
+        w.close()
+    await asyncio.sleep(0.5)
+    return before, after, alive
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--connections", type=int, default=10000)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = args.connections + 1000
+    if hard < want and os.geteuid() == 0:
+        hard = want
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+
+    pg = floe.PgCluster()
+    server = floe.Floed(None, pg, workers=1, config={
+        "http": {"header_timeout": "10m", "keepalive_timeout": "10m"},
+        "debug": {"test_endpoints": "no"},
+    })
+    server.start()
+    per_conn = []
+    try:
+        for i in range(args.runs):
+            before, after, alive = asyncio.run(one_run(server, args.connections))
+            kib = (after - before) / max(alive, 1)
+            per_conn.append(kib)
+            print(f"run {i + 1}: {alive} idle TLS connections held; worker RSS {before} KiB -> "
+                  f"{after} KiB; {kib:.2f} KiB per connection")
+    finally:
+        server.stop()
+        pg.stop()
+        floe.cleanup_all()
+    med = statistics.median(per_conn)
+    print(f"median: {med:.2f} KiB per idle TLS connection (target < 8 KiB; "
+          f"Z-Push reference ~3.7 MiB per parked Ping = {3.7 * 1024 / med:.0f}x more)")
+    print(f"date: {time.strftime('%Y-%m-%d')}; command: {' '.join(sys.argv)}")
+
+
+if __name__ == "__main__":
+    main()
