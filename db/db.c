@@ -147,7 +147,8 @@ static void txn_drain(struct db_txn *txn);
 static void txn_free(struct db_txn *txn);
 static void query_finish(struct db_query *q, const struct db_result *res);
 
-static uint64_t now_ms(void)
+static uint64_t
+now_ms(void)
 {
 	struct timespec ts;
 
@@ -155,15 +156,17 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static struct timeval ms_tv(unsigned ms)
+static struct timeval
+ms_tv(unsigned ms)
 {
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 
 	return tv;
 }
 
 /* The first line of a libpq message, without trailing blanks. */
-static char *one_line(const char *msg)
+static char *
+one_line(const char *msg)
 {
 	size_t len;
 
@@ -180,13 +183,15 @@ static char *one_line(const char *msg)
 
 /* --- Results --- */
 
-static bool pg_status_ok(ExecStatusType status)
+static bool
+pg_status_ok(ExecStatusType status)
 {
 	return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ||
 	       status == PGRES_EMPTY_QUERY;
 }
 
-static void result_error(struct db_result *res, const char *error, const char *sqlstate)
+static void
+result_error(struct db_result *res, const char *error, const char *sqlstate)
 {
 	memset(res, 0, sizeof(*res));
 	snprintf(res->buf, sizeof(res->buf), "%s", error);
@@ -195,7 +200,8 @@ static void result_error(struct db_result *res, const char *error, const char *s
 }
 
 /* Wraps a PGresult; timeout_ms names the timeout in a statement_timeout error. */
-static void result_from_pg(struct db_result *res, const PGresult *pg, unsigned timeout_ms)
+static void
+result_from_pg(struct db_result *res, const PGresult *pg, unsigned timeout_ms)
 {
 	const char *msg, *state;
 	size_t len;
@@ -216,7 +222,8 @@ static void result_from_pg(struct db_result *res, const PGresult *pg, unsigned t
 		msg = PQresStatus(PQresultStatus(pg));
 	res->sqlstate = state;
 	/* The server's statement_timeout and ours say the same thing. */
-	if (state != NULL && strcmp(state, "57014") == 0 && strstr(msg, "statement timeout") != NULL) {
+	if (state != NULL && strcmp(state, "57014") == 0 &&
+	    strstr(msg, "statement timeout") != NULL) {
 		snprintf(res->buf, sizeof(res->buf), "query timed out after %u ms", timeout_ms);
 	} else {
 		len = strcspn(msg, "\n");
@@ -228,38 +235,45 @@ static void result_from_pg(struct db_result *res, const PGresult *pg, unsigned t
 	res->error = res->buf;
 }
 
-bool db_result_ok(const struct db_result *res)
+bool
+db_result_ok(const struct db_result *res)
 {
 	return res != NULL && res->error == NULL;
 }
 
-const char *db_result_error(const struct db_result *res)
+const char *
+db_result_error(const struct db_result *res)
 {
 	return res != NULL ? res->error : "no result";
 }
 
-const char *db_result_sqlstate(const struct db_result *res)
+const char *
+db_result_sqlstate(const struct db_result *res)
 {
 	return res != NULL ? res->sqlstate : NULL;
 }
 
-int db_result_rows(const struct db_result *res)
+int
+db_result_rows(const struct db_result *res)
 {
 	return res != NULL && res->pg != NULL ? PQntuples(res->pg) : 0;
 }
 
-int db_result_columns(const struct db_result *res)
+int
+db_result_columns(const struct db_result *res)
 {
 	return res != NULL && res->pg != NULL ? PQnfields(res->pg) : 0;
 }
 
-static bool result_in_range(const struct db_result *res, int row, int col)
+static bool
+result_in_range(const struct db_result *res, int row, int col)
 {
 	return res != NULL && res->pg != NULL && row >= 0 && col >= 0 && row < PQntuples(res->pg) &&
 	       col < PQnfields(res->pg);
 }
 
-const char *db_result_value(const struct db_result *res, int row, int col)
+const char *
+db_result_value(const struct db_result *res, int row, int col)
 {
 	const char *value;
 
@@ -269,14 +283,16 @@ const char *db_result_value(const struct db_result *res, int row, int col)
 	return value != NULL ? value : "";
 }
 
-bool db_result_isnull(const struct db_result *res, int row, int col)
+bool
+db_result_isnull(const struct db_result *res, int row, int col)
 {
 	if (!result_in_range(res, row, col))
 		return true;
 	return PQgetisnull(res->pg, row, col) != 0;
 }
 
-unsigned long db_result_affected(const struct db_result *res)
+unsigned long
+db_result_affected(const struct db_result *res)
 {
 	const char *n;
 
@@ -290,9 +306,9 @@ unsigned long db_result_affected(const struct db_result *res)
 
 static void query_timer_cb(evutil_socket_t fd, short what, void *arg);
 
-static struct db_query *query_new(struct db *db, enum query_kind kind, const char *sql,
-				  int nparams, const char *const *params, unsigned timeout_ms,
-				  db_callback_fn *cb, void *ctx)
+static struct db_query *
+query_new(struct db *db, enum query_kind kind, const char *sql, int nparams,
+          const char *const *params, unsigned timeout_ms, db_callback_fn *cb, void *ctx)
 {
 	struct db_query *q = xcalloc(1, sizeof(*q));
 
@@ -312,7 +328,8 @@ static struct db_query *query_new(struct db *db, enum query_kind kind, const cha
 	return q;
 }
 
-static void query_free(struct db_query *q)
+static void
+query_free(struct db_query *q)
 {
 	event_free(q->timer);
 	for (int i = 0; i < q->nparams; i++)
@@ -325,7 +342,8 @@ static void query_free(struct db_query *q)
 }
 
 /* Takes q out of whichever queue holds it. */
-static void query_unlink(struct db_query *q)
+static void
+query_unlink(struct db_query *q)
 {
 	switch (q->where) {
 	case WHERE_DB_QUEUE:
@@ -345,7 +363,8 @@ static void query_unlink(struct db_query *q)
 }
 
 /* Calls the callback (unless abandoned) and frees q. */
-static void query_deliver(struct db_query *q, const struct db_result *res)
+static void
+query_deliver(struct db_query *q, const struct db_result *res)
 {
 	struct db *db = q->db;
 
@@ -358,7 +377,8 @@ static void query_deliver(struct db_query *q, const struct db_result *res)
 	query_free(q);
 }
 
-static void query_finish_error(struct db_query *q, const char *error, const char *sqlstate)
+static void
+query_finish_error(struct db_query *q, const char *error, const char *sqlstate)
 {
 	struct db_result res;
 
@@ -368,7 +388,8 @@ static void query_finish_error(struct db_query *q, const char *error, const char
 
 /* Fails q from a zero-timeout event, so that no callback runs inside the
  * API call that created it. */
-static void query_fail_later(struct db_query *q, const char *error, const char *sqlstate)
+static void
+query_fail_later(struct db_query *q, const char *error, const char *sqlstate)
 {
 	query_unlink(q);
 	free(q->fail_error);
@@ -381,7 +402,8 @@ static void query_fail_later(struct db_query *q, const char *error, const char *
 	event_active(q->timer, EV_TIMEOUT, 1);
 }
 
-static void query_start_timer(struct db_query *q)
+static void
+query_start_timer(struct db_query *q)
 {
 	struct timeval tv;
 
@@ -392,7 +414,8 @@ static void query_start_timer(struct db_query *q)
 }
 
 /* The connection is no longer needed by the transaction. */
-static void txn_release(struct db_txn *txn)
+static void
+txn_release(struct db_txn *txn)
 {
 	if (txn->conn != NULL) {
 		txn->conn->txn = NULL;
@@ -400,7 +423,8 @@ static void txn_release(struct db_txn *txn)
 	}
 }
 
-static void txn_set_failed(struct db_txn *txn, const char *error, const char *sqlstate)
+static void
+txn_set_failed(struct db_txn *txn, const char *error, const char *sqlstate)
 {
 	if (txn->failed)
 		return;
@@ -410,7 +434,8 @@ static void txn_set_failed(struct db_txn *txn, const char *error, const char *sq
 }
 
 /* Completes q with res, doing what its kind needs for its transaction. */
-static void query_finish(struct db_query *q, const struct db_result *res)
+static void
+query_finish(struct db_query *q, const struct db_result *res)
 {
 	struct db_txn *txn = q->txn;
 	struct db_result failed;
@@ -460,7 +485,8 @@ static void query_finish(struct db_query *q, const struct db_result *res)
 	}
 }
 
-static void query_timer_cb(evutil_socket_t fd, short what, void *arg)
+static void
+query_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct db_query *q = arg;
 	struct db_conn *conn;
@@ -504,7 +530,8 @@ static void query_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- Transactions --- */
 
-static void txn_free(struct db_txn *txn)
+static void
+txn_free(struct db_txn *txn)
 {
 	struct db_query *q;
 
@@ -522,7 +549,8 @@ static void txn_free(struct db_txn *txn)
 /* From the event loop after txn failed: fails the queries waiting in it and,
  * when its connection is gone, finishes a queued COMMIT/ROLLBACK (which
  * frees txn). */
-static void txn_drain(struct db_txn *txn)
+static void
+txn_drain(struct db_txn *txn)
 {
 	struct db_query *q;
 
@@ -547,7 +575,8 @@ static void txn_drain(struct db_txn *txn)
 
 static void conn_send(struct db_conn *conn, struct db_query *q);
 
-static void conn_teardown(struct db_conn *conn)
+static void
+conn_teardown(struct db_conn *conn)
 {
 	if (conn->io != NULL) {
 		event_free(conn->io);
@@ -571,7 +600,8 @@ static void conn_teardown(struct db_conn *conn)
 }
 
 /* Watches the connection's socket (which can change between attempts). */
-static void conn_watch(struct db_conn *conn, short what)
+static void
+conn_watch(struct db_conn *conn, short what)
 {
 	evutil_socket_t fd = PQsocket(conn->pg);
 
@@ -588,12 +618,14 @@ static void conn_watch(struct db_conn *conn, short what)
 	event_add(conn->io, NULL);
 }
 
-static void conn_watch_ready(struct db_conn *conn)
+static void
+conn_watch_ready(struct db_conn *conn)
 {
 	conn_watch(conn, conn->want_write ? EV_READ | EV_WRITE : EV_READ);
 }
 
-static void db_fail_queue(struct db *db, const char *error)
+static void
+db_fail_queue(struct db *db, const char *error)
 {
 	struct db_query *q;
 
@@ -604,7 +636,8 @@ static void db_fail_queue(struct db *db, const char *error)
 }
 
 /* An attempt failed and nothing is connected: the database is down. */
-static void db_set_down(struct db *db, const char *reason)
+static void
+db_set_down(struct db *db, const char *reason)
 {
 	char *error;
 
@@ -618,7 +651,8 @@ static void db_set_down(struct db *db, const char *reason)
 	free(error);
 }
 
-static void db_set_up(struct db *db)
+static void
+db_set_up(struct db *db)
 {
 	if (db->down)
 		log_info("db: database available again");
@@ -628,7 +662,8 @@ static void db_set_up(struct db *db)
 	db->ever_up = true;
 }
 
-static void conn_schedule(struct db_conn *conn, unsigned delay_ms)
+static void
+conn_schedule(struct db_conn *conn, unsigned delay_ms)
 {
 	struct timeval tv = ms_tv(delay_ms);
 
@@ -636,14 +671,16 @@ static void conn_schedule(struct db_conn *conn, unsigned delay_ms)
 	evtimer_add(conn->timer, &tv);
 }
 
-static unsigned next_backoff(unsigned ms)
+static unsigned
+next_backoff(unsigned ms)
 {
 	if (ms < DB_BACKOFF_MIN_MS)
 		return DB_BACKOFF_MIN_MS;
 	return ms >= DB_BACKOFF_MAX_MS / 2 ? DB_BACKOFF_MAX_MS : ms * 2;
 }
 
-static void conn_attempt_failed(struct db_conn *conn, const char *reason)
+static void
+conn_attempt_failed(struct db_conn *conn, const char *reason)
 {
 	struct db *db = conn->db;
 	char *why = one_line(conn->fatal != NULL ? conn->fatal : reason);
@@ -653,7 +690,7 @@ static void conn_attempt_failed(struct db_conn *conn, const char *reason)
 	conn_teardown(conn);
 	conn->backoff_ms = next_backoff(conn->backoff_ms);
 	log_debug("db: connection %u: attempt failed: %s (next in %u ms)", conn->id, why,
-		  conn->backoff_ms);
+	          conn->backoff_ms);
 	conn_schedule(conn, conn->backoff_ms);
 	/* A query never goes to a connection that is still setting up. */
 	if (q != NULL)
@@ -663,7 +700,8 @@ static void conn_attempt_failed(struct db_conn *conn, const char *reason)
 	free(why);
 }
 
-static void conn_setup_done(struct db_conn *conn)
+static void
+conn_setup_done(struct db_conn *conn)
 {
 	struct db *db = conn->db;
 
@@ -677,8 +715,8 @@ static void conn_setup_done(struct db_conn *conn)
 	db_pump(db);
 }
 
-static void conn_send_sql(struct db_conn *conn, const char *sql, int nparams,
-			  const char *const *params)
+static void
+conn_send_sql(struct db_conn *conn, const char *sql, int nparams, const char *const *params)
 {
 	int r;
 
@@ -701,7 +739,8 @@ static void conn_send_sql(struct db_conn *conn, const char *sql, int nparams,
 	conn_watch_ready(conn);
 }
 
-static void conn_send_set_timeout(struct db_conn *conn, unsigned ms)
+static void
+conn_send_set_timeout(struct db_conn *conn, unsigned ms)
 {
 	char sql[64];
 
@@ -709,7 +748,8 @@ static void conn_send_set_timeout(struct db_conn *conn, unsigned ms)
 	conn_send_sql(conn, sql, 0, NULL);
 }
 
-static void conn_send(struct db_conn *conn, struct db_query *q)
+static void
+conn_send(struct db_conn *conn, struct db_query *q)
 {
 	conn->current = q;
 	q->conn = conn;
@@ -726,7 +766,8 @@ static void conn_send(struct db_conn *conn, struct db_query *q)
 	conn_send_sql(conn, q->sql, q->nparams, (const char *const *)q->params);
 }
 
-static void quiet_notice(void *arg, const PGresult *res)
+static void
+quiet_notice(void *arg, const PGresult *res)
 {
 	struct db_conn *conn = arg;
 	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
@@ -735,15 +776,17 @@ static void quiet_notice(void *arg, const PGresult *res)
 	if (msg == NULL)
 		return;
 	/* A server shutting down says why before it closes the socket. */
-	if (severity != NULL && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0)) {
+	if (severity != NULL &&
+	    (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0)) {
 		free(conn->fatal);
 		conn->fatal = xstrdup(msg);
 	}
 	log_debug("db: connection %u: %s: %s", conn->id, severity != NULL ? severity : "notice",
-		  msg);
+	          msg);
 }
 
-static void conn_connected(struct db_conn *conn)
+static void
+conn_connected(struct db_conn *conn)
 {
 	PQsetnonblocking(conn->pg, 1);
 	PQsetNoticeReceiver(conn->pg, quiet_notice, conn);
@@ -752,7 +795,8 @@ static void conn_connected(struct db_conn *conn)
 	conn_send_set_timeout(conn, conn->db->settings.query_timeout_ms);
 }
 
-static void conn_poll_connect(struct db_conn *conn)
+static void
+conn_poll_connect(struct db_conn *conn)
 {
 	switch (PQconnectPoll(conn->pg)) {
 	case PGRES_POLLING_READING:
@@ -775,11 +819,12 @@ static void conn_poll_connect(struct db_conn *conn)
 	}
 }
 
-static void conn_connect(struct db_conn *conn)
+static void
+conn_connect(struct db_conn *conn)
 {
 	struct db *db = conn->db;
-	const char *keys[] = { "fallback_application_name", "dbname", NULL };
-	const char *values[] = { "floed", db->conninfo, NULL };
+	const char *keys[] = {"fallback_application_name", "dbname", NULL};
+	const char *values[] = {"floed", db->conninfo, NULL};
 	struct timeval tv;
 
 	conn->state = CONN_CONNECTING;
@@ -807,7 +852,8 @@ static void conn_connect(struct db_conn *conn)
 /* The connection broke or was reset (reason NULL: a query timed out, the
  * caller already detached the query). Fails its query and transaction and
  * starts reconnecting. */
-static void conn_lost(struct db_conn *conn, const char *reason)
+static void
+conn_lost(struct db_conn *conn, const char *reason)
 {
 	struct db *db = conn->db;
 	struct db_query *q = conn->current;
@@ -854,7 +900,8 @@ static void conn_lost(struct db_conn *conn, const char *reason)
 }
 
 /* The result of the current job is complete. */
-static void conn_job_done(struct db_conn *conn)
+static void
+conn_job_done(struct db_conn *conn)
 {
 	struct db *db = conn->db;
 	enum conn_job job = conn->job;
@@ -909,7 +956,8 @@ static void conn_job_done(struct db_conn *conn)
 }
 
 /* Reads whatever results are complete. */
-static void conn_collect(struct db_conn *conn)
+static void
+conn_collect(struct db_conn *conn)
 {
 	PGresult *pg;
 
@@ -941,7 +989,8 @@ static void conn_collect(struct db_conn *conn)
 	}
 }
 
-static void conn_io_cb(evutil_socket_t fd, short what, void *arg)
+static void
+conn_io_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct db_conn *conn = arg;
 	int r;
@@ -974,7 +1023,8 @@ static void conn_io_cb(evutil_socket_t fd, short what, void *arg)
 	conn_collect(conn);
 }
 
-static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct db_conn *conn = arg;
 	char msg[96];
@@ -994,7 +1044,7 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 		snprintf(msg, sizeof(msg), "connection attempt timed out after %u ms",
-			 conn->db->settings.connect_timeout_ms);
+		         conn->db->settings.connect_timeout_ms);
 		conn_attempt_failed(conn, msg);
 		break;
 	case CONN_READY:
@@ -1010,7 +1060,8 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- The pool --- */
 
-static struct db_conn *db_idle_conn(struct db *db)
+static struct db_conn *
+db_idle_conn(struct db *db)
 {
 	for (unsigned i = 0; i < db->settings.pool_size; i++) {
 		struct db_conn *conn = &db->conns[i];
@@ -1023,7 +1074,8 @@ static struct db_conn *db_idle_conn(struct db *db)
 }
 
 /* Hands queued queries to idle connections. Never runs a callback. */
-static void db_pump(struct db *db)
+static void
+db_pump(struct db *db)
 {
 	struct db_query *q;
 	struct db_conn *conn;
@@ -1039,7 +1091,8 @@ static void db_pump(struct db *db)
 }
 
 /* Sends the transaction's next query when its connection is free. */
-static void txn_pump(struct db_txn *txn)
+static void
+txn_pump(struct db_txn *txn)
 {
 	struct db_query *q;
 	struct db_conn *conn = txn->conn;
@@ -1058,7 +1111,8 @@ static void txn_pump(struct db_txn *txn)
 	conn_send(conn, q);
 }
 
-struct db *db_create(struct event_base *base, const struct db_settings *settings)
+struct db *
+db_create(struct event_base *base, const struct db_settings *settings)
 {
 	struct db *db = xcalloc(1, sizeof(*db));
 
@@ -1084,20 +1138,23 @@ struct db *db_create(struct event_base *base, const struct db_settings *settings
 	return db;
 }
 
-bool db_is_up(const struct db *db)
+bool
+db_is_up(const struct db *db)
 {
 	return db != NULL && db->up_count > 0;
 }
 
 /* During db_destroy: everything fails with this at once. */
-static void db_fail_now(struct db_query *q)
+static void
+db_fail_now(struct db_query *q)
 {
 	query_unlink(q);
 	q->conn = NULL;
 	query_finish_error(q, "shutting down", NULL);
 }
 
-void db_destroy(struct db **dbp)
+void
+db_destroy(struct db **dbp)
 {
 	struct db *db = *dbp;
 	struct db_query *q;
@@ -1160,9 +1217,9 @@ void db_destroy(struct db **dbp)
 	free(db);
 }
 
-struct db_query *db_query_timeout(struct db *db, const char *sql, int nparams,
-				  const char *const *params, unsigned timeout_ms,
-				  db_callback_fn *cb, void *ctx)
+struct db_query *
+db_query_timeout(struct db *db, const char *sql, int nparams, const char *const *params,
+                 unsigned timeout_ms, db_callback_fn *cb, void *ctx)
 {
 	struct db_query *q;
 	struct db_result res;
@@ -1177,7 +1234,7 @@ struct db_query *db_query_timeout(struct db *db, const char *sql, int nparams,
 		return NULL;
 	}
 	q = query_new(db, QUERY_PLAIN, sql, nparams, params,
-		      timeout_ms != 0 ? timeout_ms : db->settings.query_timeout_ms, cb, ctx);
+	              timeout_ms != 0 ? timeout_ms : db->settings.query_timeout_ms, cb, ctx);
 	if (sql == NULL || nparams < 0 || (nparams > 0 && params == NULL)) {
 		query_fail_later(q, "invalid query", NULL);
 		return q;
@@ -1195,13 +1252,15 @@ struct db_query *db_query_timeout(struct db *db, const char *sql, int nparams,
 	return q;
 }
 
-struct db_query *db_query(struct db *db, const char *sql, int nparams, const char *const *params,
-			  db_callback_fn *cb, void *ctx)
+struct db_query *
+db_query(struct db *db, const char *sql, int nparams, const char *const *params, db_callback_fn *cb,
+         void *ctx)
 {
 	return db_query_timeout(db, sql, nparams, params, 0, cb, ctx);
 }
 
-void db_query_abandon(struct db_query **queryp)
+void
+db_query_abandon(struct db_query **queryp)
 {
 	struct db_query *q = *queryp;
 
@@ -1218,7 +1277,8 @@ void db_query_abandon(struct db_query **queryp)
 	query_free(q);
 }
 
-void db_txn_begin(struct db *db, db_txn_ready_fn *ready, void *ctx)
+void
+db_txn_begin(struct db *db, db_txn_ready_fn *ready, void *ctx)
 {
 	struct db_txn *txn;
 	struct db_query *q;
@@ -1235,8 +1295,7 @@ void db_txn_begin(struct db *db, db_txn_ready_fn *ready, void *ctx)
 	TAILQ_INIT(&txn->queue);
 	LIST_INSERT_HEAD(&db->txns, txn, entry);
 
-	q = query_new(db, QUERY_BEGIN, "BEGIN", 0, NULL, db->settings.query_timeout_ms, NULL,
-		      NULL);
+	q = query_new(db, QUERY_BEGIN, "BEGIN", 0, NULL, db->settings.query_timeout_ms, NULL, NULL);
 	q->txn = txn;
 	if (db->down) {
 		error = xasprintf("database unavailable: %s", db->down_reason);
@@ -1250,8 +1309,9 @@ void db_txn_begin(struct db *db, db_txn_ready_fn *ready, void *ctx)
 	db_pump(db);
 }
 
-struct db_query *db_txn_query(struct db_txn *txn, const char *sql, int nparams,
-			      const char *const *params, db_callback_fn *cb, void *ctx)
+struct db_query *
+db_txn_query(struct db_txn *txn, const char *sql, int nparams, const char *const *params,
+             db_callback_fn *cb, void *ctx)
 {
 	struct db *db = txn->db;
 	struct db_query *q;
@@ -1274,7 +1334,8 @@ struct db_query *db_txn_query(struct db_txn *txn, const char *sql, int nparams,
 	return q;
 }
 
-static void txn_finish(struct db_txn **txnp, enum query_kind kind, db_callback_fn *cb, void *ctx)
+static void
+txn_finish(struct db_txn **txnp, enum query_kind kind, db_callback_fn *cb, void *ctx)
 {
 	struct db_txn *txn = *txnp;
 	struct db_query *q;
@@ -1294,19 +1355,21 @@ static void txn_finish(struct db_txn **txnp, enum query_kind kind, db_callback_f
 		return;
 	}
 	q = query_new(txn->db, kind, kind == QUERY_COMMIT ? "COMMIT" : "ROLLBACK", 0, NULL,
-		      txn->db->settings.query_timeout_ms, cb, ctx);
+	              txn->db->settings.query_timeout_ms, cb, ctx);
 	q->txn = txn;
 	q->where = WHERE_TXN_QUEUE;
 	TAILQ_INSERT_TAIL(&txn->queue, q, entry);
 	txn_pump(txn);
 }
 
-void db_txn_commit(struct db_txn **txn, db_callback_fn *cb, void *ctx)
+void
+db_txn_commit(struct db_txn **txn, db_callback_fn *cb, void *ctx)
 {
 	txn_finish(txn, QUERY_COMMIT, cb, ctx);
 }
 
-void db_txn_rollback(struct db_txn **txn)
+void
+db_txn_rollback(struct db_txn **txn)
 {
 	txn_finish(txn, QUERY_ROLLBACK, NULL, NULL);
 }

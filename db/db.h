@@ -28,7 +28,8 @@ typedef void db_callback_fn(const struct db_result *res, void *ctx);
 
 /* Creates the pool and starts connecting. settings is copied. */
 struct db *db_create(struct event_base *base, const struct db_settings *settings);
-/* Fails every pending query (callbacks run with an error) and frees. */
+/* Fails every pending query (callbacks run with "shutting down") and frees.
+ * Not from inside one of the pool's callbacks. */
 void db_destroy(struct db **db);
 /* True when at least one connection is established. */
 bool db_is_up(const struct db *db);

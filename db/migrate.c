@@ -26,7 +26,8 @@ static void __attribute__((format(printf, 1, 2))) set_error(const char *fmt, ...
 }
 
 /* PostgreSQL's message for a failed result or connection, on one line. */
-static const char *pg_message(PGconn *conn, const PGresult *res, char *buf, size_t size)
+static const char *
+pg_message(PGconn *conn, const PGresult *res, char *buf, size_t size)
 {
 	const char *msg = NULL;
 	size_t len;
@@ -48,7 +49,8 @@ static const char *pg_message(PGconn *conn, const PGresult *res, char *buf, size
 }
 
 /* Runs sql; returns 0 when it succeeded, else -1 with the message in buf. */
-static int exec_ok(PGconn *conn, const char *sql, PGresult **res_r, char *buf, size_t size)
+static int
+exec_ok(PGconn *conn, const char *sql, PGresult **res_r, char *buf, size_t size)
 {
 	PGresult *res = PQexec(conn, sql);
 	ExecStatusType status = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
@@ -66,7 +68,8 @@ static int exec_ok(PGconn *conn, const char *sql, PGresult **res_r, char *buf, s
 }
 
 /* Where in the migration text a failing statement began ("line 12"). */
-static void error_position(const char *sql, const PGresult *res, char *buf, size_t size)
+static void
+error_position(const char *sql, const PGresult *res, char *buf, size_t size)
 {
 	const char *pos = res != NULL ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
 	long offset, line = 1;
@@ -82,7 +85,8 @@ static void error_position(const char *sql, const PGresult *res, char *buf, size
 	snprintf(buf, size, " (line %ld)", line);
 }
 
-int db_migrations_latest(void)
+int
+db_migrations_latest(void)
 {
 	int latest = 0;
 
@@ -93,7 +97,8 @@ int db_migrations_latest(void)
 	return latest;
 }
 
-static int apply_one(PGconn *conn, const struct db_migration *m)
+static int
+apply_one(PGconn *conn, const struct db_migration *m)
 {
 	char msg[512], where[32], version[16];
 	const char *params[2];
@@ -107,7 +112,8 @@ static int apply_one(PGconn *conn, const struct db_migration *m)
 	 * the transaction and stops at the first error. */
 	res = PQexec(conn, m->sql);
 	if (res == NULL || PQresultStatus(res) == PGRES_FATAL_ERROR ||
-	    PQresultStatus(res) == PGRES_BAD_RESPONSE || PQresultStatus(res) == PGRES_NONFATAL_ERROR) {
+	    PQresultStatus(res) == PGRES_BAD_RESPONSE ||
+	    PQresultStatus(res) == PGRES_NONFATAL_ERROR) {
 		pg_message(conn, res, msg, sizeof(msg));
 		error_position(m->sql, res, where, sizeof(where));
 		PQclear(res);
@@ -121,7 +127,7 @@ static int apply_one(PGconn *conn, const struct db_migration *m)
 	params[0] = version;
 	params[1] = m->name;
 	res = PQexecParams(conn, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2,
-			   NULL, params, NULL, NULL, 0);
+	                   NULL, params, NULL, NULL, 0);
 	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		pg_message(conn, res, msg, sizeof(msg));
 		PQclear(res);
@@ -141,7 +147,8 @@ static int apply_one(PGconn *conn, const struct db_migration *m)
 }
 
 /* Everything between taking and releasing the lock. */
-static int migrate_locked(PGconn *conn)
+static int
+migrate_locked(PGconn *conn)
 {
 	char msg[512];
 	PGresult *res;
@@ -150,23 +157,23 @@ static int migrate_locked(PGconn *conn)
 	for (const struct db_migration *m = db_migrations; m->name != NULL; m++) {
 		if (m->version <= prev) {
 			set_error("migration %s is out of order (version %d after %d)", m->name,
-				  m->version, prev);
+			          m->version, prev);
 			return -1;
 		}
 		prev = m->version;
 	}
 
 	if (exec_ok(conn,
-		    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-		    " version integer PRIMARY KEY,"
-		    " name text NOT NULL,"
-		    " applied_at timestamptz NOT NULL DEFAULT now())",
-		    NULL, msg, sizeof(msg)) < 0) {
+	            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	            " version integer PRIMARY KEY,"
+	            " name text NOT NULL,"
+	            " applied_at timestamptz NOT NULL DEFAULT now())",
+	            NULL, msg, sizeof(msg)) < 0) {
 		set_error("cannot create schema_migrations: %s", msg);
 		return -1;
 	}
 	if (exec_ok(conn, "SELECT coalesce(max(version), 0) FROM schema_migrations", &res, msg,
-		    sizeof(msg)) < 0) {
+	            sizeof(msg)) < 0) {
 		set_error("cannot read the schema version: %s", msg);
 		return -1;
 	}
@@ -175,7 +182,7 @@ static int migrate_locked(PGconn *conn)
 
 	if (current > latest) {
 		set_error("database schema version %d is newer than this floed (%d)", current,
-			  latest);
+		          latest);
 		return -1;
 	}
 	for (const struct db_migration *m = db_migrations; m->name != NULL; m++) {
@@ -188,7 +195,8 @@ static int migrate_locked(PGconn *conn)
 	return applied;
 }
 
-int db_migrate(PGconn *conn, const char **error_r)
+int
+db_migrate(PGconn *conn, const char **error_r)
 {
 	char msg[512];
 	int ret;
@@ -196,8 +204,8 @@ int db_migrate(PGconn *conn, const char **error_r)
 	migrate_error[0] = '\0';
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
 		set_error("cannot migrate: not connected to the database%s%s",
-			  conn != NULL ? ": " : "",
-			  conn != NULL ? pg_message(conn, NULL, msg, sizeof(msg)) : "");
+		          conn != NULL ? ": " : "",
+		          conn != NULL ? pg_message(conn, NULL, msg, sizeof(msg)) : "");
 		*error_r = migrate_error;
 		return -1;
 	}
@@ -212,7 +220,7 @@ int db_migrate(PGconn *conn, const char **error_r)
 	}
 	ret = migrate_locked(conn);
 	if (exec_ok(conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", NULL, msg,
-		    sizeof(msg)) < 0 &&
+	            sizeof(msg)) < 0 &&
 	    ret >= 0) {
 		set_error("cannot release the migration lock: %s", msg);
 		ret = -1;

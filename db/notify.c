@@ -1,1 +1,670 @@
-/* db/notify.c: being written (session 1) */
+/* The change-notice bus: one non-blocking libpq connection per worker that
+ * LISTENs on floe_change, and an in-memory hash index from (account, folder)
+ * to the watches that parked requests (EAS Ping, IMAP IDLE) registered.
+ * Callbacks may add and remove watches while a notice is being dispatched. */
+#include "notify.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <libpq-fe.h>
+
+#include "log.h"
+#include "xmalloc.h"
+
+#define NOTIFY_BACKOFF_MIN_MS 100
+#define NOTIFY_BACKOFF_MAX_MS 10000
+#define NOTIFY_STABLE_MS      1000
+#define NOTIFY_BUCKETS_MIN    64
+
+enum bus_state {
+	BUS_DOWN,       /* waiting for the reconnect timer */
+	BUS_CONNECTING, /* PQconnectPoll in progress */
+	BUS_LISTEN,     /* LISTEN sent */
+	BUS_LISTENING,
+};
+
+struct notify_watch {
+	struct notify_bus *bus;
+	uint64_t account_id, folder_id;
+	notify_fn *cb;
+	void *ctx;
+	/* Chain of one hash bucket (keys that share it are mixed). */
+	struct notify_watch *prev, *next;
+	/* Watches added during a dispatch are not called by it. */
+	uint64_t serial;
+	/* Removed during a dispatch: still chained until the dispatch ends. */
+	bool removed;
+	struct notify_watch *dead_next;
+};
+
+struct notify_bus {
+	struct event_base *base;
+	char *conninfo;
+	unsigned connect_timeout_ms;
+
+	enum bus_state state;
+	PGconn *pg;
+	struct event *io;
+	evutil_socket_t io_fd;
+	short io_what;
+	struct event *timer; /* connect timeout or reconnect delay */
+	bool want_write;
+	unsigned backoff_ms;
+	uint64_t listening_since_ms;
+	bool trouble_logged; /* a warning went out since we last listened */
+	char *fatal;         /* last FATAL message from the server */
+	char *listen_error;  /* LISTEN failed; set until its results are read */
+
+	struct notify_watch **buckets;
+	size_t nbuckets;
+	size_t count;
+	uint64_t serial;
+	unsigned dispatching;
+	struct notify_watch *dead;
+};
+
+static void bus_connect(struct notify_bus *bus);
+static void bus_io_cb(evutil_socket_t fd, short what, void *arg);
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* --- Payloads --- */
+
+static const char *
+parse_u64(const char *p, uint64_t *value_r)
+{
+	uint64_t v = 0;
+
+	if (*p < '0' || *p > '9')
+		return NULL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return NULL;
+		v = v * 10 + d;
+	}
+	*value_r = v;
+	return p;
+}
+
+static const char *
+skip_blanks(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+int
+notify_parse_payload(const char *payload, uint64_t *account_id_r, uint64_t *folder_id_r,
+                     uint64_t *modseq_r)
+{
+	uint64_t v[3];
+	const char *p = payload;
+
+	if (p == NULL)
+		return -1;
+	p = skip_blanks(p);
+	for (int i = 0; i < 3; i++) {
+		const char *end;
+
+		if (i > 0) {
+			end = skip_blanks(p);
+			if (end == p)
+				return -1; /* numbers must be separated */
+			p = end;
+		}
+		p = parse_u64(p, &v[i]);
+		if (p == NULL)
+			return -1;
+	}
+	p = skip_blanks(p);
+	if (*p != '\0')
+		return -1;
+	*account_id_r = v[0];
+	*folder_id_r = v[1];
+	*modseq_r = v[2];
+	return 0;
+}
+
+/* --- The watch index --- */
+
+static size_t
+key_hash(uint64_t account_id, uint64_t folder_id)
+{
+	uint64_t h = account_id * 0x9e3779b97f4a7c15ULL ^ (folder_id + 0x632be59bd9b4e019ULL);
+
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 29;
+	return (size_t)h;
+}
+
+static void
+chain_insert(struct notify_bus *bus, struct notify_watch *w)
+{
+	size_t i = key_hash(w->account_id, w->folder_id) & (bus->nbuckets - 1);
+
+	w->prev = NULL;
+	w->next = bus->buckets[i];
+	if (w->next != NULL)
+		w->next->prev = w;
+	bus->buckets[i] = w;
+}
+
+static void
+chain_remove(struct notify_bus *bus, struct notify_watch *w)
+{
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		bus->buckets[key_hash(w->account_id, w->folder_id) & (bus->nbuckets - 1)] = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	w->prev = w->next = NULL;
+}
+
+static void
+index_resize(struct notify_bus *bus, size_t nbuckets)
+{
+	struct notify_watch **old = bus->buckets;
+	size_t old_n = bus->nbuckets;
+
+	bus->buckets = xcalloc(nbuckets, sizeof(*bus->buckets));
+	bus->nbuckets = nbuckets;
+	for (size_t i = 0; i < old_n; i++) {
+		struct notify_watch *w = old[i], *next;
+
+		for (; w != NULL; w = next) {
+			next = w->next;
+			chain_insert(bus, w);
+		}
+	}
+	free(old);
+}
+
+struct notify_watch *
+notify_watch_add(struct notify_bus *bus, uint64_t account_id, uint64_t folder_id, notify_fn *cb,
+                 void *ctx)
+{
+	struct notify_watch *w = xcalloc(1, sizeof(*w));
+
+	/* Chains are walked during a dispatch, so only grow outside one. */
+	if (bus->dispatching == 0 && bus->count >= bus->nbuckets * 2)
+		index_resize(bus, bus->nbuckets * 2);
+	w->bus = bus;
+	w->account_id = account_id;
+	w->folder_id = folder_id;
+	w->cb = cb;
+	w->ctx = ctx;
+	w->serial = ++bus->serial;
+	chain_insert(bus, w);
+	bus->count++;
+	return w;
+}
+
+void
+notify_watch_remove(struct notify_watch **watchp)
+{
+	struct notify_watch *w = *watchp;
+	struct notify_bus *bus;
+
+	if (w == NULL)
+		return;
+	*watchp = NULL;
+	bus = w->bus;
+	assert(!w->removed);
+	bus->count--;
+	if (bus->dispatching > 0) {
+		/* A dispatch may be standing on it: unchain it afterwards. */
+		w->removed = true;
+		w->cb = NULL;
+		w->dead_next = bus->dead;
+		bus->dead = w;
+		return;
+	}
+	chain_remove(bus, w);
+	free(w);
+}
+
+static void
+dispatch_end(struct notify_bus *bus)
+{
+	struct notify_watch *w;
+
+	if (--bus->dispatching > 0)
+		return;
+	while ((w = bus->dead) != NULL) {
+		bus->dead = w->dead_next;
+		chain_remove(bus, w);
+		free(w);
+	}
+	if (bus->count >= bus->nbuckets * 2)
+		index_resize(bus, bus->nbuckets * 2);
+}
+
+static void
+call_key(struct notify_bus *bus, uint64_t account_id, uint64_t key_folder_id, uint64_t folder_id,
+         uint64_t modseq, uint64_t limit)
+{
+	size_t i = key_hash(account_id, key_folder_id) & (bus->nbuckets - 1);
+
+	for (struct notify_watch *w = bus->buckets[i]; w != NULL; w = w->next) {
+		if (w->removed || w->serial > limit || w->account_id != account_id ||
+		    w->folder_id != key_folder_id)
+			continue;
+		w->cb(account_id, folder_id, modseq, false, w->ctx);
+	}
+}
+
+static void
+bus_dispatch(struct notify_bus *bus, uint64_t account_id, uint64_t folder_id, uint64_t modseq)
+{
+	uint64_t limit = bus->serial;
+
+	bus->dispatching++;
+	call_key(bus, account_id, folder_id, folder_id, modseq, limit);
+	if (folder_id != 0)
+		call_key(bus, account_id, 0, folder_id, modseq, limit);
+	dispatch_end(bus);
+}
+
+int
+notify_bus_dispatch(struct notify_bus *bus, const char *payload)
+{
+	uint64_t account_id, folder_id, modseq;
+
+	if (notify_parse_payload(payload, &account_id, &folder_id, &modseq) < 0)
+		return -1;
+	bus_dispatch(bus, account_id, folder_id, modseq);
+	return 0;
+}
+
+void
+notify_bus_wake_all(struct notify_bus *bus)
+{
+	uint64_t limit = bus->serial;
+
+	bus->dispatching++;
+	for (size_t i = 0; i < bus->nbuckets; i++) {
+		for (struct notify_watch *w = bus->buckets[i]; w != NULL; w = w->next) {
+			if (w->removed || w->serial > limit)
+				continue;
+			w->cb(w->account_id, w->folder_id, 0, true, w->ctx);
+		}
+	}
+	dispatch_end(bus);
+}
+
+size_t
+notify_bus_watch_count(const struct notify_bus *bus)
+{
+	return bus->count;
+}
+
+/* --- The LISTEN connection --- */
+
+static char *
+one_line(const char *msg)
+{
+	size_t len;
+
+	if (msg == NULL || *msg == '\0')
+		return xstrdup("unknown error");
+	if (strncmp(msg, "FATAL:  ", 8) == 0 || strncmp(msg, "ERROR:  ", 8) == 0)
+		msg += 8;
+	len = strcspn(msg, "\n");
+	while (len > 0 && (msg[len - 1] == ' ' || msg[len - 1] == '\t' || msg[len - 1] == '\r'))
+		len--;
+	return xstrndup(msg, len);
+}
+
+static void
+bus_teardown(struct notify_bus *bus)
+{
+	if (bus->io != NULL) {
+		event_free(bus->io);
+		bus->io = NULL;
+	}
+	bus->io_fd = -1;
+	bus->io_what = 0;
+	if (bus->pg != NULL) {
+		PQfinish(bus->pg);
+		bus->pg = NULL;
+	}
+	evtimer_del(bus->timer);
+	bus->want_write = false;
+	xfree_ptr(&bus->fatal);
+	xfree_ptr(&bus->listen_error);
+}
+
+static void
+bus_watch(struct notify_bus *bus, short what)
+{
+	evutil_socket_t fd = PQsocket(bus->pg);
+
+	if (bus->io != NULL && fd == bus->io_fd && what == bus->io_what)
+		return;
+	if (bus->io != NULL)
+		event_free(bus->io);
+	bus->io = NULL;
+	bus->io_fd = fd;
+	bus->io_what = what;
+	if (fd < 0)
+		return;
+	bus->io = event_new(bus->base, fd, what | EV_PERSIST, bus_io_cb, bus);
+	event_add(bus->io, NULL);
+}
+
+static unsigned
+next_backoff(unsigned ms)
+{
+	if (ms < NOTIFY_BACKOFF_MIN_MS)
+		return NOTIFY_BACKOFF_MIN_MS;
+	return ms >= NOTIFY_BACKOFF_MAX_MS / 2 ? NOTIFY_BACKOFF_MAX_MS : ms * 2;
+}
+
+static void
+bus_schedule(struct notify_bus *bus, unsigned delay_ms)
+{
+	struct timeval tv = {.tv_sec = delay_ms / 1000, .tv_usec = (delay_ms % 1000) * 1000};
+
+	bus->state = BUS_DOWN;
+	evtimer_add(bus->timer, &tv);
+}
+
+/* A connection attempt, or the LISTEN, failed. */
+static void
+bus_attempt_failed(struct notify_bus *bus, const char *reason)
+{
+	char *why = one_line(bus->fatal != NULL ? bus->fatal : reason);
+
+	bus_teardown(bus);
+	bus->backoff_ms = next_backoff(bus->backoff_ms);
+	if (!bus->trouble_logged) {
+		log_warning("notify: cannot listen: %s", why);
+		bus->trouble_logged = true;
+	} else {
+		log_debug("notify: attempt failed: %s (next in %u ms)", why, bus->backoff_ms);
+	}
+	bus_schedule(bus, bus->backoff_ms);
+	free(why);
+}
+
+/* The listening connection broke. */
+static void
+bus_lost(struct notify_bus *bus, const char *reason)
+{
+	char *why = one_line(bus->fatal != NULL ? bus->fatal : reason);
+	unsigned delay = 0;
+
+	bus_teardown(bus);
+	log_warning("notify: connection lost: %s", why);
+	bus->trouble_logged = true;
+	if (now_ms() - bus->listening_since_ms < NOTIFY_STABLE_MS) {
+		bus->backoff_ms = next_backoff(bus->backoff_ms);
+		delay = bus->backoff_ms;
+	} else {
+		bus->backoff_ms = 0;
+	}
+	bus_schedule(bus, delay);
+	free(why);
+}
+
+static void
+bus_send_listen(struct notify_bus *bus)
+{
+	int r;
+
+	if (!PQsendQuery(bus->pg, "LISTEN " NOTIFY_CHANNEL)) {
+		bus_attempt_failed(bus, PQerrorMessage(bus->pg));
+		return;
+	}
+	r = PQflush(bus->pg);
+	if (r < 0) {
+		bus_attempt_failed(bus, PQerrorMessage(bus->pg));
+		return;
+	}
+	bus->want_write = r == 1;
+	bus->state = BUS_LISTEN;
+	bus_watch(bus, bus->want_write ? EV_READ | EV_WRITE : EV_READ);
+}
+
+static void
+bus_notice(void *arg, const PGresult *res)
+{
+	struct notify_bus *bus = arg;
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	if (msg == NULL)
+		return;
+	if (severity != NULL &&
+	    (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0)) {
+		free(bus->fatal);
+		bus->fatal = xstrdup(msg);
+	}
+	log_debug("notify: %s: %s", severity != NULL ? severity : "notice", msg);
+}
+
+static void
+bus_listening(struct notify_bus *bus)
+{
+	evtimer_del(bus->timer);
+	bus->state = BUS_LISTENING;
+	bus->listening_since_ms = now_ms();
+	bus->trouble_logged = false;
+	log_info("notify: listening");
+	/* Notices sent while we were not listening are lost: every watcher
+	 * has to look for itself. */
+	if (bus->count > 0)
+		notify_bus_wake_all(bus);
+}
+
+static void
+bus_read_notices(struct notify_bus *bus)
+{
+	PGnotify *n;
+
+	while (bus->pg != NULL && (n = PQnotifies(bus->pg)) != NULL) {
+		if (strcmp(n->relname, NOTIFY_CHANNEL) == 0 &&
+		    notify_bus_dispatch(bus, n->extra) < 0)
+			log_debug("notify: ignoring a malformed notice \"%.80s\"", n->extra);
+		PQfreemem(n);
+	}
+}
+
+static void
+bus_collect(struct notify_bus *bus)
+{
+	PGresult *res;
+	char *error;
+
+	if (bus->state == BUS_LISTEN) {
+		while (!PQisBusy(bus->pg) && (res = PQgetResult(bus->pg)) != NULL) {
+			if (PQresultStatus(res) != PGRES_COMMAND_OK && bus->listen_error == NULL)
+				bus->listen_error = one_line(PQresultErrorMessage(res));
+			PQclear(res);
+		}
+		if (!PQisBusy(bus->pg)) {
+			if (bus->listen_error != NULL) {
+				error = bus->listen_error;
+				bus->listen_error = NULL;
+				bus_attempt_failed(bus, error);
+				free(error);
+				return;
+			}
+			bus_listening(bus);
+		}
+	} else {
+		/* Nothing is expected; parse what came (a FATAL before close). */
+		while (bus->pg != NULL && !PQisBusy(bus->pg) &&
+		       (res = PQgetResult(bus->pg)) != NULL)
+			PQclear(res);
+	}
+	if (bus->state == BUS_LISTENING)
+		bus_read_notices(bus);
+	if (bus->pg != NULL && PQstatus(bus->pg) == CONNECTION_BAD) {
+		if (bus->state == BUS_LISTENING)
+			bus_lost(bus, PQerrorMessage(bus->pg));
+		else
+			bus_attempt_failed(bus, PQerrorMessage(bus->pg));
+	}
+}
+
+static void
+bus_poll_connect(struct notify_bus *bus)
+{
+	switch (PQconnectPoll(bus->pg)) {
+	case PGRES_POLLING_READING:
+		bus_watch(bus, EV_READ);
+		break;
+	case PGRES_POLLING_WRITING:
+		bus_watch(bus, EV_WRITE);
+		break;
+	case PGRES_POLLING_OK:
+		PQsetnonblocking(bus->pg, 1);
+		PQsetNoticeReceiver(bus->pg, bus_notice, bus);
+		bus_send_listen(bus);
+		return;
+	case PGRES_POLLING_FAILED:
+	default:
+		bus_attempt_failed(bus, PQerrorMessage(bus->pg));
+		return;
+	}
+	if (bus->io == NULL)
+		bus_attempt_failed(bus, PQerrorMessage(bus->pg));
+}
+
+static void
+bus_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct notify_bus *bus = arg;
+	int r;
+
+	if (bus->state == BUS_CONNECTING) {
+		bus_poll_connect(bus);
+		return;
+	}
+	if ((what & EV_READ) != 0 && !PQconsumeInput(bus->pg)) {
+		if (bus->state == BUS_LISTENING)
+			bus_lost(bus, PQerrorMessage(bus->pg));
+		else
+			bus_attempt_failed(bus, PQerrorMessage(bus->pg));
+		return;
+	}
+	if (bus->want_write) {
+		r = PQflush(bus->pg);
+		if (r < 0) {
+			bus_attempt_failed(bus, PQerrorMessage(bus->pg));
+			return;
+		}
+		bus->want_write = r == 1;
+		bus_watch(bus, bus->want_write ? EV_READ | EV_WRITE : EV_READ);
+	}
+	bus_collect(bus);
+}
+
+static void
+bus_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct notify_bus *bus = arg;
+	char msg[96];
+
+	if (bus->state == BUS_DOWN) {
+		bus_connect(bus);
+		return;
+	}
+	if (bus->state != BUS_LISTENING) {
+		snprintf(msg, sizeof(msg), "connection attempt timed out after %u ms",
+		         bus->connect_timeout_ms);
+		bus_attempt_failed(bus, msg);
+	}
+}
+
+static void
+bus_connect(struct notify_bus *bus)
+{
+	const char *keys[] = {"fallback_application_name", "dbname", NULL};
+	const char *values[] = {"floed-notify", bus->conninfo, NULL};
+	struct timeval tv;
+
+	bus->state = BUS_CONNECTING;
+	bus->pg = PQconnectStartParams(keys, values, 1);
+	if (bus->pg == NULL) {
+		bus_attempt_failed(bus, "out of memory");
+		return;
+	}
+	if (PQstatus(bus->pg) == CONNECTION_BAD) {
+		bus_attempt_failed(bus, PQerrorMessage(bus->pg));
+		return;
+	}
+	if (bus->connect_timeout_ms > 0) {
+		tv.tv_sec = bus->connect_timeout_ms / 1000;
+		tv.tv_usec = (bus->connect_timeout_ms % 1000) * 1000;
+		evtimer_add(bus->timer, &tv);
+	}
+	bus_watch(bus, EV_WRITE);
+	if (bus->io == NULL)
+		bus_attempt_failed(bus, "no socket for the connection");
+}
+
+struct notify_bus *
+notify_bus_create(struct event_base *base, const char *conninfo, unsigned connect_timeout_ms)
+{
+	struct notify_bus *bus = xcalloc(1, sizeof(*bus));
+
+	bus->base = base;
+	bus->conninfo = xstrdup(conninfo != NULL ? conninfo : "");
+	bus->connect_timeout_ms = connect_timeout_ms;
+	bus->io_fd = -1;
+	bus->timer = evtimer_new(base, bus_timer_cb, bus);
+	bus->nbuckets = NOTIFY_BUCKETS_MIN;
+	bus->buckets = xcalloc(bus->nbuckets, sizeof(*bus->buckets));
+	bus_connect(bus);
+	return bus;
+}
+
+void
+notify_bus_destroy(struct notify_bus **busp)
+{
+	struct notify_bus *bus = *busp;
+
+	if (bus == NULL)
+		return;
+	/* A dispatch on the stack would walk freed chains. */
+	assert(bus->dispatching == 0);
+	*busp = NULL;
+	bus_teardown(bus);
+	event_free(bus->timer);
+	for (size_t i = 0; i < bus->nbuckets; i++) {
+		struct notify_watch *w = bus->buckets[i], *next;
+
+		for (; w != NULL; w = next) {
+			next = w->next;
+			free(w);
+		}
+	}
+	free(bus->buckets);
+	free(bus->conninfo);
+	free(bus);
+}
+
+bool
+notify_bus_is_up(const struct notify_bus *bus)
+{
+	return bus != NULL && bus->state == BUS_LISTENING;
+}

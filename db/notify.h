@@ -10,6 +10,7 @@
 #define FLOE_NOTIFY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct event_base;
@@ -25,6 +26,8 @@ typedef void notify_fn(uint64_t account_id, uint64_t folder_id, uint64_t modseq,
 
 struct notify_bus *notify_bus_create(struct event_base *base, const char *conninfo,
 				     unsigned connect_timeout_ms);
+/* Frees the bus and any watches still registered (their handles become
+ * invalid). Not from inside a watch callback. */
 void notify_bus_destroy(struct notify_bus **bus);
 /* True while the LISTEN connection is established and listening. */
 bool notify_bus_is_up(const struct notify_bus *bus);
@@ -36,8 +39,19 @@ struct notify_watch *notify_watch_add(struct notify_bus *bus, uint64_t account_i
 /* Removes the watch; sets *watch to NULL; accepts NULL. */
 void notify_watch_remove(struct notify_watch **watch);
 
-/* Parses a notice payload. Returns 0 or -1 when malformed. */
+/* Parses a notice payload: three decimal numbers separated by blanks
+ * (leading and trailing blanks allowed). Returns 0, or -1 when malformed or
+ * a number does not fit in 64 bits. */
 int notify_parse_payload(const char *payload, uint64_t *account_id_r, uint64_t *folder_id_r,
 			 uint64_t *modseq_r);
+
+/* --- For tests (and the bus itself) --- */
+/* Dispatches a payload as if it had arrived from the database. Returns 0,
+ * or -1 when malformed (nobody is called). */
+int notify_bus_dispatch(struct notify_bus *bus, const char *payload);
+/* Calls every watcher with possibly = true, as after a reconnect. */
+void notify_bus_wake_all(struct notify_bus *bus);
+/* Number of watches registered. */
+size_t notify_bus_watch_count(const struct notify_bus *bus);
 
 #endif

@@ -1043,6 +1043,11 @@ size_t http_server_connection_count(const struct http_server *server)
 	return server->conn_count;
 }
 
+struct event_base *http_server_event_base(const struct http_server *server)
+{
+	return server->base;
+}
+
 /* --- request accessors --- */
 
 const char *http_request_method(const struct http_request *req)
@@ -1067,6 +1072,16 @@ const char *http_request_header(const struct http_request *req, const char *name
 			return req->head + req->headers[i].value;
 	}
 	return NULL;
+}
+
+int http_request_header_index(const struct http_request *req, size_t i, const char **name_r,
+			      const char **value_r)
+{
+	if (i >= req->header_count)
+		return -1;
+	*name_r = req->head + req->headers[i].name;
+	*value_r = req->head + req->headers[i].value;
+	return 0;
 }
 
 struct evbuffer *http_request_body(const struct http_request *req)

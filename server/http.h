@@ -58,6 +58,8 @@ void http_server_accept(struct http_server *server, struct bufferevent *bev,
 void http_server_shutdown(struct http_server *server, void (*done)(void *ctx), void *ctx);
 /* Number of open connections. */
 size_t http_server_connection_count(const struct http_server *server);
+/* The event loop the server runs on (for handlers' timers). */
+struct event_base *http_server_event_base(const struct http_server *server);
 
 /* --- Request accessors. Returned strings are owned by the request. --- */
 const char *http_request_method(const struct http_request *req);
@@ -67,6 +69,10 @@ const char *http_request_path(const struct http_request *req);
 const char *http_request_query(const struct http_request *req);
 /* First header with this name (case-insensitive), or NULL. */
 const char *http_request_header(const struct http_request *req, const char *name);
+/* The i-th header in arrival order (0-based): returns 0 and sets *name_r
+ * and *value_r, or -1 when there are no more. */
+int http_request_header_index(const struct http_request *req, size_t i, const char **name_r,
+			      const char **value_r);
 /* The complete request body (empty when there is none). */
 struct evbuffer *http_request_body(const struct http_request *req);
 /* The peer address as text ("127.0.0.1"). */

@@ -92,6 +92,13 @@ floectl_json_done(const struct floectl_command *cmd, const char *target)
 	    json_pack("{s:b, s:s, s:s}", "ok", 1, "command", cmd->name, "target", target));
 }
 
+/* One "label: value" line of user show; "-" stands for nothing. */
+static void
+floectl_print_field(const char *label, const char *value)
+{
+	printf("%-14s%s\n", label, value[0] != '\0' ? value : "-");
+}
+
 static void
 floectl_print_list(const char *label, const struct admin_strings *list)
 {
@@ -111,7 +118,7 @@ floectl_print_account(const struct admin_account *a)
 	printf("%-14s%s\n", "address:", a->address);
 	printf("%-14s%lld\n", "id:", (long long)a->id);
 	printf("%-14s%s\n", "kind:", a->kind);
-	printf("%-14s%s\n", "display name:", a->display_name);
+	floectl_print_field("display name:", a->display_name);
 	printf("%-14s%s\n", "enabled:", floectl_yes_no(a->enabled));
 	if (strcmp(a->kind, "group") != 0) {
 		printf("%-14s%s\n", "quota:", floectl_format_size(a->quota_bytes, size));
@@ -136,7 +143,7 @@ floectl_report_account(struct floectl *ctl, PGconn *conn, const char *address, c
 		return floectl_fail("%s", error);
 	if (floectl_json(ctl))
 		floectl_json_print(floectl_account_json(&account, true));
-	else if (strcmp(account.kind, "group") == 0)
+	else if (strcmp(account.kind, "group") == 0 || strcmp(what, "added") != 0)
 		printf("%s %s %s\n", account.kind, account.address, what);
 	else
 		printf("%s %s %s (%lu folders)\n", account.kind, account.address, what,

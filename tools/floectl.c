@@ -185,25 +185,30 @@ floectl_notice(void *ctx, const char *message)
 	log_debug("database: %s", message);
 }
 
-/* libpq messages may span lines ("...failed: ...\n\tIs the server
- * running..."); floectl reports one line. */
+/* libpq messages span lines: "connection to server at ... failed: ...",
+ * then a tab-indented hint, repeated for each address tried. floectl
+ * reports one line: the failures without the hints, joined by "; ". */
 static void
 floectl_one_line(const char *in, char *out, size_t size)
 {
 	size_t n = 0;
-	bool space = false;
 
-	for (; *in != '\0' && n + 2 < size; in++) {
-		if (*in == '\n' || *in == '\t' || *in == '\r' || *in == ' ') {
-			space = n > 0;
-			continue;
+	out[0] = '\0';
+	while (*in != '\0') {
+		size_t len = strcspn(in, "\n");
+
+		if (len > 0 && in[0] != '\t' && n + 3 < size) {
+			n += (size_t)snprintf(out + n, size - n, "%s%.*s", n > 0 ? "; " : "",
+			                      (int)len, in);
+			if (n >= size)
+				n = size - 1;
 		}
-		if (space)
-			out[n++] = ' ';
-		space = false;
-		out[n++] = *in;
+		in += len;
+		if (*in == '\n')
+			in++;
 	}
-	out[n] = '\0';
+	if (out[0] == '\0')
+		snprintf(out, size, "unknown error");
 }
 
 PGconn *
@@ -268,7 +273,7 @@ static void
 floectl_restore_echo(int sig)
 {
 	if (floectl_echo_off)
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &floectl_saved_termios);
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &floectl_saved_termios);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -320,9 +325,9 @@ floectl_prompt(const char *prompt, char **password_r)
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
 	quiet.c_lflag |= ICANON;
 	floectl_echo_off = 1;
-	tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	tcsetattr(STDIN_FILENO, TCSADRAIN, &quiet);
 	ret = floectl_read_line(password_r);
-	tcsetattr(STDIN_FILENO, TCSAFLUSH, &floectl_saved_termios);
+	tcsetattr(STDIN_FILENO, TCSADRAIN, &floectl_saved_termios);
 	floectl_echo_off = 0;
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
