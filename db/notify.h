@@ -5,7 +5,8 @@
  * and every worker (of every node) receives it here and calls the watchers
  * of that (account, folder) through an in-memory index. After the listener
  * reconnects, every watcher is called with possibly = true, since notices
- * may have been missed while it was down. */
+ * may have been missed while it was down (the same happens when it first
+ * starts listening, for watches added before that). */
 #ifndef FLOE_NOTIFY_H
 #define FLOE_NOTIFY_H
 

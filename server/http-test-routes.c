@@ -15,12 +15,13 @@
 #include "xmalloc.h"
 
 /* Streams are capped so that a typo in a test cannot exhaust memory. */
-#define TEST_STREAM_MAX_CHUNK (1024 * 1024)
+#define TEST_STREAM_MAX_CHUNK  (1024 * 1024)
 #define TEST_STREAM_MAX_CHUNKS 1000000
-#define TEST_STREAM_WINDOW (64 * 1024)
+#define TEST_STREAM_WINDOW     (64 * 1024)
 
 /* Looks up name=value in a query string; returns 0 and the number, or -1. */
-static int query_number(const char *query, const char *name, unsigned long *value_r)
+static int
+query_number(const char *query, const char *name, unsigned long *value_r)
 {
 	size_t name_len = strlen(name);
 	const char *p = query;
@@ -41,7 +42,8 @@ static int query_number(const char *query, const char *name, unsigned long *valu
 	return -1;
 }
 
-static void test_echo(struct http_request *req, void *ctx)
+static void
+test_echo(struct http_request *req, void *ctx)
 {
 	struct evbuffer *out = evbuffer_new();
 	struct evbuffer *body = http_request_body(req);
@@ -52,11 +54,11 @@ static void test_echo(struct http_request *req, void *ctx)
 	while (http_request_header_index(req, count, &name, &value) == 0)
 		count++;
 	evbuffer_add_printf(out, "method %s\npath %s\n", http_request_method(req),
-			    http_request_path(req));
+	                    http_request_path(req));
 	if (http_request_query(req) != NULL)
 		evbuffer_add_printf(out, "query %s\n", http_request_query(req));
 	evbuffer_add_printf(out, "headers %zu\nbody-length %zu\n", count,
-			    evbuffer_get_length(body));
+	                    evbuffer_get_length(body));
 	for (size_t i = 0; http_request_header_index(req, i, &name, &value) == 0; i++)
 		evbuffer_add_printf(out, "header %s: %s\n", name, value);
 	evbuffer_add(out, "\n", 1);
@@ -68,7 +70,8 @@ static void test_echo(struct http_request *req, void *ctx)
 	evbuffer_free(out);
 }
 
-static void test_pid(struct http_request *req, void *ctx)
+static void
+test_pid(struct http_request *req, void *ctx)
 {
 	char pid[16];
 	int len = snprintf(pid, sizeof(pid), "%ld", (long)getpid());
@@ -81,14 +84,16 @@ struct test_park {
 	struct event *timer;
 };
 
-static void test_park_free(struct test_park *park)
+static void
+test_park_free(struct test_park *park)
 {
 	if (park->timer != NULL)
 		event_free(park->timer);
 	free(park);
 }
 
-static void test_park_wake(evutil_socket_t fd, short what, void *arg)
+static void
+test_park_wake(evutil_socket_t fd, short what, void *arg)
 {
 	struct test_park *park = arg;
 	struct http_request *req = park->req;
@@ -98,22 +103,25 @@ static void test_park_wake(evutil_socket_t fd, short what, void *arg)
 	http_response_send(req, 200, "text/plain", "woke\n", 5);
 }
 
-static void test_park_abort(struct http_request *req, void *ctx)
+static void
+test_park_abort(struct http_request *req, void *ctx)
 {
 	log_info("http: parked request aborted by client");
 	test_park_free(ctx);
 }
 
-static void test_park(struct http_request *req, void *ctx)
+static void
+test_park(struct http_request *req, void *ctx)
 {
 	struct http_server *server = ctx;
 	struct test_park *park = xcalloc(1, sizeof(*park));
 	unsigned long ms;
 
 	park->req = req;
-	if (http_request_query(req) != NULL && query_number(http_request_query(req), "ms", &ms) == 0) {
+	if (http_request_query(req) != NULL &&
+	    query_number(http_request_query(req), "ms", &ms) == 0) {
 		struct timeval tv = {.tv_sec = (time_t)(ms / 1000),
-				     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+		                     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
 
 		park->timer = evtimer_new(http_server_event_base(server), test_park_wake, park);
 		evtimer_add(park->timer, &tv);
@@ -127,13 +135,15 @@ struct test_stream {
 	char data[];
 };
 
-static void test_stream_abort(struct http_request *req, void *ctx)
+static void
+test_stream_abort(struct http_request *req, void *ctx)
 {
 	log_info("http: streamed response aborted by client");
 	free(ctx);
 }
 
-static void test_stream_drain(struct http_request *req, void *ctx)
+static void
+test_stream_drain(struct http_request *req, void *ctx)
 {
 	struct test_stream *stream = ctx;
 
@@ -147,7 +157,8 @@ static void test_stream_drain(struct http_request *req, void *ctx)
 	}
 }
 
-static void test_stream(struct http_request *req, void *ctx)
+static void
+test_stream(struct http_request *req, void *ctx)
 {
 	const char *query = http_request_query(req);
 	unsigned long chunks = 0, size = 0;
@@ -169,15 +180,16 @@ static void test_stream(struct http_request *req, void *ctx)
 	http_response_set_drain_cb(req, test_stream_drain, stream);
 }
 
-void http_test_routes_register(struct http_server *server)
+void
+http_test_routes_register(struct http_server *server)
 {
 	/* One worker has one server, so the table can be static; ctx is the
 	 * server (for its event loop). */
 	static struct http_route routes[] = {
-		{.prefix = "/_test/echo", .handler = test_echo},
-		{.prefix = "/_test/park", .handler = test_park},
-		{.prefix = "/_test/stream", .handler = test_stream},
-		{.prefix = "/_test/pid", .handler = test_pid},
+	    {.prefix = "/_test/echo", .handler = test_echo},
+	    {.prefix = "/_test/park", .handler = test_park},
+	    {.prefix = "/_test/stream", .handler = test_stream},
+	    {.prefix = "/_test/pid", .handler = test_pid},
 	};
 
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {

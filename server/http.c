@@ -17,9 +17,12 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <http_parser.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "http.h"
 #include "log.h"
@@ -34,7 +37,7 @@
 #define HTTP_LINGER_MS 2000
 /* Used when a limit is configured as 0. */
 #define HTTP_DEFAULT_MAX_HEADER (64 * 1024)
-#define HTTP_DEFAULT_MAX_BODY (10 * 1024 * 1024)
+#define HTTP_DEFAULT_MAX_BODY   (10 * 1024 * 1024)
 
 enum conn_state {
 	CONN_IDLE,     /* between requests */
@@ -148,7 +151,8 @@ static void request_finish(struct http_request *req);
 
 /* --- small helpers --- */
 
-static void conn_set_timer(struct http_conn *conn, unsigned ms)
+static void
+conn_set_timer(struct http_conn *conn, unsigned ms)
 {
 	struct timeval tv;
 
@@ -162,50 +166,56 @@ static void conn_set_timer(struct http_conn *conn, unsigned ms)
 }
 
 /* Runs the timer callback from the event loop as soon as possible. */
-static void conn_kick(struct http_conn *conn)
+static void
+conn_kick(struct http_conn *conn)
 {
 	event_active(&conn->timer, EV_TIMEOUT, 1);
 }
 
-static struct evbuffer *conn_output(struct http_conn *conn)
+static struct evbuffer *
+conn_output(struct http_conn *conn)
 {
 	if (conn->closed || conn->bev == NULL)
 		return NULL;
 	return bufferevent_get_output(conn->bev);
 }
 
-static size_t conn_output_len(struct http_conn *conn)
+static size_t
+conn_output_len(struct http_conn *conn)
 {
 	struct evbuffer *out = conn_output(conn);
 
 	return out == NULL ? 0 : evbuffer_get_length(out);
 }
 
-static struct evbuffer *req_output(struct http_request *req)
+static struct evbuffer *
+req_output(struct http_request *req)
 {
 	if (req->aborted)
 		return NULL;
 	return conn_output(req->conn);
 }
 
-static const char *server_date(struct http_server *server)
+static const char *
+server_date(struct http_server *server)
 {
 	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	time_t now = time(NULL);
 	struct tm tm;
 
 	if (now != server->date_time && gmtime_r(&now, &tm) != NULL) {
 		server->date_time = now;
 		snprintf(server->date, sizeof(server->date), "%s, %02d %s %04d %02d:%02d:%02d GMT",
-			 days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
-			 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		         days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
+		         tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	}
 	return server->date;
 }
 
-const char *http_status_reason(int status)
+const char *
+http_status_reason(int status)
 {
 	const char *reason;
 
@@ -223,14 +233,16 @@ const char *http_status_reason(int status)
 	return reason;
 }
 
-static bool status_has_body(int status)
+static bool
+status_has_body(int status)
 {
 	return status >= 200 && status != 204 && status != 304;
 }
 
 /* --- requests --- */
 
-static struct http_request *request_new(struct http_conn *conn)
+static struct http_request *
+request_new(struct http_conn *conn)
 {
 	struct http_request *req = xcalloc(1, sizeof(*req));
 
@@ -238,7 +250,8 @@ static struct http_request *request_new(struct http_conn *conn)
 	return req;
 }
 
-static void request_free(struct http_request **_req)
+static void
+request_free(struct http_request **_req)
 {
 	struct http_request *req = *_req;
 	struct http_pool_chunk *chunk;
@@ -258,7 +271,8 @@ static void request_free(struct http_request **_req)
 	*_req = NULL;
 }
 
-static void *request_alloc(struct http_request *req, size_t size)
+static void *
+request_alloc(struct http_request *req, size_t size)
 {
 	struct http_pool_chunk *chunk = xmalloc(sizeof(*chunk) + size);
 
@@ -267,7 +281,8 @@ static void *request_alloc(struct http_request *req, size_t size)
 	return chunk->data;
 }
 
-char *http_request_strdup(struct http_request *req, const char *s)
+char *
+http_request_strdup(struct http_request *req, const char *s)
 {
 	size_t len = strlen(s);
 	char *copy = request_alloc(req, len + 1);
@@ -276,7 +291,8 @@ char *http_request_strdup(struct http_request *req, const char *s)
 	return copy;
 }
 
-static char *request_strndup(struct http_request *req, const char *s, size_t len)
+static char *
+request_strndup(struct http_request *req, const char *s, size_t len)
 {
 	char *copy = request_alloc(req, len + 1);
 
@@ -287,7 +303,8 @@ static char *request_strndup(struct http_request *req, const char *s, size_t len
 
 /* --- parsing --- */
 
-static int parse_fail(struct http_conn *conn, int status, const char *msg)
+static int
+parse_fail(struct http_conn *conn, int status, const char *msg)
 {
 	conn->fail_status = (unsigned short)status;
 	conn->fail_msg = msg;
@@ -296,7 +313,8 @@ static int parse_fail(struct http_conn *conn, int status, const char *msg)
 
 /* Counts len more bytes of request head and fails with 431 past the limit.
  * Every header line also costs its ": " and CRLF. */
-static int head_count(struct http_conn *conn, size_t len)
+static int
+head_count(struct http_conn *conn, size_t len)
 {
 	struct http_request *req = conn->req;
 
@@ -306,7 +324,8 @@ static int head_count(struct http_conn *conn, size_t len)
 	return 0;
 }
 
-static int head_append(struct http_conn *conn, const char *at, size_t len)
+static int
+head_append(struct http_conn *conn, const char *at, size_t len)
 {
 	struct http_request *req = conn->req;
 
@@ -325,12 +344,14 @@ static int head_append(struct http_conn *conn, const char *at, size_t len)
 	return 0;
 }
 
-static int head_terminate(struct http_conn *conn)
+static int
+head_terminate(struct http_conn *conn)
 {
 	return head_append(conn, "", 1);
 }
 
-static int on_message_begin(http_parser *parser)
+static int
+on_message_begin(http_parser *parser)
 {
 	struct http_conn *conn = parser->data;
 
@@ -340,11 +361,14 @@ static int on_message_begin(http_parser *parser)
 	/* Request line overhead: method, spaces, version, CRLF. */
 	conn->req->head_bytes = 16;
 	conn->state = CONN_HEAD;
-	conn_set_timer(conn, conn->server->limits.header_timeout_ms);
+	/* On a new connection the clock started at accept time. */
+	if (conn->served || !evtimer_pending(&conn->timer, NULL))
+		conn_set_timer(conn, conn->server->limits.header_timeout_ms);
 	return 0;
 }
 
-static int on_url(http_parser *parser, const char *at, size_t len)
+static int
+on_url(http_parser *parser, const char *at, size_t len)
 {
 	struct http_conn *conn = parser->data;
 
@@ -352,7 +376,8 @@ static int on_url(http_parser *parser, const char *at, size_t len)
 	return head_append(conn, at, len);
 }
 
-static int on_header_field(http_parser *parser, const char *at, size_t len)
+static int
+on_header_field(http_parser *parser, const char *at, size_t len)
 {
 	struct http_conn *conn = parser->data;
 	struct http_request *req = conn->req;
@@ -366,8 +391,8 @@ static int on_header_field(http_parser *parser, const char *at, size_t len)
 			return -1;
 		if (req->header_count == req->header_alloc) {
 			req->header_alloc = req->header_alloc == 0 ? 8 : req->header_alloc * 2;
-			req->headers = xreallocarray(req->headers, req->header_alloc,
-						     sizeof(*req->headers));
+			req->headers =
+			    xreallocarray(req->headers, req->header_alloc, sizeof(*req->headers));
 		}
 		req->headers[req->header_count].name = (uint32_t)req->head_len;
 		req->headers[req->header_count].value = 0;
@@ -377,7 +402,8 @@ static int on_header_field(http_parser *parser, const char *at, size_t len)
 	return head_append(conn, at, len);
 }
 
-static int on_header_value(http_parser *parser, const char *at, size_t len)
+static int
+on_header_value(http_parser *parser, const char *at, size_t len)
 {
 	struct http_conn *conn = parser->data;
 	struct http_request *req = conn->req;
@@ -395,7 +421,8 @@ static int on_header_value(http_parser *parser, const char *at, size_t len)
 	return head_append(conn, at, len);
 }
 
-static void request_split_url(struct http_request *req)
+static void
+request_split_url(struct http_request *req)
 {
 	char *url = req->head, *path, *p;
 
@@ -422,7 +449,8 @@ static void request_split_url(struct http_request *req)
 	req->path = path;
 }
 
-static int on_headers_complete(http_parser *parser)
+static int
+on_headers_complete(http_parser *parser)
 {
 	struct http_conn *conn = parser->data;
 	struct http_request *req = conn->req;
@@ -472,7 +500,7 @@ static int on_headers_complete(http_parser *parser)
 			return parse_fail(conn, 417, "unsupported expectation");
 		if ((chunked || has_length) && conn->bev != NULL)
 			evbuffer_add(bufferevent_get_output(conn->bev),
-				     "HTTP/1.1 100 Continue\r\n\r\n", 25);
+			             "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	}
 	if (chunked || has_length) {
 		conn->state = CONN_BODY;
@@ -481,7 +509,8 @@ static int on_headers_complete(http_parser *parser)
 	return 0;
 }
 
-static int on_chunk_header(http_parser *parser)
+static int
+on_chunk_header(http_parser *parser)
 {
 	struct http_conn *conn = parser->data;
 	struct http_request *req = conn->req;
@@ -492,7 +521,8 @@ static int on_chunk_header(http_parser *parser)
 	return 0;
 }
 
-static int on_body(http_parser *parser, const char *at, size_t len)
+static int
+on_body(http_parser *parser, const char *at, size_t len)
 {
 	struct http_conn *conn = parser->data;
 	struct http_request *req = conn->req;
@@ -505,7 +535,8 @@ static int on_body(http_parser *parser, const char *at, size_t len)
 	return 0;
 }
 
-static int on_message_complete(http_parser *parser)
+static int
+on_message_complete(http_parser *parser)
 {
 	/* Stop here: the next pipelined request is parsed only after this
 	 * one's response has been queued. */
@@ -514,19 +545,20 @@ static int on_message_complete(http_parser *parser)
 }
 
 static const http_parser_settings parser_settings = {
-	.on_message_begin = on_message_begin,
-	.on_url = on_url,
-	.on_header_field = on_header_field,
-	.on_header_value = on_header_value,
-	.on_headers_complete = on_headers_complete,
-	.on_body = on_body,
-	.on_message_complete = on_message_complete,
-	.on_chunk_header = on_chunk_header,
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+    .on_chunk_header = on_chunk_header,
 };
 
 /* An unknown method looks like "FOO /": upper-case letters, '-' or '_'
  * up to a space. Anything else is garbage. */
-static bool looks_like_method(const char *p, size_t len)
+static bool
+looks_like_method(const char *p, size_t len)
 {
 	size_t i;
 
@@ -541,7 +573,8 @@ static bool looks_like_method(const char *p, size_t len)
 
 /* --- connection life cycle --- */
 
-static void server_check_done(struct http_server *server)
+static void
+server_check_done(struct http_server *server)
 {
 	static const struct timeval zero = {0, 0};
 
@@ -549,7 +582,8 @@ static void server_check_done(struct http_server *server)
 		evtimer_add(server->done_ev, &zero);
 }
 
-static void conn_free(struct http_conn *conn)
+static void
+conn_free(struct http_conn *conn)
 {
 	TAILQ_REMOVE(&conn->server->dead, conn, entry);
 	evtimer_del(&conn->timer);
@@ -557,7 +591,8 @@ static void conn_free(struct http_conn *conn)
 	free(conn);
 }
 
-static void conn_schedule_free(struct http_conn *conn)
+static void
+conn_schedule_free(struct http_conn *conn)
 {
 	static const struct timeval zero = {0, 0};
 
@@ -568,7 +603,8 @@ static void conn_schedule_free(struct http_conn *conn)
  * (abort callback, then freed); one without abort callback stays alive
  * until the handler answers into the void. The struct itself is freed
  * from the event loop, never while a caller may be on the stack. */
-static void conn_close(struct http_conn *conn)
+static void
+conn_close(struct http_conn *conn)
 {
 	struct http_server *server = conn->server;
 	struct http_request *req = conn->req;
@@ -607,9 +643,26 @@ static void conn_close(struct http_conn *conn)
 	server_check_done(server);
 }
 
+/* An orderly end of a TLS connection starts with our close_notify, so that
+ * the client can tell it from a truncation. Best effort, never blocks. */
+static void
+conn_tls_close_notify(struct http_conn *conn)
+{
+	SSL *ssl;
+
+	if (!conn->tls || conn->bev == NULL)
+		return;
+	ssl = bufferevent_openssl_get_ssl(conn->bev);
+	if (ssl != NULL && SSL_is_init_finished(ssl) &&
+	    !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN))
+		(void)SSL_shutdown(ssl);
+	ERR_clear_error();
+}
+
 /* Called once the last response is queued: waits for it to be written,
  * then half-closes and lingers briefly before closing. */
-static void conn_finish_close(struct http_conn *conn)
+static void
+conn_finish_close(struct http_conn *conn)
 {
 	evutil_socket_t fd;
 
@@ -619,6 +672,7 @@ static void conn_finish_close(struct http_conn *conn)
 		conn_close(conn);
 		return;
 	}
+	conn_tls_close_notify(conn);
 	fd = bufferevent_getfd(conn->bev);
 	if (fd < 0 || shutdown(fd, SHUT_WR) < 0) {
 		conn_close(conn);
@@ -628,7 +682,8 @@ static void conn_finish_close(struct http_conn *conn)
 	conn_set_timer(conn, HTTP_LINGER_MS);
 }
 
-static void conn_start_closing(struct http_conn *conn)
+static void
+conn_start_closing(struct http_conn *conn)
 {
 	conn->state = CONN_CLOSING;
 	evtimer_del(&conn->timer);
@@ -637,7 +692,8 @@ static void conn_start_closing(struct http_conn *conn)
 
 /* Answers a request that failed to parse (no handler has seen it) and
  * closes the connection. */
-static void conn_send_error(struct http_conn *conn, int status, const char *msg)
+static void
+conn_send_error(struct http_conn *conn, int status, const char *msg)
 {
 	struct evbuffer *out = conn_output(conn);
 
@@ -646,17 +702,17 @@ static void conn_send_error(struct http_conn *conn, int status, const char *msg)
 		struct http_server *server = conn->server;
 
 		evbuffer_add_printf(out,
-				    "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: Floe\r\n"
-				    "Content-Type: text/plain; charset=utf-8\r\n"
-				    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
-				    status, http_status_reason(status), server_date(server),
-				    strlen(msg) + 1, msg);
+		                    "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: Floe\r\n"
+		                    "Content-Type: text/plain; charset=utf-8\r\n"
+		                    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
+		                    status, http_status_reason(status), server_date(server),
+		                    strlen(msg) + 1, msg);
 	}
 	conn_start_closing(conn);
 }
 
-static void conn_parse_error(struct http_conn *conn, enum http_errno err, const char *rest,
-			     size_t rest_len)
+static void
+conn_parse_error(struct http_conn *conn, enum http_errno err, const char *rest, size_t rest_len)
 {
 	int status = conn->fail_status != 0 ? conn->fail_status : 400;
 	const char *msg = conn->fail_msg != NULL ? conn->fail_msg : http_errno_description(err);
@@ -672,7 +728,8 @@ static void conn_parse_error(struct http_conn *conn, enum http_errno err, const 
 	conn_send_error(conn, status, msg);
 }
 
-static const struct http_route *server_find_route(struct http_server *server, const char *path)
+static const struct http_route *
+server_find_route(struct http_server *server, const char *path)
 {
 	const struct http_route *best = NULL;
 	size_t best_len = 0;
@@ -685,7 +742,7 @@ static const struct http_route *server_find_route(struct http_server *server, co
 		if (best != NULL && len <= best_len)
 			continue;
 		cmp = route->icase ? strncasecmp(path, route->prefix, len)
-				   : strncmp(path, route->prefix, len);
+		                   : strncmp(path, route->prefix, len);
 		if (cmp == 0) {
 			best = route;
 			best_len = len;
@@ -694,7 +751,8 @@ static const struct http_route *server_find_route(struct http_server *server, co
 	return best;
 }
 
-static void conn_dispatch(struct http_conn *conn)
+static void
+conn_dispatch(struct http_conn *conn)
 {
 	struct http_request *req = conn->req;
 	const struct http_route *route;
@@ -718,7 +776,8 @@ static void conn_dispatch(struct http_conn *conn)
 		conn_close(conn);
 }
 
-static void conn_process(struct http_conn *conn)
+static void
+conn_process(struct http_conn *conn)
 {
 	const struct http_limits *limits = &conn->server->limits;
 	struct evbuffer *input;
@@ -759,15 +818,12 @@ static void conn_process(struct http_conn *conn)
 
 	if (conn->state == CONN_IDLE && evbuffer_get_length(input) == 0) {
 		if (conn->eof || conn->server->shutting_down) {
-			if (conn_output_len(conn) == 0)
-				conn_close(conn);
-			else
-				conn_start_closing(conn);
+			conn_start_closing(conn);
 			return;
 		}
 		if (!evtimer_pending(&conn->timer, NULL))
 			conn_set_timer(conn, conn->served ? limits->keepalive_timeout_ms
-							  : limits->header_timeout_ms);
+			                                  : limits->header_timeout_ms);
 	} else if ((conn->state == CONN_HEAD || conn->state == CONN_BODY) && conn->eof) {
 		/* The client stopped sending in the middle of a request. */
 		request_free(&conn->req);
@@ -777,14 +833,16 @@ static void conn_process(struct http_conn *conn)
 
 /* --- bufferevent callbacks --- */
 
-static size_t conn_input_bound(const struct http_conn *conn)
+static size_t
+conn_input_bound(const struct http_conn *conn)
 {
 	const struct http_limits *limits = &conn->server->limits;
 
 	return limits->max_header_size + limits->max_body_size + 4096;
 }
 
-static void conn_read_cb(struct bufferevent *bev, void *arg)
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct http_conn *conn = arg;
 	struct evbuffer *input = bufferevent_get_input(bev);
@@ -806,13 +864,14 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 	 * client does not read its answers, but only up to a bound. */
 	if (evbuffer_get_length(input) > conn_input_bound(conn)) {
 		log_info("http: %s: too much pipelined input while a request is in progress, "
-			 "closing",
-			 conn->peer);
+		         "closing",
+		         conn->peer);
 		conn_close(conn);
 	}
 }
 
-static void conn_call_drain(struct http_conn *conn)
+static void
+conn_call_drain(struct http_conn *conn)
 {
 	struct http_request *req = conn->req;
 
@@ -827,7 +886,8 @@ static void conn_call_drain(struct http_conn *conn)
 	conn->in_drain = false;
 }
 
-static void conn_write_cb(struct bufferevent *bev, void *arg)
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct http_conn *conn = arg;
 
@@ -847,13 +907,14 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
-static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct http_conn *conn = arg;
 
 	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
 		log_debug("http: %s: connection %s", conn->peer,
-			  (what & BEV_EVENT_TIMEOUT) ? "write timed out" : "failed");
+		          (what & BEV_EVENT_TIMEOUT) ? "write timed out" : "failed");
 		conn_close(conn);
 		return;
 	}
@@ -874,7 +935,8 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
-static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_conn *conn = arg;
 
@@ -896,14 +958,15 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	switch (conn->state) {
 	case CONN_IDLE:
 		log_debug("http: %s: idle timeout", conn->peer);
+		conn_tls_close_notify(conn);
 		conn_close(conn);
 		break;
 	case CONN_HEAD:
-		log_info("http: %s: request head not received in time, closing", conn->peer);
+		log_debug("http: %s: request head not received in time, closing", conn->peer);
 		conn_send_error(conn, 408, "request head not received in time");
 		break;
 	case CONN_BODY:
-		log_info("http: %s: request body stalled, closing", conn->peer);
+		log_debug("http: %s: request body stalled, closing", conn->peer);
 		conn_send_error(conn, 408, "request body stalled");
 		break;
 	case CONN_CLOSING:
@@ -916,7 +979,8 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- server --- */
 
-static void server_done_cb(evutil_socket_t fd, short what, void *arg)
+static void
+server_done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_server *server = arg;
 	void (*done)(void *ctx) = server->done_cb;
@@ -926,7 +990,8 @@ static void server_done_cb(evutil_socket_t fd, short what, void *arg)
 		done(server->done_ctx);
 }
 
-struct http_server *http_server_create(struct event_base *base, const struct http_limits *limits)
+struct http_server *
+http_server_create(struct event_base *base, const struct http_limits *limits)
 {
 	struct http_server *server = xcalloc(1, sizeof(*server));
 
@@ -949,7 +1014,8 @@ struct http_server *http_server_create(struct event_base *base, const struct htt
 	return server;
 }
 
-void http_server_destroy(struct http_server **_server)
+void
+http_server_destroy(struct http_server **_server)
 {
 	struct http_server *server = *_server;
 	struct http_conn *conn;
@@ -968,28 +1034,31 @@ void http_server_destroy(struct http_server **_server)
 	*_server = NULL;
 }
 
-void http_server_add_route(struct http_server *server, const struct http_route *route)
+void
+http_server_add_route(struct http_server *server, const struct http_route *route)
 {
 	server->routes =
-		xreallocarray(server->routes, server->route_count + 1, sizeof(*server->routes));
+	    xreallocarray(server->routes, server->route_count + 1, sizeof(*server->routes));
 	server->routes[server->route_count++] = route;
 }
 
-static void peer_to_text(const struct sockaddr *sa, socklen_t len, char *buf, size_t size)
+static void
+peer_to_text(const struct sockaddr *sa, socklen_t len, char *buf, size_t size)
 {
 	const void *addr = NULL;
 
 	if (sa != NULL && sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in))
 		addr = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
 	else if (sa != NULL && sa->sa_family == AF_INET6 &&
-		 len >= (socklen_t)sizeof(struct sockaddr_in6))
+	         len >= (socklen_t)sizeof(struct sockaddr_in6))
 		addr = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
 	if (addr == NULL || inet_ntop(sa->sa_family, addr, buf, (socklen_t)size) == NULL)
 		snprintf(buf, size, "%s", sa != NULL && sa->sa_family == AF_UNIX ? "unix" : "-");
 }
 
-void http_server_accept(struct http_server *server, struct bufferevent *bev,
-			const struct sockaddr *peer, socklen_t peer_len, bool tls)
+void
+http_server_accept(struct http_server *server, struct bufferevent *bev, const struct sockaddr *peer,
+                   socklen_t peer_len, bool tls)
 {
 	struct http_conn *conn = xcalloc(1, sizeof(*conn));
 
@@ -1008,8 +1077,8 @@ void http_server_accept(struct http_server *server, struct bufferevent *bev,
 	bufferevent_setwatermark(bev, EV_WRITE, HTTP_OUTPUT_LOW_WATER - 1, 0);
 	if (server->limits.write_timeout_ms > 0) {
 		struct timeval tv = {
-			.tv_sec = server->limits.write_timeout_ms / 1000,
-			.tv_usec = (server->limits.write_timeout_ms % 1000) * 1000,
+		    .tv_sec = server->limits.write_timeout_ms / 1000,
+		    .tv_usec = (server->limits.write_timeout_ms % 1000) * 1000,
 		};
 		bufferevent_set_timeouts(bev, NULL, &tv);
 	}
@@ -1022,7 +1091,8 @@ void http_server_accept(struct http_server *server, struct bufferevent *bev,
 	}
 }
 
-void http_server_shutdown(struct http_server *server, void (*done)(void *ctx), void *ctx)
+void
+http_server_shutdown(struct http_server *server, void (*done)(void *ctx), void *ctx)
 {
 	struct http_conn *conn, *next;
 
@@ -1032,40 +1102,48 @@ void http_server_shutdown(struct http_server *server, void (*done)(void *ctx), v
 	for (conn = TAILQ_FIRST(&server->conns); conn != NULL; conn = next) {
 		next = TAILQ_NEXT(conn, entry);
 		if (conn->state == CONN_IDLE &&
-		    evbuffer_get_length(bufferevent_get_input(conn->bev)) == 0)
+		    evbuffer_get_length(bufferevent_get_input(conn->bev)) == 0) {
+			conn_tls_close_notify(conn);
 			conn_close(conn);
+		}
 	}
 	server_check_done(server);
 }
 
-size_t http_server_connection_count(const struct http_server *server)
+size_t
+http_server_connection_count(const struct http_server *server)
 {
 	return server->conn_count;
 }
 
-struct event_base *http_server_event_base(const struct http_server *server)
+struct event_base *
+http_server_event_base(const struct http_server *server)
 {
 	return server->base;
 }
 
 /* --- request accessors --- */
 
-const char *http_request_method(const struct http_request *req)
+const char *
+http_request_method(const struct http_request *req)
 {
 	return http_method_str((enum http_method)req->method);
 }
 
-const char *http_request_path(const struct http_request *req)
+const char *
+http_request_path(const struct http_request *req)
 {
 	return req->path;
 }
 
-const char *http_request_query(const struct http_request *req)
+const char *
+http_request_query(const struct http_request *req)
 {
 	return req->query;
 }
 
-const char *http_request_header(const struct http_request *req, const char *name)
+const char *
+http_request_header(const struct http_request *req, const char *name)
 {
 	for (uint32_t i = 0; i < req->header_count; i++) {
 		if (strcasecmp(req->head + req->headers[i].name, name) == 0)
@@ -1074,8 +1152,9 @@ const char *http_request_header(const struct http_request *req, const char *name
 	return NULL;
 }
 
-int http_request_header_index(const struct http_request *req, size_t i, const char **name_r,
-			      const char **value_r)
+int
+http_request_header_index(const struct http_request *req, size_t i, const char **name_r,
+                          const char **value_r)
 {
 	if (i >= req->header_count)
 		return -1;
@@ -1084,7 +1163,8 @@ int http_request_header_index(const struct http_request *req, size_t i, const ch
 	return 0;
 }
 
-struct evbuffer *http_request_body(const struct http_request *req)
+struct evbuffer *
+http_request_body(const struct http_request *req)
 {
 	/* Created on first use so that body-less requests cost nothing. */
 	struct http_request *mreq = (struct http_request *)req;
@@ -1094,17 +1174,20 @@ struct evbuffer *http_request_body(const struct http_request *req)
 	return mreq->body;
 }
 
-const char *http_request_peer(const struct http_request *req)
+const char *
+http_request_peer(const struct http_request *req)
 {
 	return req->conn->peer;
 }
 
-bool http_request_is_tls(const struct http_request *req)
+bool
+http_request_is_tls(const struct http_request *req)
 {
 	return req->conn->tls;
 }
 
-static int base64_value(unsigned char c)
+static int
+base64_value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -1121,7 +1204,8 @@ static int base64_value(unsigned char c)
 
 /* Strict base64 (padding optional): returns the decoded length, or -1. out
  * needs len / 4 * 3 + 3 bytes. */
-static long base64_decode(const char *in, size_t len, unsigned char *out)
+static long
+base64_decode(const char *in, size_t len, unsigned char *out)
 {
 	size_t pad = 0, n = 0;
 	unsigned acc = 0, bits = 0;
@@ -1153,7 +1237,8 @@ static long base64_decode(const char *in, size_t len, unsigned char *out)
 	return (long)n;
 }
 
-int http_request_basic_auth(struct http_request *req, const char **user_r, const char **password_r)
+int
+http_request_basic_auth(struct http_request *req, const char **user_r, const char **password_r)
 {
 	const char *value = http_request_header(req, "Authorization");
 	const char *token, *colon;
@@ -1184,14 +1269,15 @@ int http_request_basic_auth(struct http_request *req, const char **user_r, const
 	}
 	req->auth_user = request_strndup(req, (char *)decoded, (size_t)(colon - (char *)decoded));
 	req->auth_password =
-		request_strndup(req, colon + 1, (size_t)len - (size_t)(colon - (char *)decoded) - 1);
+	    request_strndup(req, colon + 1, (size_t)len - (size_t)(colon - (char *)decoded) - 1);
 	free(decoded);
 	*user_r = req->auth_user;
 	*password_r = req->auth_password;
 	return 0;
 }
 
-void http_request_set_abort_cb(struct http_request *req, http_request_fn *cb, void *ctx)
+void
+http_request_set_abort_cb(struct http_request *req, http_request_fn *cb, void *ctx)
 {
 	req->abort_cb = cb;
 	req->abort_ctx = ctx;
@@ -1199,7 +1285,8 @@ void http_request_set_abort_cb(struct http_request *req, http_request_fn *cb, vo
 
 /* --- responses --- */
 
-static bool header_token_ok(const char *s)
+static bool
+header_token_ok(const char *s)
 {
 	if (*s == '\0')
 		return false;
@@ -1212,13 +1299,14 @@ static bool header_token_ok(const char *s)
 	return true;
 }
 
-void http_response_header(struct http_request *req, const char *name, const char *value)
+void
+http_response_header(struct http_request *req, const char *name, const char *value)
 {
 	size_t nlen, vlen;
 
 	if (req->started) {
 		log_error("http: header %s added after the response to %s started", name,
-			  req->path);
+		          req->path);
 		return;
 	}
 	if (!header_token_ok(name) || strpbrk(value, "\r\n") != NULL) {
@@ -1236,11 +1324,12 @@ void http_response_header(struct http_request *req, const char *name, const char
 }
 
 /* Marks the response started; false (and an error logged) when it already was. */
-static bool response_begin(struct http_request *req, int status)
+static bool
+response_begin(struct http_request *req, int status)
 {
 	if (req->started) {
 		log_error("http: second response (%d) to %s %s ignored", status,
-			  http_request_method(req), req->path);
+		          http_request_method(req), req->path);
 		return false;
 	}
 	req->started = true;
@@ -1251,11 +1340,12 @@ static bool response_begin(struct http_request *req, int status)
 }
 
 /* Writes the status line and headers. length < 0 means a streamed body. */
-static void response_write_head(struct http_request *req, struct evbuffer *out, int status,
-				const char *content_type, long long length)
+static void
+response_write_head(struct http_request *req, struct evbuffer *out, int status,
+                    const char *content_type, long long length)
 {
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: Floe\r\n", status,
-			    http_status_reason(status), server_date(req->conn->server));
+	                    http_status_reason(status), server_date(req->conn->server));
 	if (status_has_body(status)) {
 		if (content_type != NULL)
 			evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
@@ -1273,8 +1363,9 @@ static void response_write_head(struct http_request *req, struct evbuffer *out, 
 	evbuffer_add(out, "\r\n", 2);
 }
 
-void http_response_send(struct http_request *req, int status, const char *content_type,
-			const void *body, size_t len)
+void
+http_response_send(struct http_request *req, int status, const char *content_type, const void *body,
+                   size_t len)
 {
 	struct evbuffer *out;
 
@@ -1289,8 +1380,9 @@ void http_response_send(struct http_request *req, int status, const char *conten
 	request_finish(req);
 }
 
-void http_response_send_buffer(struct http_request *req, int status, const char *content_type,
-			       struct evbuffer *body)
+void
+http_response_send_buffer(struct http_request *req, int status, const char *content_type,
+                          struct evbuffer *body)
 {
 	struct evbuffer *out;
 	size_t len = evbuffer_get_length(body);
@@ -1307,7 +1399,8 @@ void http_response_send_buffer(struct http_request *req, int status, const char 
 	request_finish(req);
 }
 
-void http_response_error(struct http_request *req, int status, const char *message)
+void
+http_response_error(struct http_request *req, int status, const char *message)
 {
 	char *text = xasprintf("%s\n", message != NULL ? message : http_status_reason(status));
 
@@ -1315,7 +1408,8 @@ void http_response_error(struct http_request *req, int status, const char *messa
 	free(text);
 }
 
-void http_response_unauthorized(struct http_request *req, const char *realm)
+void
+http_response_unauthorized(struct http_request *req, const char *realm)
 {
 	char *value = xmalloc(strlen(realm) + 16);
 	char *p = value;
@@ -1333,7 +1427,8 @@ void http_response_unauthorized(struct http_request *req, const char *realm)
 	http_response_error(req, 401, "authentication required");
 }
 
-void http_response_stream_start(struct http_request *req, int status, const char *content_type)
+void
+http_response_stream_start(struct http_request *req, int status, const char *content_type)
 {
 	struct evbuffer *out;
 
@@ -1355,7 +1450,8 @@ void http_response_stream_start(struct http_request *req, int status, const char
 	}
 }
 
-void http_response_stream_write(struct http_request *req, const void *data, size_t len)
+void
+http_response_stream_write(struct http_request *req, const void *data, size_t len)
 {
 	struct evbuffer *out;
 
@@ -1375,7 +1471,8 @@ void http_response_stream_write(struct http_request *req, const void *data, size
 	}
 }
 
-void http_response_stream_end(struct http_request *req)
+void
+http_response_stream_end(struct http_request *req)
 {
 	struct evbuffer *out;
 
@@ -1389,14 +1486,16 @@ void http_response_stream_end(struct http_request *req)
 	request_finish(req);
 }
 
-size_t http_response_pending(const struct http_request *req)
+size_t
+http_response_pending(const struct http_request *req)
 {
 	if (req->aborted)
 		return 0;
 	return conn_output_len(req->conn);
 }
 
-void http_response_set_drain_cb(struct http_request *req, http_request_fn *cb, void *ctx)
+void
+http_response_set_drain_cb(struct http_request *req, http_request_fn *cb, void *ctx)
 {
 	req->drain_cb = cb;
 	req->drain_ctx = ctx;
@@ -1409,7 +1508,8 @@ void http_response_set_drain_cb(struct http_request *req, http_request_fn *cb, v
 /* The response is queued: free the request and go on with the next one
  * (or close). Parsing resumes from the event loop unless the parse loop is
  * already on the stack. */
-static void request_finish(struct http_request *req)
+static void
+request_finish(struct http_request *req)
 {
 	struct http_conn *conn = req->conn;
 	bool keep_alive = req->keep_alive;

@@ -193,8 +193,9 @@ static int master_migrate(struct master *m)
 	applied = db_migrate(conn, &error);
 	PQfinish(conn);
 	if (applied < 0) {
+		/* Retrying cannot mend a failed migration or a newer schema. */
 		log_error("schema migration failed: %s", error);
-		return -1;
+		return -2;
 	}
 	if (applied > 0)
 		log_info("database schema migrated to version %d (%d migration(s) applied)",
@@ -210,8 +211,15 @@ static void master_migrate_retry(evutil_socket_t fd, short what, void *ctx)
 	struct master *m = ctx;
 	struct timeval tv;
 
-	if (m->stopping || master_migrate(m) == 0)
+	int ret;
+
+	if (m->stopping || (ret = master_migrate(m)) == 0)
 		return;
+	if (ret == -2) {
+		log_error("refusing to serve with a database schema this floed cannot use; stopping");
+		raise(SIGTERM);
+		return;
+	}
 	ms_to_tv(MIGRATE_RETRY_MS, &tv);
 	evtimer_add(m->migrate_timer, &tv);
 }
@@ -597,9 +605,15 @@ int master_run(struct floe_config *cfg, bool foreground)
 		goto out;
 	}
 	m.migrate_timer = evtimer_new(m.base, master_migrate_retry, &m);
-	if (master_migrate(&m) < 0) {
+	switch (master_migrate(&m)) {
+	case 0:
+		break;
+	case -2:
+		goto out;
+	default:
 		ms_to_tv(MIGRATE_RETRY_MS, &tv);
 		evtimer_add(m.migrate_timer, &tv);
+		break;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	m.sig_term = evsignal_new(m.base, SIGTERM, master_on_term, &m);
@@ -633,13 +647,12 @@ out:
 			event_free(m.slots[i].restart);
 		free(m.slots);
 		free(m.draining);
-		if (m.kill_timer != NULL)
-			event_free(m.kill_timer);
-		event_free(m.migrate_timer);
-		event_free(m.sig_term);
-		event_free(m.sig_int);
-		event_free(m.sig_hup);
-		event_free(m.sig_chld);
+		struct event *evs[] = {m.kill_timer, m.migrate_timer, m.sig_term,
+				       m.sig_int,    m.sig_hup,	      m.sig_chld};
+
+		for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+			if (evs[i] != NULL)
+				event_free(evs[i]);
 		event_base_free(m.base);
 	}
 	if (status != 0 && m.pg != NULL)

@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct event_base *base;
 
-static void h_echo(struct http_request *req, void *ctx)
+static void
+h_echo(struct http_request *req, void *ctx)
 {
 	const char *name, *value, *user, *password;
 
@@ -37,7 +38,8 @@ struct later {
 	struct event *timer;
 };
 
-static void later_fire(evutil_socket_t fd, short what, void *arg)
+static void
+later_fire(evutil_socket_t fd, short what, void *arg)
 {
 	struct later *later = arg;
 	struct http_request *req = later->req;
@@ -48,7 +50,8 @@ static void later_fire(evutil_socket_t fd, short what, void *arg)
 	http_response_error(req, 202, "later");
 }
 
-static void later_abort(struct http_request *req, void *ctx)
+static void
+later_abort(struct http_request *req, void *ctx)
 {
 	struct later *later = ctx;
 
@@ -57,7 +60,8 @@ static void later_abort(struct http_request *req, void *ctx)
 }
 
 /* Answers from the next loop iteration, exercising the resume path. */
-static void h_later(struct http_request *req, void *ctx)
+static void
+h_later(struct http_request *req, void *ctx)
 {
 	struct later *later = xcalloc(1, sizeof(*later));
 	struct timeval zero = {0, 0};
@@ -68,16 +72,19 @@ static void h_later(struct http_request *req, void *ctx)
 	http_request_set_abort_cb(req, later_abort, later);
 }
 
-static void park_abort(struct http_request *req, void *ctx)
+static void
+park_abort(struct http_request *req, void *ctx)
 {
 }
 
-static void h_park(struct http_request *req, void *ctx)
+static void
+h_park(struct http_request *req, void *ctx)
 {
 	http_request_set_abort_cb(req, park_abort, NULL);
 }
 
-static void stream_drain(struct http_request *req, void *ctx)
+static void
+stream_drain(struct http_request *req, void *ctx)
 {
 	int *left = ctx;
 
@@ -91,12 +98,14 @@ static void stream_drain(struct http_request *req, void *ctx)
 	}
 }
 
-static void stream_abort(struct http_request *req, void *ctx)
+static void
+stream_abort(struct http_request *req, void *ctx)
 {
 	free(ctx);
 }
 
-static void h_stream(struct http_request *req, void *ctx)
+static void
+h_stream(struct http_request *req, void *ctx)
 {
 	int *left = xmalloc(sizeof(*left));
 
@@ -107,27 +116,29 @@ static void h_stream(struct http_request *req, void *ctx)
 }
 
 static const struct http_route routes[] = {
-	{.prefix = "/", .handler = h_echo},
-	{.prefix = "/later", .handler = h_later},
-	{.prefix = "/park", .icase = true, .handler = h_park},
-	{.prefix = "/stream", .handler = h_stream},
+    {.prefix = "/", .handler = h_echo},
+    {.prefix = "/later", .handler = h_later},
+    {.prefix = "/park", .icase = true, .handler = h_park},
+    {.prefix = "/stream", .handler = h_stream},
 };
 
-static void run_briefly(int rounds)
+static void
+run_briefly(int rounds)
 {
 	for (int i = 0; i < rounds; i++)
 		event_base_loop(base, EVLOOP_NONBLOCK);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct http_limits limits = {
-		.max_body_size = 4096,
-		.max_header_size = 2048,
-		.header_timeout_ms = 1000,
-		.body_timeout_ms = 1000,
-		.keepalive_timeout_ms = 1000,
-		.write_timeout_ms = 1000,
+	    .max_body_size = 4096,
+	    .max_header_size = 2048,
+	    .header_timeout_ms = 1000,
+	    .body_timeout_ms = 1000,
+	    .keepalive_timeout_ms = 1000,
+	    .write_timeout_ms = 1000,
 	};
 	struct http_server *server;
 	struct bufferevent *pair[2];
@@ -155,7 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		run_briefly(2);
 		/* Play a reader that keeps up. */
 		evbuffer_drain(bufferevent_get_input(pair[0]),
-			       evbuffer_get_length(bufferevent_get_input(pair[0])));
+		               evbuffer_get_length(bufferevent_get_input(pair[0])));
 	}
 	run_briefly(4);
 	if (size > 0 && (data[0] & 1))

@@ -104,19 +104,28 @@ def test_killed_worker_is_replaced_and_listener_keeps_answering(floed):
     failures = []
     stop = threading.Event()
 
+    killed_at = [None]
+
     def hammer():
+        # A request the victim had already accepted dies with it; every
+        # request begun after the kill must be answered by the survivors.
         while not stop.is_set():
+            began = time.time()
             try:
                 status, _, _ = floed.http("GET", "/floe/health", timeout=5)
-                if status != 200:
-                    failures.append(status)
+                ok = status == 200
+                what = status
             except OSError as e:
-                failures.append(repr(e))
+                ok, what = False, repr(e)
+            if not ok and (killed_at[0] is None or began > killed_at[0] + 0.05):
+                failures.append(what)
             time.sleep(0.02)
 
     t = threading.Thread(target=hammer)
     t.start()
     try:
+        time.sleep(0.3)
+        killed_at[0] = time.time()
         os.kill(victim, signal.SIGKILL)
         deadline = time.time() + 10
         while time.time() < deadline:

@@ -36,7 +36,8 @@ struct response {
 	size_t body_len;
 };
 
-static void client_event_cb(struct bufferevent *bev, short what, void *arg)
+static void
+client_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct client *client = arg;
 
@@ -44,7 +45,8 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 		client->eof = true;
 }
 
-static struct client *client_new(void)
+static struct client *
+client_new(void)
 {
 	struct client *client = xcalloc(1, sizeof(*client));
 	struct bufferevent *pair[2];
@@ -58,7 +60,8 @@ static struct client *client_new(void)
 	return client;
 }
 
-static void client_free(struct client **_client)
+static void
+client_free(struct client **_client)
 {
 	struct client *client = *_client;
 
@@ -69,31 +72,35 @@ static void client_free(struct client **_client)
 	*_client = NULL;
 }
 
-static void client_send(struct client *client, const char *data)
+static void
+client_send(struct client *client, const char *data)
 {
 	bufferevent_write(client->bev, data, strlen(data));
 }
 
 /* Ends the client's sending side, as a peer closing its socket would. */
-static void client_close(struct client *client)
+static void
+client_close(struct client *client)
 {
 	bufferevent_flush(client->bev, EV_WRITE, BEV_FINISHED);
 }
 
-static struct evbuffer *client_input(struct client *client)
+static struct evbuffer *
+client_input(struct client *client)
 {
 	return bufferevent_get_input(client->bev);
 }
 
-static void response_clear(struct response *resp)
+static void
+response_clear(struct response *resp)
 {
 	free(resp->head);
 	free(resp->body);
 	memset(resp, 0, sizeof(*resp));
 }
 
-static const char *response_header(const struct response *resp, const char *name,
-				   char *buf, size_t size)
+static const char *
+response_header(const struct response *resp, const char *name, char *buf, size_t size)
 {
 	const char *p = resp->head;
 	size_t len = strlen(name);
@@ -117,7 +124,8 @@ static const char *response_header(const struct response *resp, const char *name
 
 /* Takes one complete response out of the client's input: 1 when done, 0
  * when more bytes are needed. */
-static int response_take(struct client *client, bool head_request, struct response *resp)
+static int
+response_take(struct client *client, bool head_request, struct response *resp)
 {
 	struct evbuffer *in = client_input(client);
 	size_t len = evbuffer_get_length(in);
@@ -187,7 +195,8 @@ incomplete:
 }
 
 /* Runs the loop until pred(arg) holds or ms pass; returns pred's value. */
-static bool run_until(bool (*pred)(void *arg), void *arg, int ms)
+static bool
+run_until(bool (*pred)(void *arg), void *arg, int ms)
 {
 	struct timeval start, now, slice = {0, 2000};
 
@@ -209,48 +218,70 @@ struct wait_response {
 	struct response *resp;
 };
 
-static bool have_response(void *arg)
+static bool
+have_response(void *arg)
 {
 	struct wait_response *w = arg;
 
 	return response_take(w->client, w->head_request, w->resp) == 1;
 }
 
-static bool read_response(struct client *client, bool head_request, struct response *resp)
+static bool
+read_response(struct client *client, bool head_request, struct response *resp)
 {
 	struct wait_response w = {client, head_request, resp};
 
 	return run_until(have_response, &w, 2000);
 }
 
-static bool client_closed(void *arg)
+static bool
+client_closed(void *arg)
 {
 	return ((struct client *)arg)->eof;
 }
 
-static bool no_connections(void *arg)
+static bool
+no_connections(void *arg)
 {
 	return http_server_connection_count(server) == 0;
 }
 
 /* --- handlers --- */
 
-static void h_hello(struct http_request *req, void *ctx)
+static void
+h_hello(struct http_request *req, void *ctx)
 {
 	char *text = xasprintf("%s %s %s", http_request_method(req), http_request_path(req),
-			       http_request_query(req) != NULL ? http_request_query(req) : "-");
+	                       http_request_query(req) != NULL ? http_request_query(req) : "-");
 
 	http_response_header(req, "X-Test", "yes");
 	http_response_send(req, 200, "text/plain", text, strlen(text));
 	free(text);
 }
 
-static void h_echo(struct http_request *req, void *ctx)
+/* Lists the headers as name=value;... */
+static void
+h_headers(struct http_request *req, void *ctx)
+{
+	struct evbuffer *out = evbuffer_new();
+	const char *name, *value;
+
+	for (size_t i = 0; http_request_header_index(req, i, &name, &value) == 0; i++)
+		evbuffer_add_printf(out, "%s=%s;", name, value);
+	value = http_request_header(req, "x-AFTER");
+	evbuffer_add_printf(out, "after=%s", value != NULL ? value : "(none)");
+	http_response_send_buffer(req, 200, "text/plain", out);
+	evbuffer_free(out);
+}
+
+static void
+h_echo(struct http_request *req, void *ctx)
 {
 	http_response_send_buffer(req, 200, "application/octet-stream", http_request_body(req));
 }
 
-static void on_abort(struct http_request *req, void *ctx)
+static void
+on_abort(struct http_request *req, void *ctx)
 {
 	struct event **timer = ctx;
 
@@ -266,7 +297,8 @@ struct later {
 	struct event *timer;
 };
 
-static void later_fire(evutil_socket_t fd, short what, void *arg)
+static void
+later_fire(evutil_socket_t fd, short what, void *arg)
 {
 	struct later *later = arg;
 	struct http_request *req = later->req;
@@ -277,7 +309,8 @@ static void later_fire(evutil_socket_t fd, short what, void *arg)
 	http_response_send(req, 200, "text/plain", "later", 5);
 }
 
-static void later_abort(struct http_request *req, void *ctx)
+static void
+later_abort(struct http_request *req, void *ctx)
 {
 	struct later *later = ctx;
 
@@ -287,7 +320,8 @@ static void later_abort(struct http_request *req, void *ctx)
 }
 
 /* Answers 50 ms later from a timer. */
-static void h_later(struct http_request *req, void *ctx)
+static void
+h_later(struct http_request *req, void *ctx)
 {
 	struct later *later = xcalloc(1, sizeof(*later));
 	struct timeval tv = {0, 50000};
@@ -298,12 +332,14 @@ static void h_later(struct http_request *req, void *ctx)
 	http_request_set_abort_cb(req, later_abort, later);
 }
 
-static void h_park(struct http_request *req, void *ctx)
+static void
+h_park(struct http_request *req, void *ctx)
 {
 	http_request_set_abort_cb(req, on_abort, NULL);
 }
 
-static void h_auth(struct http_request *req, void *ctx)
+static void
+h_auth(struct http_request *req, void *ctx)
 {
 	const char *user, *password;
 	char *text;
@@ -322,7 +358,8 @@ struct stream {
 	char chunk[1000];
 };
 
-static void stream_drain(struct http_request *req, void *ctx)
+static void
+stream_drain(struct http_request *req, void *ctx)
 {
 	struct stream *stream = ctx;
 
@@ -336,13 +373,15 @@ static void stream_drain(struct http_request *req, void *ctx)
 	}
 }
 
-static void stream_abort(struct http_request *req, void *ctx)
+static void
+stream_abort(struct http_request *req, void *ctx)
 {
 	abort_count++;
 	free(ctx);
 }
 
-static void h_stream(struct http_request *req, void *ctx)
+static void
+h_stream(struct http_request *req, void *ctx)
 {
 	struct stream *stream = xcalloc(1, sizeof(*stream));
 
@@ -353,37 +392,41 @@ static void h_stream(struct http_request *req, void *ctx)
 	http_response_set_drain_cb(req, stream_drain, stream);
 }
 
-static void h_eas(struct http_request *req, void *ctx)
+static void
+h_eas(struct http_request *req, void *ctx)
 {
 	http_response_send(req, 200, "text/plain", "eas", 3);
 }
 
-static void h_a(struct http_request *req, void *ctx)
+static void
+h_a(struct http_request *req, void *ctx)
 {
 	http_response_send(req, 200, "text/plain", ctx, strlen(ctx));
 }
 
 static const struct http_route routes[] = {
-	{.prefix = "/hello", .handler = h_hello},
-	{.prefix = "/echo", .handler = h_echo},
-	{.prefix = "/later", .handler = h_later},
-	{.prefix = "/park", .handler = h_park},
-	{.prefix = "/auth", .handler = h_auth},
-	{.prefix = "/stream", .handler = h_stream},
-	{.prefix = "/Microsoft-Server-ActiveSync", .icase = true, .handler = h_eas},
-	{.prefix = "/a", .handler = h_a, .ctx = "short"},
-	{.prefix = "/a/b", .handler = h_a, .ctx = "long"},
+    {.prefix = "/hello", .handler = h_hello},
+    {.prefix = "/echo", .handler = h_echo},
+    {.prefix = "/headers", .handler = h_headers},
+    {.prefix = "/later", .handler = h_later},
+    {.prefix = "/park", .handler = h_park},
+    {.prefix = "/auth", .handler = h_auth},
+    {.prefix = "/stream", .handler = h_stream},
+    {.prefix = "/Microsoft-Server-ActiveSync", .icase = true, .handler = h_eas},
+    {.prefix = "/a", .handler = h_a, .ctx = "short"},
+    {.prefix = "/a/b", .handler = h_a, .ctx = "long"},
 };
 
-static void server_start(unsigned header_timeout_ms, unsigned keepalive_timeout_ms)
+static void
+server_start(unsigned header_timeout_ms, unsigned keepalive_timeout_ms)
 {
 	struct http_limits limits = {
-		.max_body_size = 1024,
-		.max_header_size = 4096,
-		.header_timeout_ms = header_timeout_ms,
-		.body_timeout_ms = 5000,
-		.keepalive_timeout_ms = keepalive_timeout_ms,
-		.write_timeout_ms = 5000,
+	    .max_body_size = 1024,
+	    .max_header_size = 4096,
+	    .header_timeout_ms = header_timeout_ms,
+	    .body_timeout_ms = 5000,
+	    .keepalive_timeout_ms = keepalive_timeout_ms,
+	    .write_timeout_ms = 5000,
 	};
 
 	server = http_server_create(base, &limits);
@@ -393,7 +436,8 @@ static void server_start(unsigned header_timeout_ms, unsigned keepalive_timeout_
 
 /* --- tests --- */
 
-static void test_simple_get(void)
+static void
+test_simple_get(void)
 {
 	struct client *client = client_new();
 	struct response resp;
@@ -414,7 +458,27 @@ static void test_simple_get(void)
 	run_until(no_connections, NULL, 1000);
 }
 
-static void test_keepalive(void)
+static void
+test_headers(void)
+{
+	struct client *client = client_new();
+	struct response resp;
+
+	client_send(client, "GET /headers HTTP/1.1\r\nX-Empty:\r\nX-After: 1  \r\n"
+	                    "X-Folded: a\r\n b\r\nX-Last:\r\n\r\n");
+	ok(read_response(client, false, &resp), "headers answered");
+	is_str(resp.body, "X-Empty=;X-After=1;X-Folded=a b;X-Last=;after=1",
+	       "empty values, trailing blanks, folding, case-insensitive lookup");
+	response_clear(&resp);
+	client_send(client, "GET http://example.org/headers?q=1 HTTP/1.1\r\n\r\n");
+	ok(read_response(client, false, &resp) && resp.status == 200,
+	   "absolute-form request target routed by its path");
+	response_clear(&resp);
+	client_free(&client);
+}
+
+static void
+test_keepalive(void)
 {
 	struct client *client = client_new();
 	struct response resp;
@@ -432,16 +496,17 @@ static void test_keepalive(void)
 	client_free(&client);
 }
 
-static void test_pipelining(void)
+static void
+test_pipelining(void)
 {
 	struct client *client = client_new();
 	struct response resp[4];
 
 	abort_count = 0;
 	client_send(client, "GET /hello/1 HTTP/1.1\r\nHost: x\r\n\r\n"
-			    "POST /later HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
-			    "GET /hello/3 HTTP/1.1\r\nHost: x\r\n\r\n"
-			    "PROPFIND /hello/4 HTTP/1.1\r\nHost: x\r\nDepth: 1\r\n\r\n");
+	                    "POST /later HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+	                    "GET /hello/3 HTTP/1.1\r\nHost: x\r\n\r\n"
+	                    "PROPFIND /hello/4 HTTP/1.1\r\nHost: x\r\nDepth: 1\r\n\r\n");
 	ok(read_response(client, false, &resp[0]), "pipelined answer 1");
 	ok(read_response(client, false, &resp[1]), "pipelined answer 2 (from a timer)");
 	ok(read_response(client, false, &resp[2]), "pipelined answer 3");
@@ -456,7 +521,8 @@ static void test_pipelining(void)
 	client_free(&client);
 }
 
-static void test_not_found(void)
+static void
+test_not_found(void)
 {
 	struct client *client = client_new();
 	struct response resp;
@@ -471,7 +537,7 @@ static void test_not_found(void)
 	response_clear(&resp);
 	client_send(client, "GET /microsoft-server-activesync?Cmd=Ping HTTP/1.1\r\n\r\n");
 	ok(read_response(client, false, &resp) && resp.status == 200 &&
-		   strcmp(resp.body, "eas") == 0,
+	       strcmp(resp.body, "eas") == 0,
 	   "case-insensitive route matches");
 	response_clear(&resp);
 	client_send(client, "GET /a/b/c HTTP/1.1\r\n\r\n");
@@ -485,7 +551,8 @@ static void test_not_found(void)
 	client_free(&client);
 }
 
-static void expect_error(const char *request, int status, const char *what)
+static void
+expect_error(const char *request, int status, const char *what)
 {
 	struct client *client = client_new();
 	struct response resp;
@@ -501,7 +568,8 @@ static void expect_error(const char *request, int status, const char *what)
 	client_free(&client);
 }
 
-static void test_errors(void)
+static void
+test_errors(void)
 {
 	size_t prefix;
 	char *big;
@@ -510,19 +578,19 @@ static void test_errors(void)
 	expect_error("GET /hello HTTP/1.1\r\nBad Header\r\n\r\n", 400, "bad header line");
 	expect_error("FOO /hello HTTP/1.1\r\n\r\n", 501, "unknown method");
 	expect_error("POST /echo HTTP/1.1\r\nContent-Length: 5000\r\n\r\n", 413,
-		     "413 from Content-Length");
+	             "413 from Content-Length");
 	expect_error("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-		     "200\r\n" /* 512 */
-		     "................................................................"
-		     "................................................................"
-		     "................................................................"
-		     "................................................................"
-		     "................................................................"
-		     "................................................................"
-		     "................................................................"
-		     "................................................................"
-		     "\r\n400\r\n",
-		     413, "413 in a chunked body");
+	             "200\r\n" /* 512 */
+	             "................................................................"
+	             "................................................................"
+	             "................................................................"
+	             "................................................................"
+	             "................................................................"
+	             "................................................................"
+	             "................................................................"
+	             "................................................................"
+	             "\r\n400\r\n",
+	             413, "413 in a chunked body");
 	big = xmalloc(6000);
 	strcpy(big, "GET /hello HTTP/1.1\r\nX-Big: ");
 	prefix = strlen(big);
@@ -531,42 +599,44 @@ static void test_errors(void)
 	expect_error(big, 431, "431 for a large header");
 	free(big);
 	expect_error("GET /hello HTTP/1.1\r\nExpect: something\r\n\r\n", 417,
-		     "unknown expectation");
+	             "unknown expectation");
 	expect_error("GET /hello HTTP/2.0\r\n\r\n", 505, "HTTP/2 on the 1.1 parser");
 }
 
-static void test_expect(void)
+static void
+test_expect(void)
 {
 	struct client *client = client_new();
 	struct response resp;
 
 	client_send(client, "POST /echo HTTP/1.1\r\nContent-Length: 5\r\n"
-			    "Expect: 100-continue\r\n\r\n");
+	                    "Expect: 100-continue\r\n\r\n");
 	ok(read_response(client, false, &resp) && resp.status == 100, "100 Continue first");
 	response_clear(&resp);
 	client_send(client, "hello");
 	ok(read_response(client, false, &resp) && resp.status == 200 &&
-		   strcmp(resp.body, "hello") == 0,
+	       strcmp(resp.body, "hello") == 0,
 	   "then 200 with the body");
 	response_clear(&resp);
 	client_free(&client);
 
 	client = client_new();
 	client_send(client, "POST /echo HTTP/1.1\r\nContent-Length: 5000\r\n"
-			    "Expect: 100-continue\r\n\r\n");
+	                    "Expect: 100-continue\r\n\r\n");
 	ok(read_response(client, false, &resp), "oversized Expect answered");
 	is_int(resp.status, 413, "413 without 100 Continue");
 	response_clear(&resp);
 	client_free(&client);
 }
 
-static void test_chunked_body(void)
+static void
+test_chunked_body(void)
 {
 	struct client *client = client_new();
 	struct response resp;
 
 	client_send(client, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-			    "4\r\nWiki\r\n");
+	                    "4\r\nWiki\r\n");
 	run_until(NULL, NULL, 20);
 	client_send(client, "5;ext=1\r\npedia\r\n0\r\nTrailer: x\r\n\r\n");
 	ok(read_response(client, false, &resp), "chunked upload answered");
@@ -575,7 +645,8 @@ static void test_chunked_body(void)
 	client_free(&client);
 }
 
-static void test_head(void)
+static void
+test_head(void)
 {
 	struct client *client = client_new();
 	struct response resp;
@@ -592,7 +663,8 @@ static void test_head(void)
 	client_free(&client);
 }
 
-static void test_http10(void)
+static void
+test_http10(void)
 {
 	struct client *client = client_new();
 	struct response resp;
@@ -627,7 +699,8 @@ static void test_http10(void)
 	client_free(&client);
 }
 
-static const char *auth_result(const char *header)
+static const char *
+auth_result(const char *header)
 {
 	static char result[64];
 	struct client *client = client_new();
@@ -640,10 +713,10 @@ static const char *auth_result(const char *header)
 		snprintf(result, sizeof(result), "no answer");
 	else if (resp.status == 401)
 		snprintf(result, sizeof(result), "401 %s",
-			 response_header(&resp, "WWW-Authenticate", result + 4,
-					 sizeof(result) - 4) != NULL
-				 ? result + 4
-				 : "");
+		         response_header(&resp, "WWW-Authenticate", result + 4,
+		                         sizeof(result) - 4) != NULL
+		             ? result + 4
+		             : "");
 	else
 		snprintf(result, sizeof(result), "%s", resp.body);
 	response_clear(&resp);
@@ -651,7 +724,8 @@ static const char *auth_result(const char *header)
 	return result;
 }
 
-static void test_basic_auth(void)
+static void
+test_basic_auth(void)
 {
 	/* user:pa:ss */
 	is_str(auth_result("Authorization: Basic dXNlcjpwYTpzcw==\r\n"), "user/pa:ss",
@@ -669,7 +743,8 @@ static void test_basic_auth(void)
 	is_str(auth_result(""), "401 Basic realm=\"Floe test\"", "Basic auth: missing");
 }
 
-static void test_park_abort(void)
+static void
+test_park_abort(void)
 {
 	struct client *client = client_new();
 
@@ -700,7 +775,8 @@ static void test_park_abort(void)
 	client_free(&client);
 }
 
-static void test_stream(void)
+static void
+test_stream(void)
 {
 	struct client *client = client_new();
 	struct response resp;
@@ -732,7 +808,8 @@ static void test_stream(void)
 	client_free(&client);
 }
 
-static void test_timeouts(void)
+static void
+test_timeouts(void)
 {
 	struct client *client;
 	struct response resp;
@@ -764,17 +841,20 @@ static void test_timeouts(void)
 
 static int shutdown_done;
 
-static void on_shutdown_done(void *ctx)
+static void
+on_shutdown_done(void *ctx)
 {
 	shutdown_done++;
 }
 
-static bool shutdown_finished(void *arg)
+static bool
+shutdown_finished(void *arg)
 {
 	return shutdown_done > 0;
 }
 
-static void test_shutdown(void)
+static void
+test_shutdown(void)
 {
 	struct client *idle = client_new(), *busy = client_new(), *parked = client_new();
 	struct response resp;
@@ -809,13 +889,15 @@ static void test_shutdown(void)
 	server_start(5000, 5000);
 }
 
-int main(void)
+int
+main(void)
 {
 	log_set_level(LOG_LEVEL_ERROR);
 	base = event_base_new();
 	server_start(5000, 5000);
 
 	test_simple_get();
+	test_headers();
 	test_keepalive();
 	test_pipelining();
 	test_not_found();
