@@ -11,14 +11,15 @@
 #include "xmalloc.h"
 
 static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
 struct obuf {
 	char *data;
 	size_t len, cap;
 };
 
-static void obuf_put(struct obuf *b, const char *s, size_t n)
+static void
+obuf_put(struct obuf *b, const char *s, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = b->cap == 0 ? 32 : b->cap;
@@ -33,19 +34,22 @@ static void obuf_put(struct obuf *b, const char *s, size_t n)
 	b->data[b->len] = '\0';
 }
 
-static void obuf_putc(struct obuf *b, char c)
+static void
+obuf_putc(struct obuf *b, char c)
 {
 	obuf_put(b, &c, 1);
 }
 
-static char *obuf_finish(struct obuf *b)
+static char *
+obuf_finish(struct obuf *b)
 {
 	if (b->data == NULL)
 		return xstrdup("");
 	return b->data;
 }
 
-static void obuf_put_utf8(struct obuf *b, uint32_t cp)
+static void
+obuf_put_utf8(struct obuf *b, uint32_t cp)
 {
 	char u[4];
 	size_t n;
@@ -73,8 +77,8 @@ static void obuf_put_utf8(struct obuf *b, uint32_t cp)
 }
 
 /* Reads one code point at s[*pos]; advances *pos. */
-static int utf8_next(const unsigned char *s, size_t len, size_t *pos, uint32_t *cp_r,
-		     const char **error_r)
+static int
+utf8_next(const unsigned char *s, size_t len, size_t *pos, uint32_t *cp_r, const char **error_r)
 {
 	size_t i = *pos, need;
 	uint32_t cp, min;
@@ -130,7 +134,8 @@ static int utf8_next(const unsigned char *s, size_t len, size_t *pos, uint32_t *
 	return 0;
 }
 
-int mutf7_utf8_validate(const char *s, size_t len, const char **error_r)
+int
+mutf7_utf8_validate(const char *s, size_t len, const char **error_r)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0;
@@ -148,12 +153,14 @@ int mutf7_utf8_validate(const char *s, size_t len, const char **error_r)
 	return 0;
 }
 
-static inline bool is_printable(unsigned char c)
+static inline bool
+is_printable(unsigned char c)
 {
 	return c >= 0x20 && c <= 0x7e;
 }
 
-bool mutf7_is_plain(const char *s, size_t len)
+bool
+mutf7_is_plain(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -164,7 +171,8 @@ bool mutf7_is_plain(const char *s, size_t len)
 	return true;
 }
 
-static int b64_value(unsigned char c)
+static int
+b64_value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -181,8 +189,9 @@ static int b64_value(unsigned char c)
 
 /* Decodes one shift sequence starting after its '&' at s[*pos] up to and
  * including the closing '-'. With out == NULL it only validates. */
-static int decode_shift(const unsigned char *s, size_t len, size_t *pos, struct obuf *out,
-			const char **error_r)
+static int
+decode_shift(const unsigned char *s, size_t len, size_t *pos, struct obuf *out,
+             const char **error_r)
 {
 	size_t i = *pos;
 	uint32_t bits = 0, high = 0;
@@ -216,8 +225,8 @@ static int decode_shift(const unsigned char *s, size_t len, size_t *pos, struct 
 				return -1;
 			}
 			if (out != NULL)
-				obuf_put_utf8(out, 0x10000 + ((high - 0xd800) << 10) +
-							   (unit - 0xdc00));
+				obuf_put_utf8(out,
+				              0x10000 + ((high - 0xd800) << 10) + (unit - 0xdc00));
 			high = 0;
 		} else if (unit >= 0xd800 && unit <= 0xdbff) {
 			high = unit;
@@ -250,7 +259,8 @@ static int decode_shift(const unsigned char *s, size_t len, size_t *pos, struct 
 	return 0;
 }
 
-static int decode(const char *str, size_t len, struct obuf *out, const char **error_r)
+static int
+decode(const char *str, size_t len, struct obuf *out, const char **error_r)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0, last_shift_end = (size_t)-1;
@@ -289,14 +299,16 @@ static int decode(const char *str, size_t len, struct obuf *out, const char **er
 	return 0;
 }
 
-bool mutf7_is_valid(const char *s, size_t len)
+bool
+mutf7_is_valid(const char *s, size_t len)
 {
 	const char *error;
 
 	return decode(s, len, NULL, &error) == 0;
 }
 
-int mutf7_decode(const char *s, size_t len, char **utf8_r, const char **error_r)
+int
+mutf7_decode(const char *s, size_t len, char **utf8_r, const char **error_r)
 {
 	struct obuf out = {0};
 
@@ -308,7 +320,8 @@ int mutf7_decode(const char *s, size_t len, char **utf8_r, const char **error_r)
 	return 0;
 }
 
-static void encode_units(struct obuf *out, uint32_t *bits, unsigned int *nbits, uint32_t unit)
+static void
+encode_units(struct obuf *out, uint32_t *bits, unsigned int *nbits, uint32_t unit)
 {
 	*bits = (*bits << 16) | unit;
 	*nbits += 16;
@@ -319,7 +332,8 @@ static void encode_units(struct obuf *out, uint32_t *bits, unsigned int *nbits, 
 	*bits &= (1u << *nbits) - 1;
 }
 
-int mutf7_encode(const char *str, size_t len, char **mutf7_r, const char **error_r)
+int
+mutf7_encode(const char *str, size_t len, char **mutf7_r, const char **error_r)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	struct obuf out = {0};

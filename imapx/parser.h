@@ -35,6 +35,10 @@ enum imap_arg_type {
 #define IMAP_ARG_LITERAL_BINARY   0x01 /* literal8 (~{n}, RFC 3516): may contain NUL */
 #define IMAP_ARG_LITERAL_NONSYNC  0x02 /* {n+} */
 #define IMAP_ARG_LITERAL_STREAMED 0x04 /* bytes went to a sink; str is NULL */
+/* A streamed, non-binary literal contained NUL bytes (RFC 3501 forbids them;
+ * the command decides whether to refuse). A buffered literal with NUL is a
+ * parse error instead. */
+#define IMAP_ARG_LITERAL_NUL 0x08
 
 struct imap_arg {
 	enum imap_arg_type type;
@@ -79,13 +83,18 @@ struct imap_parser_settings {
 	/* UTF8=ACCEPT / IMAP4rev2: quoted strings may hold UTF-8 (validated);
 	 * otherwise 8-bit bytes in a quoted string are an error. */
 	bool utf8;
+	/* The input is a bare argument list without tag and command name,
+	 * ending at CRLF: e.g. to split the bracket contents of a section
+	 * spec ("HEADER.FIELDS (From \"To\")") into arguments. Commands then
+	 * have tag and name NULL, and empty lines give empty commands. */
+	bool args_only;
 };
 
-#define IMAP_PARSER_DEFAULT_MAX_LINE     65536
-#define IMAP_PARSER_DEFAULT_MAX_LITERAL  (64ULL * 1024 * 1024)
-#define IMAP_PARSER_DEFAULT_MAX_TOKENS   10000
-#define IMAP_PARSER_DEFAULT_MAX_DEPTH    32
-#define IMAP_PARSER_LITERAL_MINUS_MAX    4096
+#define IMAP_PARSER_DEFAULT_MAX_LINE    65536
+#define IMAP_PARSER_DEFAULT_MAX_LITERAL (64ULL * 1024 * 1024)
+#define IMAP_PARSER_DEFAULT_MAX_TOKENS  10000
+#define IMAP_PARSER_DEFAULT_MAX_DEPTH   32
+#define IMAP_PARSER_LITERAL_MINUS_MAX   4096
 
 enum imap_parser_result {
 	/* Every byte given was consumed; the command is not complete. */
@@ -136,14 +145,15 @@ struct imap_parser_literal {
  * literal and of the command is discarded and parse returns ERROR with kind
  * IMAP_PARSER_ERROR_SINK. */
 typedef int imap_parser_sink_fn(const unsigned char *data, size_t size, void *ctx,
-				const char **error_r);
+                                const char **error_r);
 
 /* settings may be NULL for all defaults; it is copied. */
 struct imap_parser *imap_parser_create(const struct imap_parser_settings *settings);
 /* Frees *parser and sets it to NULL; accepts NULL. */
 void imap_parser_destroy(struct imap_parser **parser);
 
-/* Changes take effect from the next literal header or quoted string. */
+/* Changes take effect from the next literal header or quoted string;
+ * max_literal 0 restores the default. */
 void imap_parser_set_utf8(struct imap_parser *parser, bool utf8);
 void imap_parser_set_literal_minus(struct imap_parser *parser, bool literal_minus);
 void imap_parser_set_max_literal(struct imap_parser *parser, uint64_t max_literal);
@@ -153,7 +163,7 @@ void imap_parser_set_max_literal(struct imap_parser *parser, uint64_t max_litera
  * Everything returned (command, literal info, tag, error) stays valid until
  * the next call to a parse function or to imap_parser_reset(). */
 enum imap_parser_result imap_parser_parse_data(struct imap_parser *parser, const void *data,
-					       size_t size, size_t *consumed_r);
+                                               size_t size, size_t *consumed_r);
 /* The same on an evbuffer: consumed bytes are drained from it. */
 enum imap_parser_result imap_parser_parse(struct imap_parser *parser, struct evbuffer *input);
 
@@ -190,7 +200,8 @@ void imap_parser_reset(struct imap_parser *parser);
  * argument has that shape; len_r may be NULL. */
 
 /* An atom (NIL counts: it is spelled as an atom). */
-static inline bool imap_arg_atom(const struct imap_arg *arg, const char **str_r)
+static inline bool
+imap_arg_atom(const struct imap_arg *arg, const char **str_r)
 {
 	if (arg->type != IMAP_ARG_ATOM && arg->type != IMAP_ARG_NIL)
 		return false;
@@ -199,14 +210,16 @@ static inline bool imap_arg_atom(const struct imap_arg *arg, const char **str_r)
 }
 
 /* True if the argument is the atom word, compared case-insensitively. */
-static inline bool imap_arg_atom_equals(const struct imap_arg *arg, const char *word)
+static inline bool
+imap_arg_atom_equals(const struct imap_arg *arg, const char *word)
 {
 	return (arg->type == IMAP_ARG_ATOM || arg->type == IMAP_ARG_NIL) &&
 	       strcasecmp(arg->str, word) == 0;
 }
 
 /* A string (quoted or buffered literal). */
-static inline bool imap_arg_string(const struct imap_arg *arg, const char **str_r, size_t *len_r)
+static inline bool
+imap_arg_string(const struct imap_arg *arg, const char **str_r, size_t *len_r)
 {
 	if (arg->type != IMAP_ARG_QUOTED &&
 	    (arg->type != IMAP_ARG_LITERAL || (arg->flags & IMAP_ARG_LITERAL_STREAMED) != 0))
@@ -218,7 +231,8 @@ static inline bool imap_arg_string(const struct imap_arg *arg, const char **str_
 }
 
 /* An astring: an atom (including NIL) or a string. */
-static inline bool imap_arg_astring(const struct imap_arg *arg, const char **str_r, size_t *len_r)
+static inline bool
+imap_arg_astring(const struct imap_arg *arg, const char **str_r, size_t *len_r)
 {
 	if (arg->type == IMAP_ARG_ATOM || arg->type == IMAP_ARG_NIL) {
 		*str_r = arg->str;
@@ -230,7 +244,8 @@ static inline bool imap_arg_astring(const struct imap_arg *arg, const char **str
 }
 
 /* An nstring: a string, or NIL which gives *str_r = NULL and length 0. */
-static inline bool imap_arg_nstring(const struct imap_arg *arg, const char **str_r, size_t *len_r)
+static inline bool
+imap_arg_nstring(const struct imap_arg *arg, const char **str_r, size_t *len_r)
 {
 	if (arg->type == IMAP_ARG_NIL) {
 		*str_r = NULL;
@@ -241,8 +256,8 @@ static inline bool imap_arg_nstring(const struct imap_arg *arg, const char **str
 	return imap_arg_string(arg, str_r, len_r);
 }
 
-static inline bool imap_arg_list(const struct imap_arg *arg, const struct imap_arg **list_r,
-				 size_t *count_r)
+static inline bool
+imap_arg_list(const struct imap_arg *arg, const struct imap_arg **list_r, size_t *count_r)
 {
 	if (arg->type != IMAP_ARG_LIST)
 		return false;

@@ -15,12 +15,14 @@ struct seqset {
 	size_t count, cap;
 };
 
-struct seqset *seqset_create(void)
+struct seqset *
+seqset_create(void)
 {
 	return xcalloc(1, sizeof(struct seqset));
 }
 
-void seqset_destroy(struct seqset **set)
+void
+seqset_destroy(struct seqset **set)
 {
 	if (*set == NULL)
 		return;
@@ -28,7 +30,8 @@ void seqset_destroy(struct seqset **set)
 	xfree_ptr(set);
 }
 
-struct seqset *seqset_dup(const struct seqset *set)
+struct seqset *
+seqset_dup(const struct seqset *set)
 {
 	struct seqset *copy = seqset_create();
 
@@ -40,12 +43,14 @@ struct seqset *seqset_dup(const struct seqset *set)
 	return copy;
 }
 
-void seqset_clear(struct seqset *set)
+void
+seqset_clear(struct seqset *set)
 {
 	set->count = 0;
 }
 
-static void reserve(struct seqset *set, size_t extra)
+static void
+reserve(struct seqset *set, size_t extra)
 {
 	if (set->count + extra <= set->cap)
 		return;
@@ -58,7 +63,8 @@ static void reserve(struct seqset *set, size_t extra)
 
 /* Appends [lo,hi], merging with the last range when they touch. Keeps the
  * list sorted only if lo >= last.lo; the caller knows whether that holds. */
-static void push(struct seqset *set, uint32_t lo, uint32_t hi)
+static void
+push(struct seqset *set, uint32_t lo, uint32_t hi)
 {
 	if (set->count > 0) {
 		struct seqset_range *last = &set->r[set->count - 1];
@@ -75,7 +81,8 @@ static void push(struct seqset *set, uint32_t lo, uint32_t hi)
 	set->count++;
 }
 
-static int range_cmp(const void *a, const void *b)
+static int
+range_cmp(const void *a, const void *b)
 {
 	const struct seqset_range *x = a, *y = b;
 
@@ -85,7 +92,8 @@ static int range_cmp(const void *a, const void *b)
 }
 
 /* Sorts and merges an unordered range list in place. */
-static void normalize(struct seqset *set)
+static void
+normalize(struct seqset *set)
 {
 	size_t out = 0;
 
@@ -103,8 +111,9 @@ static void normalize(struct seqset *set)
 
 /* Reads a number or "*" at str[*pos]. Returns 0 with *n_r (and *star_r for
  * "*"), or -1 with *error_r. */
-static int scan_number(const char *str, size_t len, size_t *pos, unsigned int flags,
-		       uint32_t *n_r, bool *star_r, const char **error_r)
+static int
+scan_number(const char *str, size_t len, size_t *pos, unsigned int flags, uint32_t *n_r,
+            bool *star_r, const char **error_r)
 {
 	size_t i = *pos;
 	uint64_t n = 0;
@@ -123,6 +132,8 @@ static int scan_number(const char *str, size_t len, size_t *pos, unsigned int fl
 	if (i == len || str[i] < '0' || str[i] > '9') {
 		if (i == len || str[i] == ',' || str[i] == ':')
 			*error_r = "empty element in sequence set";
+		else if (str[i] == '$')
+			*error_r = "'$' must stand alone";
 		else
 			*error_r = "invalid character in sequence set";
 		return -1;
@@ -148,8 +159,9 @@ typedef void range_fn(uint32_t lo, uint32_t hi, void *ctx);
 
 /* Walks the sequence set, calling fn for every resolved range (lo <= hi,
  * lo >= 1); elements that resolve to nothing (star == 0) are dropped. */
-static int scan(const char *str, size_t len, uint32_t star, unsigned int flags, range_fn *fn,
-		void *ctx, const char **error_r)
+static int
+scan(const char *str, size_t len, uint32_t star, unsigned int flags, range_fn *fn, void *ctx,
+     const char **error_r)
 {
 	size_t i = 0;
 
@@ -199,7 +211,8 @@ struct collect {
 	bool sorted;
 };
 
-static void collect_range(uint32_t lo, uint32_t hi, void *ctx)
+static void
+collect_range(uint32_t lo, uint32_t hi, void *ctx)
 {
 	struct collect *c = ctx;
 	struct seqset *set = c->set;
@@ -216,13 +229,15 @@ static void collect_range(uint32_t lo, uint32_t hi, void *ctx)
 	}
 }
 
-static bool is_saved(const char *str, size_t len)
+static bool
+is_saved(const char *str, size_t len)
 {
 	return len == 1 && str[0] == '$';
 }
 
-int seqset_parse(struct seqset *set, const char *str, size_t len, uint32_t star, unsigned int flags,
-		 const char **error_r)
+int
+seqset_parse(struct seqset *set, const char *str, size_t len, uint32_t star, unsigned int flags,
+             const char **error_r)
 {
 	struct collect c = {set, true};
 
@@ -247,7 +262,8 @@ struct ordered {
 	size_t count, cap;
 };
 
-static void ordered_range(uint32_t lo, uint32_t hi, void *ctx)
+static void
+ordered_range(uint32_t lo, uint32_t hi, void *ctx)
 {
 	struct ordered *o = ctx;
 
@@ -260,8 +276,9 @@ static void ordered_range(uint32_t lo, uint32_t hi, void *ctx)
 	o->count++;
 }
 
-int seqset_parse_ordered(const char *str, size_t len, uint32_t star, unsigned int flags,
-			 struct seqset_range **ranges_r, size_t *count_r, const char **error_r)
+int
+seqset_parse_ordered(const char *str, size_t len, uint32_t star, unsigned int flags,
+                     struct seqset_range **ranges_r, size_t *count_r, const char **error_r)
 {
 	struct ordered o = {NULL, 0, 0};
 
@@ -278,7 +295,8 @@ int seqset_parse_ordered(const char *str, size_t len, uint32_t star, unsigned in
 	return 0;
 }
 
-bool seqset_is_syntax(const char *str, size_t len, unsigned int flags)
+bool
+seqset_is_syntax(const char *str, size_t len, unsigned int flags)
 {
 	const char *error;
 
@@ -289,7 +307,8 @@ bool seqset_is_syntax(const char *str, size_t len, unsigned int flags)
 }
 
 /* Index of the first range whose hi >= n (count if none). */
-static size_t lower_bound(const struct seqset *set, uint64_t n)
+static size_t
+lower_bound(const struct seqset *set, uint64_t n)
 {
 	size_t lo = 0, hi = set->count;
 
@@ -304,7 +323,8 @@ static size_t lower_bound(const struct seqset *set, uint64_t n)
 	return lo;
 }
 
-void seqset_add_range(struct seqset *set, uint32_t lo, uint32_t hi)
+void
+seqset_add_range(struct seqset *set, uint32_t lo, uint32_t hi)
 {
 	if (lo > hi) {
 		uint32_t t = lo;
@@ -322,8 +342,7 @@ void seqset_add_range(struct seqset *set, uint32_t lo, uint32_t hi)
 		last++;
 	if (first == last) {
 		reserve(set, 1);
-		memmove(&set->r[first + 1], &set->r[first],
-			(set->count - first) * sizeof(*set->r));
+		memmove(&set->r[first + 1], &set->r[first], (set->count - first) * sizeof(*set->r));
 		set->r[first].lo = lo;
 		set->r[first].hi = hi;
 		set->count++;
@@ -340,12 +359,14 @@ void seqset_add_range(struct seqset *set, uint32_t lo, uint32_t hi)
 	set->count -= last - first - 1;
 }
 
-void seqset_add(struct seqset *set, uint32_t n)
+void
+seqset_add(struct seqset *set, uint32_t n)
 {
 	seqset_add_range(set, n, n);
 }
 
-void seqset_remove_range(struct seqset *set, uint32_t lo, uint32_t hi)
+void
+seqset_remove_range(struct seqset *set, uint32_t lo, uint32_t hi)
 {
 	if (lo > hi) {
 		uint32_t t = lo;
@@ -359,7 +380,7 @@ void seqset_remove_range(struct seqset *set, uint32_t lo, uint32_t hi)
 	if (first == last)
 		return;
 	struct seqset_range head = set->r[first], tail = set->r[last - 1];
-	bool keep_head = head.lo < lo, keep_tail = tail.hi > hi;
+	bool keep_head = head.lo<lo, keep_tail = tail.hi> hi;
 	size_t keep = (keep_head ? 1 : 0) + (keep_tail ? 1 : 0), removed = last - first;
 
 	if (keep > removed)
@@ -377,7 +398,8 @@ void seqset_remove_range(struct seqset *set, uint32_t lo, uint32_t hi)
 	}
 }
 
-static void replace(struct seqset *dst, struct seqset_range *r, size_t count, size_t cap)
+static void
+replace(struct seqset *dst, struct seqset_range *r, size_t count, size_t cap)
 {
 	free(dst->r);
 	dst->r = r;
@@ -385,7 +407,8 @@ static void replace(struct seqset *dst, struct seqset_range *r, size_t count, si
 	dst->cap = cap;
 }
 
-void seqset_merge(struct seqset *dst, const struct seqset *src)
+void
+seqset_merge(struct seqset *dst, const struct seqset *src)
 {
 	struct seqset out = {NULL, 0, 0};
 	size_t i = 0, j = 0;
@@ -405,7 +428,8 @@ void seqset_merge(struct seqset *dst, const struct seqset *src)
 	replace(dst, out.r, out.count, out.cap);
 }
 
-void seqset_intersect(struct seqset *dst, const struct seqset *src)
+void
+seqset_intersect(struct seqset *dst, const struct seqset *src)
 {
 	struct seqset out = {NULL, 0, 0};
 	size_t i = 0, j = 0;
@@ -424,7 +448,8 @@ void seqset_intersect(struct seqset *dst, const struct seqset *src)
 	replace(dst, out.r, out.count, out.cap);
 }
 
-void seqset_subtract(struct seqset *dst, const struct seqset *src)
+void
+seqset_subtract(struct seqset *dst, const struct seqset *src)
 {
 	struct seqset out = {NULL, 0, 0};
 	size_t j = 0;
@@ -447,25 +472,29 @@ void seqset_subtract(struct seqset *dst, const struct seqset *src)
 	replace(dst, out.r, out.count, out.cap);
 }
 
-bool seqset_contains(const struct seqset *set, uint32_t n)
+bool
+seqset_contains(const struct seqset *set, uint32_t n)
 {
 	size_t i = lower_bound(set, n);
 
 	return i < set->count && set->r[i].lo <= n;
 }
 
-bool seqset_is_empty(const struct seqset *set)
+bool
+seqset_is_empty(const struct seqset *set)
 {
 	return set->count == 0;
 }
 
-bool seqset_equal(const struct seqset *a, const struct seqset *b)
+bool
+seqset_equal(const struct seqset *a, const struct seqset *b)
 {
 	return a->count == b->count &&
 	       (a->count == 0 || memcmp(a->r, b->r, a->count * sizeof(*a->r)) == 0);
 }
 
-uint64_t seqset_count(const struct seqset *set)
+uint64_t
+seqset_count(const struct seqset *set)
 {
 	uint64_t total = 0;
 
@@ -474,30 +503,35 @@ uint64_t seqset_count(const struct seqset *set)
 	return total;
 }
 
-uint32_t seqset_min(const struct seqset *set)
+uint32_t
+seqset_min(const struct seqset *set)
 {
 	return set->count == 0 ? 0 : set->r[0].lo;
 }
 
-uint32_t seqset_max(const struct seqset *set)
+uint32_t
+seqset_max(const struct seqset *set)
 {
 	return set->count == 0 ? 0 : set->r[set->count - 1].hi;
 }
 
-const struct seqset_range *seqset_ranges(const struct seqset *set, size_t *count_r)
+const struct seqset_range *
+seqset_ranges(const struct seqset *set, size_t *count_r)
 {
 	*count_r = set->count;
 	return set->r;
 }
 
-void seqset_iter_init(struct seqset_iter *it, const struct seqset *set)
+void
+seqset_iter_init(struct seqset_iter *it, const struct seqset *set)
 {
 	it->set = set;
 	it->range = 0;
 	it->next = set->count > 0 ? set->r[0].lo : 0;
 }
 
-bool seqset_iter_next(struct seqset_iter *it, uint32_t *n_r)
+bool
+seqset_iter_next(struct seqset_iter *it, uint32_t *n_r)
 {
 	const struct seqset *set = it->set;
 
@@ -512,7 +546,8 @@ bool seqset_iter_next(struct seqset_iter *it, uint32_t *n_r)
 	return true;
 }
 
-char *seqset_format(const struct seqset *set)
+char *
+seqset_format(const struct seqset *set)
 {
 	/* "4294967295:4294967295," is 22 bytes. */
 	char *out = xreallocarray(NULL, set->count + 1, 22), *p = out;

@@ -17,8 +17,8 @@ struct seqset_range {
 struct seqset;
 
 /* Parse flags. */
-#define SEQSET_PARSE_NO_STAR  0x01 /* "*" is a syntax error (e.g. known-uids) */
-#define SEQSET_PARSE_SAVED    0x02 /* accept "$", the saved search result (SEARCHRES) */
+#define SEQSET_PARSE_NO_STAR 0x01 /* "*" is a syntax error (e.g. known-uids) */
+#define SEQSET_PARSE_SAVED   0x02 /* accept "$", the saved search result (SEARCHRES) */
 /* Return value of seqset_parse() when the string was "$". */
 #define SEQSET_SAVED 1
 
@@ -38,14 +38,14 @@ void seqset_clear(struct seqset *set);
  * set cleared. Cost is O(n log n) in the number of ranges, O(n) when they
  * come in ascending order. */
 int seqset_parse(struct seqset *set, const char *str, size_t len, uint32_t star, unsigned int flags,
-		 const char **error_r);
+                 const char **error_r);
 
 /* Like seqset_parse(), but keeps the ranges in the order written, without
  * merging (each range has lo <= hi), as QRESYNC's seq-match-data needs.
  * *ranges_r is newly allocated (freed by the caller, may be NULL when
  * *count_r is 0, which happens only with star 0). "$" is always an error. */
 int seqset_parse_ordered(const char *str, size_t len, uint32_t star, unsigned int flags,
-			 struct seqset_range **ranges_r, size_t *count_r, const char **error_r);
+                         struct seqset_range **ranges_r, size_t *count_r, const char **error_r);
 
 /* True if str[0..len) is a syntactically valid sequence set (flags as for
  * seqset_parse); used to tell a sequence set from other SEARCH keys. */

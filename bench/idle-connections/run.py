@@ -28,18 +28,28 @@ def rss_kib(pid):
     raise RuntimeError("no VmRSS")
 
 
-async def open_idle(port, n, batch=200):
+PARK_REQUEST = b"POST /_test/park HTTP/1.1\r\nHost: bench\r\nContent-Length: 0\r\n\r\n"
+
+
+async def open_idle(port, n, batch=int(os.environ.get("BENCH_BATCH", "200")), park=False):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
+    if os.environ.get("BENCH_TLS12"):
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     conns = []
     for start in range(0, n, batch):
         tasks = [asyncio.open_connection("127.0.0.1", port, ssl=ctx) for _ in range(min(batch, n - start))]
-        conns.extend(await asyncio.gather(*tasks))
+        opened = await asyncio.gather(*tasks)
+        if park:
+            for _, w in opened:
+                w.write(PARK_REQUEST)
+            await asyncio.gather(*(w.drain() for _, w in opened))
+        conns.extend(opened)
     return conns
 
 
-async def one_run(server, n):
+async def one_run(server, n, park):
     worker = server.worker_pids()[0]
     # Warm the worker up (allocator arenas, TLS context) before the baseline.
     warm = await open_idle(server.https_port, 50)
@@ -47,7 +57,7 @@ async def one_run(server, n):
         w.close()
     await asyncio.sleep(0.5)
     before = rss_kib(worker)
-    conns = await open_idle(server.https_port, n)
+    conns = await open_idle(server.https_port, n, park=park)
     await asyncio.sleep(2)
     after = rss_kib(worker)
     alive = sum(1 for r, _ in conns if not r.at_eof())
@@ -61,6 +71,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--connections", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--mode", choices=["parked", "handshake"], default="parked",
+                    help="parked: each connection sends a request the server parks (an EAS "
+                         "Ping's state); handshake: TLS handshake only, nothing sent")
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = args.connections + 1000
@@ -69,21 +82,25 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
 
     pg = floe.PgCluster()
-    server = floe.Floed(None, pg, workers=1, config={
-        "http": {"header_timeout": "10m", "keepalive_timeout": "10m"},
-        "debug": {"test_endpoints": "no"},
-    })
-    server.start()
     per_conn = []
     try:
+        # A fresh floed per run: memory freed by one run stays in the
+        # worker's heap and would hide the next run's cost.
         for i in range(args.runs):
-            before, after, alive = asyncio.run(one_run(server, args.connections))
+            server = floe.Floed(None, pg, workers=1, config={
+                "http": {"header_timeout": "10m", "keepalive_timeout": "10m"},
+                "debug": {"test_endpoints": "yes" if args.mode == "parked" else "no"},
+            })
+            server.start()
+            try:
+                before, after, alive = asyncio.run(one_run(server, args.connections, args.mode == "parked"))
+            finally:
+                server.stop()
             kib = (after - before) / max(alive, 1)
             per_conn.append(kib)
-            print(f"run {i + 1}: {alive} idle TLS connections held; worker RSS {before} KiB -> "
+            print(f"run {i + 1} ({args.mode}): {alive} TLS connections held; worker RSS {before} KiB -> "
                   f"{after} KiB; {kib:.2f} KiB per connection")
     finally:
-        server.stop()
         pg.stop()
         floe.cleanup_all()
     med = statistics.median(per_conn)

@@ -9,7 +9,8 @@
 #include "imapx/mutf7.h"
 #include "tap.h"
 
-static void decode_ok(const char *in, const char *want)
+static void
+decode_ok(const char *in, const char *want)
 {
 	char *out = NULL;
 	const char *error = NULL;
@@ -23,7 +24,8 @@ static void decode_ok(const char *in, const char *want)
 	free(out);
 }
 
-static void decode_bad(const char *in, size_t len, const char *want_error)
+static void
+decode_bad(const char *in, size_t len, const char *want_error)
 {
 	char *out = NULL;
 	const char *error = NULL;
@@ -38,7 +40,8 @@ static void decode_bad(const char *in, size_t len, const char *want_error)
 	free(out);
 }
 
-static void encode_ok(const char *in, size_t len, const char *want)
+static void
+encode_ok(const char *in, size_t len, const char *want)
 {
 	char *out = NULL, *back = NULL;
 	const char *error = NULL;
@@ -50,13 +53,14 @@ static void encode_ok(const char *in, size_t len, const char *want)
 		return;
 	is_str(out, want, "encode to \"%s\"", want);
 	ok(mutf7_decode(out, strlen(out), &back, &error) == 0 && strlen(back) == len &&
-		   memcmp(back, in, len) == 0,
+	       memcmp(back, in, len) == 0,
 	   "\"%s\" decodes back", want);
 	free(out);
 	free(back);
 }
 
-static void encode_bad(const char *in, size_t len, const char *want_error, const char *what)
+static void
+encode_bad(const char *in, size_t len, const char *want_error, const char *what)
 {
 	char *out = NULL;
 	const char *error = NULL;
@@ -66,7 +70,8 @@ static void encode_bad(const char *in, size_t len, const char *want_error, const
 	   error != NULL ? error : "(null)");
 }
 
-static void test_rfc_examples(void)
+static void
+test_rfc_examples(void)
 {
 	decode_ok("~peter/mail/&U,BTFw-/&ZeVnLIqe-", "~peter/mail/台北/日本語");
 	decode_ok("&-", "&");
@@ -75,7 +80,8 @@ static void test_rfc_examples(void)
 	decode_ok("&2D3eAA-", "\xF0\x9F\x98\x80");
 	decode_ok("&ZeVnLIqe2D3eAA-x", "日本語\xF0\x9F\x98\x80x");
 	decode_ok("&BB8EQAQ4BDIENQRC-", "Привет");
-	decode_ok("a&AAE-b", "a\x01" "b");
+	decode_ok("a&AAE-b", "a\x01"
+	                     "b");
 	decode_ok("&AH8-", "\x7f");
 	decode_ok("", "");
 	decode_ok("INBOX", "INBOX");
@@ -87,7 +93,8 @@ static void test_rfc_examples(void)
 	decode_ok("~user@example.com/INBOX", "~user@example.com/INBOX");
 }
 
-static void test_decode_errors(void)
+static void
+test_decode_errors(void)
 {
 	decode_bad("&", 1, "not closed");
 	decode_bad("&U,BTFw", 7, "not closed");
@@ -104,7 +111,9 @@ static void test_decode_errors(void)
 	decode_bad("&2D3YPQ-", 8, "surrogate"); /* high followed by high */
 	decode_bad("&AAA-", 5, "NUL");
 	decode_bad("\xc3\xa9", 2, "8-bit");
-	decode_bad("a\x01" "b", 3, "control");
+	decode_bad("a\x01"
+	           "b",
+	           3, "control");
 	decode_bad("a\x7f", 2, "control");
 	decode_bad("a\0b", 3, "control");
 	decode_bad("&A/k-", 5, "bad character");
@@ -112,16 +121,19 @@ static void test_decode_errors(void)
 	decode_bad("&AO k-", 6, "bad character");
 }
 
-static void test_encode(void)
+static void
+test_encode(void)
 {
 	encode_ok("é", 2, "&AOk-");
 	encode_ok("&", 1, "&-");
 	encode_ok("台北", 6, "&U,BTFw-");
 	encode_ok("~peter/mail/台北/日本語", strlen("~peter/mail/台北/日本語"),
-		  "~peter/mail/&U,BTFw-/&ZeVnLIqe-");
+	          "~peter/mail/&U,BTFw-/&ZeVnLIqe-");
 	encode_ok("Entwürfe", strlen("Entwürfe"), "Entw&APw-rfe");
 	encode_ok("\xF0\x9F\x98\x80", 4, "&2D3eAA-");
-	encode_ok("a\x01" "b", 3, "a&AAE-b");
+	encode_ok("a\x01"
+	          "b",
+	          3, "a&AAE-b");
 	encode_ok("ÿ/", 3, "&AP8-/");
 	encode_ok("", 0, "");
 	encode_ok("Sent Items", 10, "Sent Items");
@@ -137,7 +149,8 @@ static void test_encode(void)
 	encode_bad("a\0b", 3, "NUL", "NUL");
 }
 
-static void append_utf8(char *buf, size_t *len, unsigned int cp)
+static void
+append_utf8(char *buf, size_t *len, unsigned int cp)
 {
 	if (cp < 0x80) {
 		buf[(*len)++] = (char)cp;
@@ -158,10 +171,11 @@ static void append_utf8(char *buf, size_t *len, unsigned int cp)
 
 /* Random names over mixed ranges: encode, check validity and canonical
  * re-encoding, decode back. */
-static void test_round_trips(void)
+static void
+test_round_trips(void)
 {
 	static const unsigned int ranges[][2] = {
-		{0x01, 0x7f}, {0x80, 0x7ff}, {0x800, 0xd7ff}, {0xe000, 0xfffd}, {0x10000, 0x10ffff},
+	    {0x01, 0x7f}, {0x80, 0x7ff}, {0x800, 0xd7ff}, {0xe000, 0xfffd}, {0x10000, 0x10ffff},
 	};
 	unsigned int seed = 12345;
 	int failures = 0;
@@ -210,14 +224,15 @@ static void test_round_trips(void)
 	is_int(failures, 0, "every BMP character and a sample of the planes round-trips");
 }
 
-static void test_utf8_validate(void)
+static void
+test_utf8_validate(void)
 {
 	const char *error = NULL;
 
 	ok(mutf7_utf8_validate("", 0, &error) == 0, "empty UTF-8");
 	ok(mutf7_utf8_validate("plain", 5, &error) == 0, "ASCII");
 	ok(mutf7_utf8_validate("Grüße 日本 \xF0\x9F\x98\x80", strlen("Grüße 日本 \xF0\x9F\x98\x80"),
-			       &error) == 0,
+	                       &error) == 0,
 	   "mixed UTF-8");
 	ok(mutf7_utf8_validate("\xef\xbf\xbf", 3, &error) == 0, "U+FFFF");
 	ok(mutf7_utf8_validate("\xf4\x8f\xbf\xbf", 4, &error) == 0, "U+10FFFF");
@@ -239,7 +254,8 @@ static void test_utf8_validate(void)
 	ok(!mutf7_is_plain("\xc3\xa9", 2), "8-bit is not plain");
 }
 
-int main(void)
+int
+main(void)
 {
 	test_rfc_examples();
 	test_decode_errors();
