@@ -31,7 +31,7 @@ def rss_kib(pid):
 PARK_REQUEST = b"POST /_test/park HTTP/1.1\r\nHost: bench\r\nContent-Length: 0\r\n\r\n"
 
 
-async def open_idle(port, n, batch=int(os.environ.get("BENCH_BATCH", "200")), park=False):
+async def open_idle(port, n, batch=int(os.environ.get("BENCH_BATCH", "200")), park=False, tls=True):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -39,7 +39,8 @@ async def open_idle(port, n, batch=int(os.environ.get("BENCH_BATCH", "200")), pa
         ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     conns = []
     for start in range(0, n, batch):
-        tasks = [asyncio.open_connection("127.0.0.1", port, ssl=ctx) for _ in range(min(batch, n - start))]
+        tasks = [asyncio.open_connection("127.0.0.1", port, ssl=ctx if tls else None)
+                 for _ in range(min(batch, n - start))]
         opened = await asyncio.gather(*tasks)
         if park:
             for _, w in opened:
@@ -49,15 +50,16 @@ async def open_idle(port, n, batch=int(os.environ.get("BENCH_BATCH", "200")), pa
     return conns
 
 
-async def one_run(server, n, park):
+async def one_run(server, n, park, tls):
     worker = server.worker_pids()[0]
     # Warm the worker up (allocator arenas, TLS context) before the baseline.
-    warm = await open_idle(server.https_port, 50)
+    port = server.https_port if tls else server.http_port
+    warm = await open_idle(port, 50, tls=tls)
     for _, w in warm:
         w.close()
     await asyncio.sleep(0.5)
     before = rss_kib(worker)
-    conns = await open_idle(server.https_port, n, park=park)
+    conns = await open_idle(port, n, park=park, tls=tls)
     await asyncio.sleep(2)
     after = rss_kib(worker)
     alive = sum(1 for r, _ in conns if not r.at_eof())
@@ -73,7 +75,9 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--mode", choices=["parked", "handshake"], default="parked",
                     help="parked: each connection sends a request the server parks (an EAS "
-                         "Ping's state); handshake: TLS handshake only, nothing sent")
+                         "Ping's state); handshake: connection only, nothing sent")
+    ap.add_argument("--transport", choices=["tls", "plain"], default="tls",
+                    help="plain: HTTP without TLS, as behind a TLS-terminating load balancer")
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = args.connections + 1000
@@ -93,18 +97,19 @@ def main():
             })
             server.start()
             try:
-                before, after, alive = asyncio.run(one_run(server, args.connections, args.mode == "parked"))
+                before, after, alive = asyncio.run(one_run(server, args.connections, args.mode == "parked",
+                                                         args.transport == "tls"))
             finally:
                 server.stop()
             kib = (after - before) / max(alive, 1)
             per_conn.append(kib)
-            print(f"run {i + 1} ({args.mode}): {alive} TLS connections held; worker RSS {before} KiB -> "
+            print(f"run {i + 1} ({args.mode}, {args.transport}): {alive} connections held; worker RSS {before} KiB -> "
                   f"{after} KiB; {kib:.2f} KiB per connection")
     finally:
         pg.stop()
         floe.cleanup_all()
     med = statistics.median(per_conn)
-    print(f"median: {med:.2f} KiB per idle TLS connection (target < 8 KiB; "
+    print(f"median: {med:.2f} KiB per {args.mode} {args.transport} connection (target < 8 KiB; "
           f"Z-Push reference ~3.7 MiB per parked Ping = {3.7 * 1024 / med:.0f}x more)")
     print(f"date: {time.strftime('%Y-%m-%d')}; command: {' '.join(sys.argv)}")
 
