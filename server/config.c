@@ -68,6 +68,21 @@ static const struct config_key config_keys[] = {
 	{"tls", "ciphers", CT_STRING, OFF(tls.ciphers), "HIGH:!aNULL:!MD5:!RC4:!3DES", 0, 0},
 	{"imap", "listen", CT_LISTEN, OFF(imap.listen), "0.0.0.0:143", 0, 0},
 	{"imap", "listen_tls", CT_LISTEN, OFF(imap.listen_tls), "0.0.0.0:993", 0, 0},
+	{"imap", "allow_plaintext_auth", CT_BOOL, OFF(imap.allow_plaintext_auth), "no", 0, 0},
+	{"imap", "max_line_length", CT_SIZE, OFF(imap.max_line_length), "64k", 0, 0},
+	{"imap", "max_literal_size", CT_SIZE, OFF(imap.max_literal_size), "64M", 0, 0},
+	{"imap", "commands_per_second", CT_UINT, OFF(imap.commands_per_second), "500", 0, 1000000},
+	{"imap", "max_connections_per_account", CT_UINT, OFF(imap.max_connections_per_account), "50",
+	 1, 100000},
+	{"imap", "max_connections_per_ip", CT_UINT, OFF(imap.max_connections_per_ip), "500", 1,
+	 1000000},
+	{"imap", "idle_keepalive", CT_DURATION, OFF(imap.idle_keepalive_ms), "2m", 0, 0},
+	{"imap", "autologout", CT_DURATION, OFF(imap.autologout_ms), "30m", 0, 0},
+	{"auth", "max_failures", CT_UINT, OFF(auth.max_failures), "10", 1, 100000},
+	{"auth", "failure_window", CT_DURATION, OFF(auth.failure_window_ms), "5m", 0, 0},
+	{"auth", "lockout", CT_DURATION, OFF(auth.lockout_ms), "5m", 0, 0},
+	{"auth", "failure_delay", CT_DURATION, OFF(auth.failure_delay_ms), "2s", 0, 0},
+	{"auth", "threads", CT_UINT, OFF(auth.threads), "2", 1, 64},
 	{"http", "listen", CT_LISTEN, OFF(http.listen), "0.0.0.0:80", 0, 0},
 	{"http", "listen_tls", CT_LISTEN, OFF(http.listen_tls), "0.0.0.0:443", 0, 0},
 	{"http", "public_url", CT_URL, OFF(http.public_url), "", 0, 0},
@@ -543,6 +558,8 @@ static void config_validate(struct floe_config *cfg, struct config_errors *error
 	if (cfg->server.user[0] != '\0' && getpwnam(cfg->server.user) == NULL)
 		config_error(errors, cfg->path, cfg->line_server_user,
 			     "[server] user \"%s\" does not exist", cfg->server.user);
+	if (cfg->imap.max_line_length < 8192)
+		config_error(errors, cfg->path, 0, "[imap] max_line_length must be at least 8k");
 	if (cfg->http.max_header_size < 1024)
 		config_error(errors, cfg->path, 0, "[http] max_header_size must be at least 1k");
 }

@@ -50,7 +50,22 @@ struct floe_config {
 	} tls;
 	struct {
 		struct config_listen_list listen, listen_tls;
+		bool allow_plaintext_auth;
+		size_t max_line_length;
+		size_t max_literal_size; /* APPENDLIMIT */
+		unsigned commands_per_second; /* 0: unlimited */
+		unsigned max_connections_per_account;
+		unsigned max_connections_per_ip;
+		unsigned idle_keepalive_ms;
+		unsigned autologout_ms;
 	} imap;
+	struct {
+		unsigned max_failures;    /* per address and per account, within failure_window */
+		unsigned failure_window_ms;
+		unsigned lockout_ms;
+		unsigned failure_delay_ms;
+		unsigned threads;         /* password-hashing threads per worker */
+	} auth;
 	struct {
 		struct config_listen_list listen, listen_tls;
 		char *public_url;

@@ -1,0 +1,1 @@
+/* db/store-auth.c: being written (session 1) */

@@ -1,0 +1,1 @@
+/* db/store-auth.h: being written (session 1) */

@@ -1,0 +1,1 @@
+/* db/store-folder.c: being written (session 1) */

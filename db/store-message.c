@@ -1,0 +1,1 @@
+/* db/store-message.c: being written (session 1) */

@@ -1,0 +1,1 @@
+/* db/store-private.h: being written (session 1) */

@@ -1,0 +1,1 @@
+/* db/store-search.c: being written (session 1) */

@@ -1,0 +1,1 @@
+/* db/store.c: being written (session 1) */

@@ -1,0 +1,1 @@
+/* modules/auth.c: being written (session 1) */

@@ -1,0 +1,1 @@
+/* modules/auth.h: being written (session 1) */

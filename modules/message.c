@@ -1,0 +1,1 @@
+/* modules/message.c: being written (session 1) */

@@ -1,0 +1,112 @@
+/* Internet messages (RFC 5322 / MIME), parsed once with GMime when they
+ * enter the store: everything IMAP FETCH, SEARCH, SORT and EAS need later
+ * (ENVELOPE, BODYSTRUCTURE, sizes, a part map with byte offsets, decoded
+ * header fields, search text, preview) is computed here and stored beside
+ * the item, so serving a message never re-parses it.
+ *
+ * Also the pure helpers FETCH needs to serve BODY[section] and BINARY from
+ * the raw bytes and the part map. */
+#ifndef FLOE_MESSAGE_H
+#define FLOE_MESSAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "store.h"
+
+struct evbuffer;
+
+/* The parse result. Strings are allocated; message_info_clear frees them.
+ * meta points into the same strings, ready for store_append. */
+struct message_info {
+	struct store_msg_meta meta;
+	/* storage behind meta's const pointers */
+	char *envelope, *bodystructure, *body, *partmap;
+	char *subject, *base_subject;
+	char *from_addr, *to_addr, *cc_addr, *bcc_addr;
+	char *sort_from, *sort_to, *sort_cc, *sort_display_from, *sort_display_to;
+	char *message_id, *in_reply_to, *references;
+	char *preview, *search_text, *headers_text;
+};
+
+/* Parses a raw message (CRLF or LF line ends; 8-bit allowed). Never fails
+ * on malformed MIME (it is described as well as it can be, as IMAP
+ * servers must); fails only for empty input or more than max_depth levels
+ * of nesting, with *error_r set (static text).
+ *
+ * meta fields, as IMAP wants them:
+ * - envelope: RFC 3501 ENVELOPE list text, e.g.
+ *   ("Mon, 7 Feb 1994 21:52:25 -0800" "subject" (("Name" NIL "user" "host")) ...)
+ *   with strings quoted or as literals {n}\r\n... when they contain CR, LF,
+ *   '"' or '\\' or 8-bit bytes (8-bit: as literal).
+ * - bodystructure: extended BODYSTRUCTURE; body: the non-extended BODY.
+ * - partmap: JSON, see message_section_find.
+ * - subject/from/to/cc/bcc: decoded (RFC 2047) UTF-8 text for SEARCH;
+ *   base_subject per RFC 5256; sort_* per RFC 5256 / RFC 5957 (the
+ *   addr-mailbox of the first address, or its display name), lower-cased.
+ * - search_text: decoded text of all text/plain and text/html parts
+ *   (HTML tags stripped), converted to UTF-8; headers_text: the raw
+ *   header block, unfolded. preview: first 200 characters of the text,
+ *   whitespace collapsed (RFC 8970).
+ */
+int message_parse(const void *data, size_t size, struct message_info *info_r,
+		  const char **error_r);
+void message_info_clear(struct message_info *info);
+
+/* A BODY[section] request, parsed from the text between the brackets:
+ * "" (whole message), "HEADER", "TEXT", "HEADER.FIELDS (A B)",
+ * "HEADER.FIELDS.NOT (A)", "1.2", "1.2.MIME", "1.2.HEADER", "3.TEXT". */
+enum message_section_kind {
+	SECTION_ALL,       /* the whole part (or message) */
+	SECTION_HEADER,    /* header of the message or message/rfc822 part */
+	SECTION_TEXT,      /* body of the message or message/rfc822 part */
+	SECTION_MIME,      /* MIME header of a part */
+	SECTION_FIELDS,    /* HEADER.FIELDS */
+	SECTION_FIELDS_NOT,
+	SECTION_BODY,      /* a numbered part's content ("1.2") */
+};
+
+struct message_section {
+	enum message_section_kind kind;
+	char part[64];           /* "1.2", "" for the top level */
+	char **fields;           /* HEADER.FIELDS names, upper-cased */
+	size_t nfields;
+};
+
+/* Parses section text. Returns 0, or -1 with *error_r for syntax errors. */
+int message_section_parse(const char *text, struct message_section *section_r,
+			  const char **error_r);
+void message_section_clear(struct message_section *section);
+
+/* Where a section's bytes are in the raw message, from the part map
+ * produced by message_parse. For SECTION_FIELDS/FIELDS_NOT the range is
+ * the header block to filter with message_header_filter. A part number
+ * that does not exist gives an empty range (IMAP returns "" for it).
+ * encoding is the part's Content-Transfer-Encoding (lower-case, "7bit"
+ * when absent), for BINARY. Returns 0, or -1 if the part map is corrupt. */
+struct message_range {
+	uint64_t offset;
+	uint64_t length;
+	char encoding[24];
+	bool is_text;            /* text/... (BINARY of text may need no decoding) */
+};
+int message_section_find(const char *partmap, const struct message_section *section,
+			 struct message_range *range_r);
+
+/* Appends to out the header lines of hdr (a header block) whose names are
+ * (not_ = false) or are not (not_ = true) in fields, then the blank line,
+ * as RFC 3501 HEADER.FIELDS wants. */
+void message_header_filter(const char *hdr, size_t len, char *const *fields, size_t nfields,
+			   bool not_, struct evbuffer *out);
+
+/* Decodes a part's content for BINARY (RFC 3516): base64 and
+ * quoted-printable are decoded, 7bit/8bit/binary copied. Returns 0, or -1
+ * for an unknown encoding (IMAP: NO [UNKNOWN-CTE]). */
+int message_decode(const char *encoding, const void *data, size_t len, struct evbuffer *out);
+
+/* Size of the decoded content without keeping it (BINARY.SIZE). */
+int message_decoded_size(const char *encoding, const void *data, size_t len, uint64_t *size_r);
+
+#endif
