@@ -259,13 +259,26 @@ class Floed:
 
     def stop(self, timeout=30):
         if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise
+            code = self.proc.returncode if self.proc else None
+        else:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                code = self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise
+        self.check_sanitizers()
+        return code
+
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+    def check_sanitizers(self):
+        """Fails the test when a sanitizer build of floed reported anything."""
+        text = self.log()
+        for mark in self.SANITIZER_MARKS:
+            if mark in text:
+                at = text.index(mark)
+                raise AssertionError(f"sanitizer report in floed log:\n{text[max(0, at - 200):at + 3000]}")
 
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:
