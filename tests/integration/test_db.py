@@ -101,7 +101,9 @@ def test_migrations_applied_once(pg):
     try:
         rows = pg.psql("SELECT version, name FROM schema_migrations ORDER BY version", db=db)
         assert rows.splitlines()[0] == "1|0001_init"
-        assert "(1 migration(s) applied)" in server.log() or "applied migration 0001_init" in server.log()
+        # Every migration the binary carries is applied on a fresh database.
+        latest = int(pg.psql("SELECT max(version) FROM schema_migrations", db=db))
+        assert f"database schema migrated to version {latest} ({latest} migration(s) applied)" in server.log()
         applied_at = pg.psql("SELECT applied_at FROM schema_migrations WHERE version = 1", db=db)
         assert pg.psql("SELECT count(*) FROM folders", db=db) == "0"
     finally:
@@ -125,7 +127,7 @@ def test_newer_schema_is_refused(pg):
     pg.psql("INSERT INTO schema_migrations (version, name) VALUES (9999, '9999_future')", db=db)
     code = server.start(expect_fail=True)
     assert code == 1, server.log()
-    assert "database schema version 9999 is newer than this floed (1)" in server.log()
+    assert "database schema version 9999 is newer than this floed (" in server.log()
     assert pg.psql("SELECT max(version) FROM schema_migrations", db=db) == "9999"
 
 
