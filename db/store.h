@@ -87,6 +87,10 @@ struct store_folder {
 	bool is_default;
 	bool has_children;
 	bool subscribed;         /* by the calling account */
+	/* A name kept only for its children after the folder was deleted
+	 * (IMAP \Noselect): it holds no messages; select, append and copy
+	 * into it fail with STORE_ERR_INVALID, create makes it a folder. */
+	bool noselect;
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;

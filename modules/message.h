@@ -31,24 +31,58 @@ struct message_info {
 	char *preview, *search_text, *headers_text;
 };
 
+/* Limits of message_parse: MIME nesting levels and entities (parts). */
+#define MESSAGE_MAX_DEPTH 64
+#define MESSAGE_MAX_PARTS 10000
+
 /* Parses a raw message (CRLF or LF line ends; 8-bit allowed). Never fails
  * on malformed MIME (it is described as well as it can be, as IMAP
- * servers must); fails only for empty input or more than max_depth levels
- * of nesting, with *error_r set (static text).
+ * servers must); fails only for empty input, more than MESSAGE_MAX_DEPTH
+ * levels of nesting or more than MESSAGE_MAX_PARTS parts, with *error_r
+ * set (static text).
+ *
+ * Every string in info_r is non-NULL (empty when the header is absent),
+ * valid UTF-8 without NUL bytes, so it can go into a PostgreSQL text
+ * column: 8-bit header bytes that are not UTF-8 are converted (GMime's
+ * charset guess), in ENVELOPE and BODYSTRUCTURE too. Offsets and sizes
+ * are of the raw bytes as given: a message stored with bare LF is served
+ * with bare LF (convert to CRLF before parsing if IMAP clients should see
+ * CRLF). MIME boundaries follow RFC 2046 exactly: the line break before a
+ * delimiter belongs to the delimiter, even when it ends a part's header.
  *
  * meta fields, as IMAP wants them:
  * - envelope: RFC 3501 ENVELOPE list text, e.g.
  *   ("Mon, 7 Feb 1994 21:52:25 -0800" "subject" (("Name" NIL "user" "host")) ...)
- *   with strings quoted or as literals {n}\r\n... when they contain CR, LF,
- *   '"' or '\\' or 8-bit bytes (8-bit: as literal).
+ *   with strings quoted ('"' and '\\' escaped) or as literals {n}\r\n...
+ *   when they contain 8-bit bytes. Values are raw (encoded words kept),
+ *   unfolded; an address without domain gets host "MISSING_DOMAIN" (NIL
+ *   marks groups), as Dovecot does.
  * - bodystructure: extended BODYSTRUCTURE; body: the non-extended BODY.
- * - partmap: JSON, see message_section_find.
+ *   Type, subtype, parameter names, disposition and encoding upper-case
+ *   (values as written); text without charset gets ("CHARSET" "US-ASCII");
+ *   RFC 2231 continuations are merged (NAME* "utf-8''%E2%82%AC.txt");
+ *   line counts are line breaks (Dovecot's count).
+ * - partmap: JSON, see message_section_find. Its format (version 1):
+ *   {"v":1,"size":N,"parts":{SECTION:{"h":[hs,he],"b":[bs,be],
+ *    "t":"type/subtype","e":"encoding"[,"m":[ihs,ihe,ibs,ibe]]}}}
+ *   SECTION is "" for the message, "1", "1.2", ...; "h" is the part's MIME
+ *   header (for "" the message header) including its blank line, "b" its
+ *   content; "m" (message/rfc822 parts) is the inner message's header and
+ *   body. A non-multipart message's body is part "1" (same ranges as "").
+ * - sent_date: from Date:, -1 when absent or unparseable;
+ *   has_attachment: a part with Content-Disposition: attachment, or a
+ *   non-text part with a (file) name.
  * - subject/from/to/cc/bcc: decoded (RFC 2047) UTF-8 text for SEARCH;
  *   base_subject per RFC 5256; sort_* per RFC 5256 / RFC 5957 (the
  *   addr-mailbox of the first address, or its display name), lower-cased.
+ * - message_id: the first <msg-id> of Message-ID (else the value);
+ *   in_reply_to: the first <msg-id> of In-Reply-To; references: the
+ *   <msg-id>s of References, space-separated.
  * - search_text: decoded text of all text/plain and text/html parts
- *   (HTML tags stripped), converted to UTF-8; headers_text: the raw
- *   header block, unfolded. preview: first 200 characters of the text,
+ *   (HTML tags stripped), converted to UTF-8, at most 1 MiB; headers_text:
+ *   the top-level header block, unfolded, one "Name: value" per line, at
+ *   most 1 MiB. base_subject keeps its case. preview: first 200
+ *   characters of the first inline text/plain part (else text/html),
  *   whitespace collapsed (RFC 8970).
  */
 int message_parse(const void *data, size_t size, struct message_info *info_r,
@@ -83,9 +117,11 @@ void message_section_clear(struct message_section *section);
 /* Where a section's bytes are in the raw message, from the part map
  * produced by message_parse. For SECTION_FIELDS/FIELDS_NOT the range is
  * the header block to filter with message_header_filter. A part number
- * that does not exist gives an empty range (IMAP returns "" for it).
- * encoding is the part's Content-Transfer-Encoding (lower-case, "7bit"
- * when absent), for BINARY. Returns 0, or -1 if the part map is corrupt. */
+ * that does not exist gives an empty range (IMAP returns "" for it), and
+ * so do N.HEADER, N.TEXT and N.HEADER.FIELDS when part N is not
+ * message/rfc822. encoding is the part's Content-Transfer-Encoding
+ * (lower-case, "7bit" when absent), for BINARY; it is "7bit" for every
+ * kind but SECTION_BODY. Returns 0, or -1 if the part map is corrupt. */
 struct message_range {
 	uint64_t offset;
 	uint64_t length;

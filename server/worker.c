@@ -1,7 +1,8 @@
-/* Worker processes. Each runs one event loop with the HTTP server, the
- * database pool and the change-notice listener, accepting on every
- * inherited listener. Protocols this build does not serve yet answer with
- * their protocol's "service not available" reply and close. */
+/* Worker processes. Each runs one event loop with the HTTP and IMAP
+ * servers, the database pool, the store, authentication and the
+ * change-notice listener, accepting on every inherited listener. Protocols
+ * this build does not serve yet answer with their protocol's "service not
+ * available" reply and close. */
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -13,12 +14,15 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "db-routes.h"
 #include "db.h"
 #include "http-test-routes.h"
 #include "http.h"
+#include "imap-server.h"
 #include "log.h"
 #include "notify.h"
+#include "store.h"
 #include "tls.h"
 #include "worker.h"
 #include "xmalloc.h"
@@ -36,22 +40,25 @@ struct worker {
 	struct http_server *http;
 	struct db *db;
 	struct notify_bus *bus;
+	struct store *store;
+	struct auth *auth;
+	struct imap_server *imap;
 	struct worker_listener *listeners;
 	size_t nlisteners;
 	struct event *sigterm, *sigint, *sighup, *grace;
 	bool stopping;
+	bool http_drained, imap_drained;
 };
 
 static const char *worker_unavailable_reply(enum listen_proto proto)
 {
 	switch (proto) {
-	case LISTEN_PROTO_IMAP:
-		return "* BYE [UNAVAILABLE] IMAP is not available in this version of Floe\r\n";
 	case LISTEN_PROTO_LMTP:
 		return "421 4.3.2 LMTP delivery is not available in this version of Floe\r\n";
 	case LISTEN_PROTO_SMTP:
 		return "421 4.3.2 SMTP submission is not available in this version of Floe\r\n";
 	case LISTEN_PROTO_HTTP:
+	case LISTEN_PROTO_IMAP:
 		break;
 	}
 	return "";
@@ -93,6 +100,10 @@ static void worker_accept(struct evconnlistener *evl, evutil_socket_t fd, struct
 		http_server_accept(w->http, bev, peer, (socklen_t)peer_len, wl->conf->tls);
 		return;
 	}
+	if (wl->conf->proto == LISTEN_PROTO_IMAP) {
+		imap_server_accept(w->imap, bev, peer, (socklen_t)peer_len, wl->conf->tls);
+		return;
+	}
 	{
 		struct timeval tv = {30, 0};
 
@@ -124,12 +135,28 @@ static void worker_stop_listening(struct worker *w)
 	}
 }
 
-static void worker_drained(void *ctx)
+static void worker_check_drained(struct worker *w)
+{
+	if (!w->http_drained || !w->imap_drained)
+		return;
+	log_info("all connections finished; exiting");
+	event_base_loopbreak(w->base);
+}
+
+static void worker_http_drained(void *ctx)
 {
 	struct worker *w = ctx;
 
-	log_info("all connections finished; exiting");
-	event_base_loopbreak(w->base);
+	w->http_drained = true;
+	worker_check_drained(w);
+}
+
+static void worker_imap_drained(void *ctx)
+{
+	struct worker *w = ctx;
+
+	w->imap_drained = true;
+	worker_check_drained(w);
 }
 
 static void worker_grace_expired(evutil_socket_t fd, short what, void *ctx)
@@ -137,7 +164,7 @@ static void worker_grace_expired(evutil_socket_t fd, short what, void *ctx)
 	struct worker *w = ctx;
 
 	log_warning("shutdown timeout: closing %zu remaining connection(s)",
-		    http_server_connection_count(w->http));
+		    http_server_connection_count(w->http) + imap_server_connection_count(w->imap));
 	event_base_loopbreak(w->base);
 }
 
@@ -150,13 +177,14 @@ static void worker_on_term(evutil_socket_t sig, short what, void *ctx)
 		return;
 	w->stopping = true;
 	log_info("stopping: no new connections, finishing %zu open one(s)",
-		 http_server_connection_count(w->http));
+		 http_server_connection_count(w->http) + imap_server_connection_count(w->imap));
 	worker_stop_listening(w);
 	tv.tv_sec = w->cfg->server.shutdown_timeout_ms / 1000;
 	tv.tv_usec = (w->cfg->server.shutdown_timeout_ms % 1000) * 1000;
 	w->grace = evtimer_new(w->base, worker_grace_expired, w);
 	evtimer_add(w->grace, &tv);
-	http_server_shutdown(w->http, worker_drained, w);
+	http_server_shutdown(w->http, worker_http_drained, w);
+	imap_server_shutdown(w->imap, worker_imap_drained, w);
 }
 
 static void worker_on_hup(evutil_socket_t sig, short what, void *ctx)
@@ -170,6 +198,7 @@ void worker_main(const struct floe_config *cfg, const struct listener_set *set, 
 	struct worker w;
 	struct http_limits limits;
 	struct db_settings dbs;
+	struct auth_settings as;
 	char role[32], *conninfo;
 
 	memset(&w, 0, sizeof(w));
@@ -205,6 +234,15 @@ void worker_main(const struct floe_config *cfg, const struct listener_set *set, 
 	w.bus = notify_bus_create(w.base, conninfo, cfg->db.connect_timeout_ms);
 	free(conninfo);
 
+	w.store = store_create(w.db);
+	as.max_failures = cfg->auth.max_failures;
+	as.failure_window_ms = cfg->auth.failure_window_ms;
+	as.lockout_ms = cfg->auth.lockout_ms;
+	as.failure_delay_ms = cfg->auth.failure_delay_ms;
+	as.threads = cfg->auth.threads;
+	w.auth = auth_create(w.base, w.db, w.store, &as);
+	w.imap = imap_server_create(w.base, cfg, w.store, w.auth, w.bus, ssl);
+
 	db_routes_register(w.http, w.db, w.bus, cfg->debug.test_endpoints);
 	if (cfg->debug.test_endpoints)
 		http_test_routes_register(w.http);
@@ -236,6 +274,11 @@ void worker_main(const struct floe_config *cfg, const struct listener_set *set, 
 
 	worker_stop_listening(&w);
 	http_server_destroy(&w.http);
+	/* Sessions first: they hold auth requests, store operations and
+	 * notify watches. */
+	imap_server_destroy(&w.imap);
+	auth_destroy(&w.auth);
+	store_destroy(&w.store);
 	notify_bus_destroy(&w.bus);
 	db_destroy(&w.db);
 	if (w.grace != NULL)

@@ -1,2 +1,718 @@
--- Mail store, version 2 (being written in session 1).
-SELECT 1;
+-- Floe schema, version 2: the mail store behind db/store.h. Columns that
+-- FETCH, SEARCH and SORT read, folder counters kept by triggers, and the
+-- write operations as functions, so that every store write is a single
+-- statement: one round trip, one transaction, the folder row locked first.
+--
+-- Errors raised here carry SQLSTATEs the store maps to its codes:
+-- FL001 not found, FL002 exists, FL003 invalid, FL004 not empty,
+-- FL005 over quota.
+
+ALTER TABLE items
+	ADD COLUMN partmap           text,
+	ADD COLUMN base_subject      text,
+	ADD COLUMN bcc_addr          text,
+	ADD COLUMN sort_from         text,
+	ADD COLUMN sort_to           text,
+	ADD COLUMN sort_cc           text,
+	ADD COLUMN sort_display_from text,
+	ADD COLUMN sort_display_to   text,
+	ADD COLUMN in_reply_to       text,
+	ADD COLUMN references_hdr    text,
+	ADD COLUMN search_text       text,
+	ADD COLUMN headers_text      text,
+	ADD COLUMN has_attachment    boolean NOT NULL DEFAULT false;
+
+-- Counters of each folder's items, kept by the statement triggers below so
+-- that LIST-STATUS over many large folders reads one row per folder.
+-- noselect: a name kept for its children after its folder was deleted
+-- (IMAP \Noselect); it holds no items.
+ALTER TABLE folders
+	ADD COLUMN noselect boolean NOT NULL DEFAULT false,
+	ADD COLUMN messages bigint NOT NULL DEFAULT 0,
+	ADD COLUMN unseen   bigint NOT NULL DEFAULT 0,
+	ADD COLUMN deleted  bigint NOT NULL DEFAULT 0,
+	ADD COLUMN size     bigint NOT NULL DEFAULT 0;
+
+ALTER TABLE folders DROP CONSTRAINT folders_special_use_check;
+ALTER TABLE folders ADD CONSTRAINT folders_special_use_check
+	CHECK (special_use IN ('inbox', 'sent', 'drafts', 'trash', 'junk', 'archive'));
+
+-- Uncompressed out-of-line storage: substring() then reads only the TOAST
+-- chunks it needs, so large messages are streamed in slices.
+ALTER TABLE blobs ALTER COLUMN data SET STORAGE EXTERNAL;
+
+-- Thread lookup by Message-ID (store_append).
+CREATE INDEX items_message_id ON items (account_id, message_id) WHERE message_id IS NOT NULL;
+
+-- System flags are stored with their canonical spelling ("\Seen"); flags are
+-- kept deduplicated (case-insensitively) and sorted, so that "did they
+-- change" is an array comparison.
+CREATE FUNCTION floe_flags_norm(p_flags text[]) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+	SELECT coalesce(array_agg(s.x ORDER BY lower(s.x)), '{}')
+	FROM (SELECT DISTINCT ON (lower(u.x)) u.x
+	      FROM unnest(p_flags) WITH ORDINALITY AS u(x, n) ORDER BY lower(u.x), u.n) s
+$$;
+
+-- p_op: 0 replaces the flags, 1 adds them, 2 removes them.
+CREATE FUNCTION floe_flags_apply(p_cur text[], p_op int, p_flags text[]) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+	SELECT CASE p_op
+		WHEN 0 THEN floe_flags_norm(p_flags)
+		WHEN 1 THEN floe_flags_norm(p_cur || p_flags)
+		ELSE coalesce((SELECT array_agg(u.x ORDER BY u.n)
+			       FROM unnest(p_cur) WITH ORDINALITY AS u(x, n)
+			       WHERE lower(u.x) <> ALL (SELECT lower(y) FROM unnest(p_flags) AS y)), '{}')
+	END
+$$;
+
+-- A keyword is present (keywords match case-insensitively).
+CREATE FUNCTION floe_flags_has(p_flags text[], p_flag text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+	SELECT EXISTS (SELECT 1 FROM unnest(p_flags) AS x WHERE lower(x) = lower(p_flag))
+$$;
+
+CREATE FUNCTION floe_items_counters() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		UPDATE folders f SET messages = f.messages + d.n, unseen = f.unseen + d.unseen,
+			deleted = f.deleted + d.deleted, size = f.size + d.size
+		FROM (SELECT folder_id, count(*) AS n,
+			     count(*) FILTER (WHERE NOT ('\Seen' = ANY (flags))) AS unseen,
+			     count(*) FILTER (WHERE '\Deleted' = ANY (flags)) AS deleted,
+			     sum(size) AS size
+		      FROM new_items GROUP BY folder_id) d
+		WHERE f.id = d.folder_id;
+	ELSIF TG_OP = 'DELETE' THEN
+		UPDATE folders f SET messages = f.messages - d.n, unseen = f.unseen - d.unseen,
+			deleted = f.deleted - d.deleted, size = f.size - d.size
+		FROM (SELECT folder_id, count(*) AS n,
+			     count(*) FILTER (WHERE NOT ('\Seen' = ANY (flags))) AS unseen,
+			     count(*) FILTER (WHERE '\Deleted' = ANY (flags)) AS deleted,
+			     sum(size) AS size
+		      FROM old_items GROUP BY folder_id) d
+		WHERE f.id = d.folder_id;
+	ELSE
+		UPDATE folders f SET messages = f.messages + d.n, unseen = f.unseen + d.unseen,
+			deleted = f.deleted + d.deleted, size = f.size + d.size
+		FROM (SELECT folder_id, sum(n) AS n, sum(unseen) AS unseen, sum(deleted) AS deleted,
+			     sum(size) AS size
+		      FROM (SELECT folder_id, -1 AS n,
+				   CASE WHEN '\Seen' = ANY (flags) THEN 0 ELSE -1 END AS unseen,
+				   CASE WHEN '\Deleted' = ANY (flags) THEN -1 ELSE 0 END AS deleted,
+				   -size AS size
+			    FROM old_items
+			    UNION ALL
+			    SELECT folder_id, 1,
+				   CASE WHEN '\Seen' = ANY (flags) THEN 0 ELSE 1 END,
+				   CASE WHEN '\Deleted' = ANY (flags) THEN 1 ELSE 0 END,
+				   size
+			    FROM new_items) x
+		      GROUP BY folder_id) d
+		WHERE f.id = d.folder_id AND (d.n, d.unseen, d.deleted, d.size) <> (0, 0, 0, 0);
+	END IF;
+	RETURN NULL;
+END $$;
+
+CREATE TRIGGER items_counters_insert AFTER INSERT ON items
+	REFERENCING NEW TABLE AS new_items
+	FOR EACH STATEMENT EXECUTE FUNCTION floe_items_counters();
+CREATE TRIGGER items_counters_update AFTER UPDATE ON items
+	REFERENCING OLD TABLE AS old_items NEW TABLE AS new_items
+	FOR EACH STATEMENT EXECUTE FUNCTION floe_items_counters();
+CREATE TRIGGER items_counters_delete AFTER DELETE ON items
+	REFERENCING OLD TABLE AS old_items
+	FOR EACH STATEMENT EXECUTE FUNCTION floe_items_counters();
+
+UPDATE folders f SET messages = d.n, unseen = d.unseen, deleted = d.deleted, size = d.size
+FROM (SELECT folder_id, count(*) AS n,
+	     count(*) FILTER (WHERE NOT ('\Seen' = ANY (flags))) AS unseen,
+	     count(*) FILTER (WHERE '\Deleted' = ANY (flags)) AS deleted,
+	     sum(size) AS size
+      FROM items GROUP BY folder_id) d
+WHERE f.id = d.folder_id;
+
+CREATE FUNCTION floe_notify(p_acct bigint, p_folder bigint, p_modseq bigint) RETURNS void
+LANGUAGE sql AS $$
+	SELECT pg_notify('floe_change', p_acct || ' ' || p_folder || ' ' || p_modseq)
+$$;
+
+-- RFC 8474 object ids: a letter and 24 hex digits.
+CREATE FUNCTION floe_object_id(p_prefix text) RETURNS text LANGUAGE sql VOLATILE AS $$
+	SELECT p_prefix || substr(replace(gen_random_uuid()::text, '-', ''), 1, 24)
+$$;
+
+-- The <message-id>s in a Message-ID, In-Reply-To or References value.
+CREATE FUNCTION floe_msgids(p_text text) RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+	SELECT coalesce(array_agg(m[1]), '{}')
+	FROM regexp_matches(coalesce(p_text, ''), '(<[^<>[:space:]]+>)', 'g') AS m
+$$;
+
+-- Case folding for text search: full Unicode lower-casing through ICU when
+-- the server has it, whatever the database's own locale.
+DO $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu') THEN
+		EXECUTE $f$CREATE FUNCTION floe_fold(p_text text) RETURNS text
+			LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+			AS 'SELECT lower(p_text COLLATE "und-x-icu")'$f$;
+	ELSE
+		EXECUTE $f$CREATE FUNCTION floe_fold(p_text text) RETURNS text
+			LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+			AS 'SELECT lower(p_text)'$f$;
+	END IF;
+END $$;
+
+-- Substring search (IMAP SEARCH SUBJECT/FROM/BODY/TEXT/...) is
+-- floe_fold(column) LIKE floe_fold('%text%'), which GIN trigram indexes
+-- (pg_trgm, shipped with the PostgreSQL server in Debian) answer without
+-- reading every message of a large folder. Without pg_trgm the same
+-- queries work by scanning the folder.
+DO $$
+DECLARE
+	v_schema text;
+	v_column text;
+BEGIN
+	BEGIN
+		CREATE EXTENSION IF NOT EXISTS pg_trgm;
+	EXCEPTION WHEN OTHERS THEN
+		RAISE WARNING 'pg_trgm is not available (%); text search will scan folders', SQLERRM;
+	END;
+	SELECT n.nspname INTO v_schema FROM pg_extension e
+		JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
+	IF v_schema IS NULL THEN
+		RETURN;
+	END IF;
+	FOREACH v_column IN ARRAY ARRAY['subject', 'from_addr', 'to_addr', 'cc_addr', 'bcc_addr',
+					'search_text', 'headers_text'] LOOP
+		EXECUTE format('CREATE INDEX %I ON items USING gin (floe_fold(%I) %I.gin_trgm_ops)',
+			       'items_' || v_column || '_trgm', v_column, v_schema);
+	END LOOP;
+END $$;
+
+-- ---------------------------------------------------------------------
+-- Folders. Paths are '/'-separated; the first component INBOX is matched
+-- case-insensitively, everything else case-sensitively.
+
+CREATE FUNCTION floe_path_parts(p_path text) RETURNS text[] LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+	v_parts text[] := string_to_array(p_path, '/');
+BEGIN
+	IF v_parts IS NULL OR cardinality(v_parts) = 0 OR '' = ANY (v_parts) THEN
+		RAISE EXCEPTION 'invalid folder name "%"', p_path USING ERRCODE = 'FL003';
+	END IF;
+	IF upper(v_parts[1]) = 'INBOX' THEN
+		v_parts[1] := 'INBOX';
+	END IF;
+	RETURN v_parts;
+END $$;
+
+-- The folder at p_path, or NULL.
+CREATE FUNCTION floe_folder_find(p_acct bigint, p_path text) RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	v_parts text[] := string_to_array(p_path, '/');
+	v_id bigint := NULL;
+	v_name text;
+BEGIN
+	IF v_parts IS NULL OR cardinality(v_parts) = 0 THEN
+		RETURN NULL;
+	END IF;
+	IF upper(v_parts[1]) = 'INBOX' THEN
+		v_parts[1] := 'INBOX';
+	END IF;
+	FOREACH v_name IN ARRAY v_parts LOOP
+		SELECT f.id INTO v_id FROM folders f
+		WHERE f.account_id = p_acct AND coalesce(f.parent_id, 0) = coalesce(v_id, 0)
+		  AND f.name = v_name;
+		IF NOT FOUND THEN
+			RETURN NULL;
+		END IF;
+	END LOOP;
+	RETURN v_id;
+END $$;
+
+CREATE FUNCTION floe_folder_path(p_acct bigint, p_id bigint) RETURNS text
+LANGUAGE sql STABLE AS $$
+	WITH RECURSIVE up AS (
+		SELECT f.id, f.parent_id, f.name AS path FROM folders f
+		WHERE f.account_id = p_acct AND f.id = p_id
+		UNION ALL
+		SELECT p.id, p.parent_id, p.name || '/' || up.path FROM up
+		JOIN folders p ON p.account_id = p_acct AND p.id = up.parent_id)
+	SELECT path FROM up WHERE parent_id IS NULL
+$$;
+
+-- Finds or creates (as plain mail folders) every component of p_parts;
+-- returns the last one's id.
+CREATE FUNCTION floe_folder_ensure(p_acct bigint, p_parts text[]) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+	v_id bigint := NULL;
+	v_next bigint;
+	v_name text;
+BEGIN
+	FOREACH v_name IN ARRAY p_parts LOOP
+		SELECT f.id INTO v_next FROM folders f
+		WHERE f.account_id = p_acct AND coalesce(f.parent_id, 0) = coalesce(v_id, 0)
+		  AND f.name = v_name;
+		IF NOT FOUND THEN
+			INSERT INTO folders (account_id, parent_id, name) VALUES (p_acct, v_id, v_name)
+			RETURNING id INTO v_next;
+		END IF;
+		v_id := v_next;
+	END LOOP;
+	RETURN v_id;
+END $$;
+
+CREATE FUNCTION floe_folder_create(p_acct bigint, p_path text, p_type text, p_special text)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	v_parts text[] := floe_path_parts(p_path);
+	v_n int := cardinality(v_parts);
+	v_parent bigint := NULL;
+	v_id bigint;
+	v_noselect boolean;
+	v_modseq bigint;
+BEGIN
+	PERFORM 1 FROM accounts a WHERE a.id = p_acct;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no such account' USING ERRCODE = 'FL001';
+	END IF;
+	IF v_n > 1 THEN
+		v_parent := floe_folder_ensure(p_acct, v_parts[1:v_n - 1]);
+	END IF;
+	IF p_special IS NOT NULL AND EXISTS (SELECT 1 FROM folders f WHERE f.account_id = p_acct
+					     AND f.special_use = p_special) THEN
+		RAISE EXCEPTION 'another folder already has the special use %', p_special
+			USING ERRCODE = 'FL003';
+	END IF;
+	SELECT f.id, f.noselect INTO v_id, v_noselect FROM folders f
+	WHERE f.account_id = p_acct AND coalesce(f.parent_id, 0) = coalesce(v_parent, 0)
+	  AND f.name = v_parts[v_n]
+	FOR UPDATE;
+	IF FOUND THEN
+		IF NOT v_noselect THEN
+			RAISE EXCEPTION 'folder % already exists', p_path USING ERRCODE = 'FL002';
+		END IF;
+		-- The name left behind by deleting a folder that had children
+		-- becomes a folder again, with a new UIDVALIDITY.
+		UPDATE folders f SET noselect = false, type = p_type, special_use = p_special,
+			uidvalidity = nextval('uidvalidity_seq'), uidnext = 1,
+			highestmodseq = f.highestmodseq + 1
+		WHERE f.id = v_id RETURNING f.highestmodseq INTO v_modseq;
+		DELETE FROM tombstones t WHERE t.account_id = p_acct AND t.folder_id = v_id;
+	ELSE
+		INSERT INTO folders (account_id, parent_id, name, type, special_use)
+		VALUES (p_acct, v_parent, v_parts[v_n], p_type, p_special)
+		RETURNING id, highestmodseq INTO v_id, v_modseq;
+	END IF;
+	PERFORM floe_notify(p_acct, v_id, v_modseq);
+	RETURN v_id;
+END $$;
+
+-- Deletes blobs no item refers to any more. An append of the same bytes
+-- running concurrently holds a lock on the blob row; once it commits, the
+-- delete fails on the foreign key and the blob rightly stays.
+CREATE FUNCTION floe_blob_gc(p_hashes bytea[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	IF coalesce(cardinality(p_hashes), 0) = 0 THEN
+		RETURN;
+	END IF;
+	BEGIN
+		DELETE FROM blobs b WHERE b.hash = ANY (p_hashes)
+		  AND NOT EXISTS (SELECT 1 FROM items i WHERE i.blob_hash = b.hash);
+	EXCEPTION WHEN foreign_key_violation THEN
+		NULL;
+	END;
+END $$;
+
+-- Deletes a folder and its items. A folder with children keeps its name as
+-- \Noselect (RFC 3501 6.3.4); a \Noselect name with children cannot go.
+CREATE FUNCTION floe_folder_delete(p_acct bigint, p_id bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	v_f folders%ROWTYPE;
+	v_hashes bytea[];
+	v_modseq bigint;
+BEGIN
+	SELECT * INTO v_f FROM folders f WHERE f.account_id = p_acct AND f.id = p_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no such folder' USING ERRCODE = 'FL001';
+	END IF;
+	IF v_f.is_default OR (v_f.parent_id IS NULL AND v_f.name = 'INBOX') THEN
+		RAISE EXCEPTION 'the default folder % cannot be deleted', v_f.name
+			USING ERRCODE = 'FL003';
+	END IF;
+	v_hashes := ARRAY(SELECT DISTINCT i.blob_hash FROM items i
+			  WHERE i.account_id = p_acct AND i.folder_id = p_id);
+	IF EXISTS (SELECT 1 FROM folders c WHERE c.account_id = p_acct AND c.parent_id = p_id) THEN
+		IF v_f.noselect THEN
+			RAISE EXCEPTION 'folder has subfolders' USING ERRCODE = 'FL004';
+		END IF;
+		DELETE FROM items i WHERE i.account_id = p_acct AND i.folder_id = p_id;
+		DELETE FROM tombstones t WHERE t.account_id = p_acct AND t.folder_id = p_id;
+		UPDATE folders f SET noselect = true, special_use = NULL,
+			highestmodseq = f.highestmodseq + 1
+		WHERE f.id = p_id RETURNING f.highestmodseq INTO v_modseq;
+	ELSE
+		DELETE FROM folders f WHERE f.id = p_id;
+		v_modseq := v_f.highestmodseq + 1;
+	END IF;
+	PERFORM floe_blob_gc(v_hashes);
+	PERFORM floe_notify(p_acct, p_id, v_modseq);
+END $$;
+
+-- ---------------------------------------------------------------------
+-- Messages. Every write locks the folder row first (writers of one folder
+-- serialize there), bumps HIGHESTMODSEQ once and gives that modseq to every
+-- item it changes, and ends with the change notice (delivered on commit).
+-- Writes that add bytes lock the account row before any folder row, so the
+-- quota check is exact and the lock order is always account, folders by id.
+
+CREATE FUNCTION floe_quota_check(p_acct bigint, p_quota bigint, p_added bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	v_used bigint;
+BEGIN
+	IF p_quota > 0 AND p_added > 0 THEN
+		SELECT coalesce(sum(f.size), 0) INTO v_used FROM folders f WHERE f.account_id = p_acct;
+		IF v_used + p_added > p_quota THEN
+			RAISE EXCEPTION 'quota exceeded: % of % bytes used, % more needed',
+				v_used, p_quota, p_added USING ERRCODE = 'FL005';
+		END IF;
+	END IF;
+END $$;
+
+-- p_datas: the raw messages in base64; p_meta: a JSON array with one object
+-- per message (flags, internal_date and the parsed fields, see store.h).
+CREATE FUNCTION floe_append(p_acct bigint, p_fid bigint, p_datas text[], p_meta json)
+RETURNS TABLE (r_uidvalidity bigint, r_uid bigint, r_modseq bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+	v_n int := coalesce(cardinality(p_datas), 0);
+	v_bins bytea[];
+	v_hashes bytea[];
+	v_quota bigint;
+	v_added bigint;
+	v_uidvalidity bigint;
+	v_first bigint;
+	v_modseq bigint;
+	v_m json;
+	v_refs text[];
+	v_mid text;
+	v_tid text;
+	v_mids text[] := '{}';
+	v_tids text[] := '{}';
+BEGIN
+	IF v_n = 0 OR v_n <> json_array_length(p_meta) THEN
+		RAISE EXCEPTION 'nothing to append' USING ERRCODE = 'FL003';
+	END IF;
+	SELECT a.quota_bytes INTO v_quota FROM accounts a WHERE a.id = p_acct FOR NO KEY UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no such account' USING ERRCODE = 'FL001';
+	END IF;
+	UPDATE folders f SET uidnext = f.uidnext + v_n, highestmodseq = f.highestmodseq + 1
+	WHERE f.account_id = p_acct AND f.id = p_fid AND NOT f.noselect
+	RETURNING f.uidvalidity, f.uidnext - v_n, f.highestmodseq
+	INTO v_uidvalidity, v_first, v_modseq;
+	IF NOT FOUND THEN
+		IF EXISTS (SELECT 1 FROM folders f WHERE f.account_id = p_acct AND f.id = p_fid) THEN
+			RAISE EXCEPTION 'folder cannot hold messages' USING ERRCODE = 'FL003';
+		END IF;
+		RAISE EXCEPTION 'no such folder' USING ERRCODE = 'FL001';
+	END IF;
+	IF v_first + v_n - 1 > 4294967295 THEN
+		RAISE EXCEPTION 'the folder has run out of UIDs' USING ERRCODE = 'FL003';
+	END IF;
+
+	v_bins := ARRAY(SELECT decode(u.d, 'base64') FROM unnest(p_datas) WITH ORDINALITY AS u(d, k)
+			ORDER BY u.k);
+	v_hashes := ARRAY(SELECT sha256(u.b) FROM unnest(v_bins) WITH ORDINALITY AS u(b, k)
+			  ORDER BY u.k);
+	SELECT coalesce(sum(length(b)), 0) INTO v_added FROM unnest(v_bins) AS b;
+	PERFORM floe_quota_check(p_acct, v_quota, v_added);
+
+	-- DO UPDATE (which changes nothing) rather than DO NOTHING: it locks an
+	-- existing blob, so that floe_blob_gc cannot remove it under us.
+	INSERT INTO blobs (hash, size, data)
+	SELECT DISTINCT ON (u.h) u.h, length(u.b), u.b FROM unnest(v_hashes, v_bins) AS u(h, b)
+	ORDER BY u.h
+	ON CONFLICT (hash) DO UPDATE SET size = blobs.size WHERE false;
+
+	-- Threads (RFC 8474 THREADID): a message joins the thread of a message
+	-- it replies to or refers to (in this batch or already stored), or of
+	-- a stored copy of itself; else it starts one.
+	FOR i IN 1..v_n LOOP
+		v_m := p_meta -> (i - 1);
+		v_mid := coalesce((floe_msgids(v_m ->> 'message_id'))[1],
+				  nullif(btrim(v_m ->> 'message_id'), ''));
+		v_refs := floe_msgids(v_m ->> 'in_reply_to') || floe_msgids(v_m ->> 'references');
+		IF v_mid IS NOT NULL THEN
+			v_refs := array_append(v_refs, v_mid);
+		END IF;
+		v_tid := NULL;
+		FOR k IN 1..i - 1 LOOP
+			IF v_mids[k] = ANY (v_refs) THEN
+				v_tid := v_tids[k];
+				EXIT;
+			END IF;
+		END LOOP;
+		IF v_tid IS NULL AND cardinality(v_refs) > 0 THEN
+			SELECT t.thread_id INTO v_tid FROM items t
+			WHERE t.account_id = p_acct AND t.message_id = ANY (v_refs)
+			  AND t.thread_id IS NOT NULL
+			LIMIT 1;
+		END IF;
+		v_mids := array_append(v_mids, v_mid);
+		v_tids := array_append(v_tids, coalesce(v_tid, floe_object_id('T')));
+	END LOOP;
+
+	RETURN QUERY
+	WITH ins AS (
+		INSERT INTO items (account_id, folder_id, uid, modseq, flags, internal_date, size,
+				   blob_hash, envelope, bodystructure, body, partmap, preview, sent_date,
+				   subject, base_subject, from_addr, to_addr, cc_addr, bcc_addr,
+				   sort_from, sort_to, sort_cc, sort_display_from, sort_display_to,
+				   message_id, in_reply_to, references_hdr, search_text, headers_text,
+				   has_attachment, email_id, thread_id)
+		SELECT p_acct, p_fid, v_first + e.k - 1, v_modseq,
+		       floe_flags_norm(ARRAY(SELECT json_array_elements_text(e.j -> 'flags'))),
+		       coalesce(to_timestamp((e.j ->> 'internal_date')::double precision), now()),
+		       length(v_bins[e.k]), v_hashes[e.k],
+		       e.j ->> 'envelope', e.j ->> 'bodystructure', e.j ->> 'body',
+		       e.j ->> 'partmap', e.j ->> 'preview',
+		       to_timestamp((e.j ->> 'sent_date')::double precision),
+		       e.j ->> 'subject', e.j ->> 'base_subject', e.j ->> 'from_addr',
+		       e.j ->> 'to_addr', e.j ->> 'cc_addr', e.j ->> 'bcc_addr',
+		       e.j ->> 'sort_from', e.j ->> 'sort_to', e.j ->> 'sort_cc',
+		       e.j ->> 'sort_display_from', e.j ->> 'sort_display_to',
+		       v_mids[e.k], e.j ->> 'in_reply_to', e.j ->> 'references',
+		       e.j ->> 'search_text', e.j ->> 'headers_text',
+		       coalesce((e.j ->> 'has_attachment')::boolean, false),
+		       floe_object_id('M'), v_tids[e.k]
+		FROM json_array_elements(p_meta) WITH ORDINALITY AS e(j, k)
+		RETURNING items.uid)
+	SELECT v_uidvalidity, ins.uid, v_modseq FROM ins ORDER BY ins.uid;
+	PERFORM floe_notify(p_acct, p_fid, v_modseq);
+END $$;
+
+-- Changes flags of the messages in the UID ranges [p_lo[k], p_hi[k]].
+-- p_since > 0 is UNCHANGEDSINCE. Returns kind 0 rows (changed: uid, new
+-- modseq, flags separated by blanks), kind 1 rows (not changed because
+-- modified since: uid) and one kind 2 row (the folder's HIGHESTMODSEQ).
+CREATE FUNCTION floe_flags(p_acct bigint, p_fid bigint, p_lo bigint[], p_hi bigint[], p_op int,
+			   p_flags text[], p_since bigint)
+RETURNS TABLE (r_kind int, r_uid bigint, r_modseq bigint, r_flags text)
+LANGUAGE plpgsql AS $$
+DECLARE
+	v_modseq bigint;
+	v_changed bigint[];
+	v_modified bigint[];
+BEGIN
+	SELECT f.highestmodseq INTO v_modseq FROM folders f
+	WHERE f.account_id = p_acct AND f.id = p_fid FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no such folder' USING ERRCODE = 'FL001';
+	END IF;
+	SELECT array_agg(s.uid ORDER BY s.uid) FILTER (WHERE s.conflict),
+	       array_agg(s.uid ORDER BY s.uid) FILTER (WHERE NOT s.conflict
+						       AND s.nf IS DISTINCT FROM s.flags)
+	INTO v_modified, v_changed
+	FROM (SELECT i.uid, i.flags, floe_flags_apply(i.flags, p_op, p_flags) AS nf,
+		     (p_since > 0 AND i.modseq > p_since) AS conflict
+	      FROM unnest(p_lo, p_hi) AS r(lo, hi)
+	      JOIN items i ON i.account_id = p_acct AND i.folder_id = p_fid
+			  AND i.uid BETWEEN r.lo AND r.hi) s;
+	IF v_changed IS NOT NULL THEN
+		UPDATE folders f SET highestmodseq = f.highestmodseq + 1 WHERE f.id = p_fid
+		RETURNING f.highestmodseq INTO v_modseq;
+		RETURN QUERY
+		WITH u AS (
+			UPDATE items i SET flags = floe_flags_apply(i.flags, p_op, p_flags),
+				modseq = v_modseq
+			WHERE i.account_id = p_acct AND i.folder_id = p_fid AND i.uid = ANY (v_changed)
+			RETURNING i.uid, i.flags)
+		SELECT 0, u.uid, v_modseq, array_to_string(u.flags, ' ') FROM u ORDER BY u.uid;
+		PERFORM floe_notify(p_acct, p_fid, v_modseq);
+	END IF;
+	RETURN QUERY SELECT 1, m, NULL::bigint, NULL::text FROM unnest(v_modified) AS m;
+	RETURN QUERY SELECT 2, NULL::bigint, v_modseq, NULL::text;
+END $$;
+
+-- Removes the messages flagged \Deleted (within the ranges unless p_lo is
+-- NULL), leaving tombstones. Returns kind 1 rows (expunged uid) and one
+-- kind 0 row (HIGHESTMODSEQ in r_v).
+CREATE FUNCTION floe_expunge(p_acct bigint, p_fid bigint, p_lo bigint[], p_hi bigint[])
+RETURNS TABLE (r_kind int, r_v bigint) LANGUAGE plpgsql AS $$
+DECLARE
+	v_modseq bigint;
+	v_uids bigint[];
+	v_hashes bytea[];
+BEGIN
+	SELECT f.highestmodseq INTO v_modseq FROM folders f
+	WHERE f.account_id = p_acct AND f.id = p_fid FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no such folder' USING ERRCODE = 'FL001';
+	END IF;
+	v_uids := ARRAY(SELECT i.uid FROM items i
+			WHERE i.account_id = p_acct AND i.folder_id = p_fid
+			  AND '\Deleted' = ANY (i.flags)
+			  AND (p_lo IS NULL OR EXISTS (SELECT 1 FROM unnest(p_lo, p_hi) AS r(lo, hi)
+						       WHERE i.uid BETWEEN r.lo AND r.hi))
+			ORDER BY i.uid);
+	IF cardinality(v_uids) > 0 THEN
+		UPDATE folders f SET highestmodseq = f.highestmodseq + 1 WHERE f.id = p_fid
+		RETURNING f.highestmodseq INTO v_modseq;
+		WITH d AS (
+			DELETE FROM items i
+			WHERE i.account_id = p_acct AND i.folder_id = p_fid AND i.uid = ANY (v_uids)
+			RETURNING i.blob_hash)
+		SELECT array_agg(DISTINCT d.blob_hash) INTO v_hashes FROM d;
+		INSERT INTO tombstones (account_id, folder_id, uid, modseq)
+		SELECT p_acct, p_fid, u, v_modseq FROM unnest(v_uids) AS u
+		ON CONFLICT (account_id, folder_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq;
+		PERFORM floe_blob_gc(v_hashes);
+		PERFORM floe_notify(p_acct, p_fid, v_modseq);
+	END IF;
+	RETURN QUERY SELECT 0, v_modseq;
+	RETURN QUERY SELECT 1, u FROM unnest(v_uids) AS u;
+END $$;
+
+-- Copies (p_move: moves) the messages in the ranges of p_src to p_dst of
+-- account p_dacct, sharing their blobs and keeping flags, internal dates,
+-- EMAILID and THREADID. Returns one kind 0 row (r_a: the destination's
+-- UIDVALIDITY, r_b: the source's HIGHESTMODSEQ) and kind 1 rows (r_a:
+-- source uid, r_b: its copy's uid), in source uid order.
+CREATE FUNCTION floe_copy(p_acct bigint, p_src bigint, p_lo bigint[], p_hi bigint[],
+			  p_dacct bigint, p_dst bigint, p_move boolean)
+RETURNS TABLE (r_kind int, r_a bigint, r_b bigint) LANGUAGE plpgsql AS $$
+DECLARE
+	v_quota bigint;
+	v_uids bigint[];
+	v_n int;
+	v_added bigint;
+	v_src_modseq bigint;
+	v_dst_uidvalidity bigint;
+	v_dst_noselect boolean;
+	v_first bigint;
+	v_dst_modseq bigint;
+	v_row record;
+BEGIN
+	IF p_move AND p_acct = p_dacct AND p_src = p_dst THEN
+		RAISE EXCEPTION 'cannot move messages into their own folder' USING ERRCODE = 'FL003';
+	END IF;
+	SELECT a.quota_bytes INTO v_quota FROM accounts a WHERE a.id = p_dacct FOR NO KEY UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no such account' USING ERRCODE = 'FL001';
+	END IF;
+	-- Both folders, locked in id order: copies in opposite directions
+	-- cannot deadlock.
+	FOR v_row IN SELECT f.id FROM folders f
+		     WHERE (f.account_id = p_acct AND f.id = p_src)
+			OR (f.account_id = p_dacct AND f.id = p_dst)
+		     ORDER BY f.id FOR UPDATE LOOP
+		NULL;
+	END LOOP;
+	SELECT f.highestmodseq INTO v_src_modseq FROM folders f
+	WHERE f.account_id = p_acct AND f.id = p_src;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no such folder' USING ERRCODE = 'FL001';
+	END IF;
+	SELECT f.uidvalidity, f.noselect INTO v_dst_uidvalidity, v_dst_noselect FROM folders f
+	WHERE f.account_id = p_dacct AND f.id = p_dst;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no such destination folder' USING ERRCODE = 'FL001';
+	END IF;
+	IF v_dst_noselect THEN
+		RAISE EXCEPTION 'the destination folder cannot hold messages' USING ERRCODE = 'FL003';
+	END IF;
+
+	SELECT array_agg(i.uid ORDER BY i.uid), coalesce(sum(i.size), 0) INTO v_uids, v_added
+	FROM unnest(p_lo, p_hi) AS r(lo, hi)
+	JOIN items i ON i.account_id = p_acct AND i.folder_id = p_src AND i.uid BETWEEN r.lo AND r.hi;
+	v_n := coalesce(cardinality(v_uids), 0);
+	IF v_n = 0 THEN
+		RETURN QUERY SELECT 0, v_dst_uidvalidity, v_src_modseq;
+		RETURN;
+	END IF;
+	IF NOT (p_move AND p_acct = p_dacct) THEN
+		PERFORM floe_quota_check(p_dacct, v_quota, v_added);
+	END IF;
+
+	UPDATE folders f SET uidnext = f.uidnext + v_n, highestmodseq = f.highestmodseq + 1
+	WHERE f.id = p_dst RETURNING f.uidnext - v_n, f.highestmodseq INTO v_first, v_dst_modseq;
+	IF v_first + v_n - 1 > 4294967295 THEN
+		RAISE EXCEPTION 'the destination folder has run out of UIDs' USING ERRCODE = 'FL003';
+	END IF;
+	INSERT INTO items (account_id, folder_id, uid, modseq, flags, internal_date, size, blob_hash,
+			   envelope, bodystructure, body, partmap, preview, sent_date, subject,
+			   base_subject, from_addr, to_addr, cc_addr, bcc_addr, sort_from, sort_to,
+			   sort_cc, sort_display_from, sort_display_to, message_id, in_reply_to,
+			   references_hdr, search_text, headers_text, has_attachment, email_id,
+			   thread_id)
+	SELECT p_dacct, p_dst, v_first + u.k - 1, v_dst_modseq, i.flags, i.internal_date, i.size,
+	       i.blob_hash, i.envelope, i.bodystructure, i.body, i.partmap, i.preview, i.sent_date,
+	       i.subject, i.base_subject, i.from_addr, i.to_addr, i.cc_addr, i.bcc_addr,
+	       i.sort_from, i.sort_to, i.sort_cc, i.sort_display_from, i.sort_display_to,
+	       i.message_id, i.in_reply_to, i.references_hdr, i.search_text, i.headers_text,
+	       i.has_attachment, i.email_id, i.thread_id
+	FROM unnest(v_uids) WITH ORDINALITY AS u(uid, k)
+	JOIN items i ON i.account_id = p_acct AND i.folder_id = p_src AND i.uid = u.uid;
+
+	IF p_move THEN
+		UPDATE folders f SET highestmodseq = f.highestmodseq + 1 WHERE f.id = p_src
+		RETURNING f.highestmodseq INTO v_src_modseq;
+		DELETE FROM items i
+		WHERE i.account_id = p_acct AND i.folder_id = p_src AND i.uid = ANY (v_uids);
+		INSERT INTO tombstones (account_id, folder_id, uid, modseq)
+		SELECT p_acct, p_src, u, v_src_modseq FROM unnest(v_uids) AS u
+		ON CONFLICT (account_id, folder_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq;
+		PERFORM floe_notify(p_acct, p_src, v_src_modseq);
+	ELSIF p_acct = p_dacct AND p_src = p_dst THEN
+		v_src_modseq := v_dst_modseq;
+	END IF;
+	PERFORM floe_notify(p_dacct, p_dst, v_dst_modseq);
+	RETURN QUERY SELECT 0, v_dst_uidvalidity, v_src_modseq;
+	RETURN QUERY SELECT 1, u.uid, v_first + u.k - 1 FROM unnest(v_uids) WITH ORDINALITY AS u(uid, k)
+		     ORDER BY u.k;
+END $$;
+
+-- Renames (moves) a folder and its subtree, creating missing parents.
+-- Renaming INBOX moves its messages to a new folder instead and leaves
+-- INBOX, and its children, in place (RFC 3501 6.3.5).
+CREATE FUNCTION floe_folder_rename(p_acct bigint, p_id bigint, p_new text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	v_parts text[] := floe_path_parts(p_new);
+	v_n int := cardinality(v_parts);
+	v_f folders%ROWTYPE;
+	v_parent bigint := NULL;
+	v_new bigint;
+BEGIN
+	SELECT * INTO v_f FROM folders f WHERE f.account_id = p_acct AND f.id = p_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no such folder' USING ERRCODE = 'FL001';
+	END IF;
+	IF floe_folder_find(p_acct, p_new) IS NOT NULL THEN
+		RAISE EXCEPTION 'folder % already exists', p_new USING ERRCODE = 'FL002';
+	END IF;
+	IF v_f.parent_id IS NULL AND v_f.name = 'INBOX' THEN
+		v_new := floe_folder_create(p_acct, p_new, 'mail', NULL);
+		PERFORM floe_copy(p_acct, p_id, ARRAY[1]::bigint[], ARRAY[4294967295]::bigint[],
+				  p_acct, v_new, true);
+		RETURN;
+	END IF;
+	IF v_n > 1 THEN
+		v_parent := floe_folder_ensure(p_acct, v_parts[1:v_n - 1]);
+		IF EXISTS (WITH RECURSIVE up AS (
+				SELECT f.id, f.parent_id FROM folders f WHERE f.id = v_parent
+				UNION ALL
+				SELECT f.id, f.parent_id FROM folders f JOIN up ON f.id = up.parent_id)
+			   SELECT 1 FROM up WHERE up.id = p_id) THEN
+			RAISE EXCEPTION 'a folder cannot be moved into itself' USING ERRCODE = 'FL003';
+		END IF;
+	END IF;
+	UPDATE folders f SET parent_id = v_parent, name = v_parts[v_n] WHERE f.id = p_id;
+	PERFORM floe_notify(p_acct, p_id, v_f.highestmodseq);
+END $$;

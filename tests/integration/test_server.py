@@ -213,10 +213,20 @@ def test_second_floed_on_same_state_dir_is_refused(floed, pg):
     assert f"is already running on state directory {floed.state_dir}" in other.log()
 
 
-def test_unserved_protocols_say_so(floed):
-    with socket.create_connection(("127.0.0.1", floed.imap_port), timeout=5) as s:
-        data = s.recv(1000)
-    assert data.startswith(b"* BYE [UNAVAILABLE] IMAP is not available"), data
+def test_unserved_protocols_say_so(pg):
+    smtp, lmtp = floe.free_port(), floe.free_port()
+    server = floe.Floed(None, pg, workers=1, config={
+        "smtp": {"listen": f"127.0.0.1:{smtp}"}, "lmtp": {"listen": f"127.0.0.1:{lmtp}"}})
+    server.start()
+    try:
+        for port, banner in ((smtp, b"421 4.3.2 SMTP submission is not available"),
+                             (lmtp, b"421 4.3.2 LMTP delivery is not available")):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                data = s.recv(1000)
+            assert data.startswith(banner), data
+        assert "smtp.listen = 127.0.0.1:%d: smtp is not served by this version yet" % smtp in server.log()
+    finally:
+        server.stop()
 
 
 def test_tls_listener_and_minimum_version(floed):

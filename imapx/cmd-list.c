@@ -1,0 +1,397 @@
+/* LIST (RFC 3501 6.3.8) with LIST-EXTENDED (RFC 5258: selection options
+ * SUBSCRIBED, REMOTE, RECURSIVEMATCH, SPECIAL-USE; return options
+ * SUBSCRIBED, CHILDREN, SPECIAL-USE; several patterns), SPECIAL-USE
+ * attributes (RFC 6154), LIST-STATUS (RFC 5819) and LSUB (RFC 3501
+ * 6.3.9). Names are matched in UTF-8 against the store's folder list. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "commands.h"
+#include "imap-client-private.h"
+#include "mutf7.h"
+#include "xmalloc.h"
+
+/* Longest pattern accepted: matching costs pattern x name length. */
+#define LIST_MAX_PATTERN 1024
+
+#define SEL_SUBSCRIBED     0x01
+#define SEL_RECURSIVEMATCH 0x02
+#define SEL_SPECIALUSE     0x04
+#define RET_SUBSCRIBED     0x01
+#define RET_CHILDREN       0x02
+#define RET_SPECIALUSE     0x04
+#define RET_STATUS         0x08
+
+struct list_ctx {
+	bool lsub;
+	unsigned sel, ret, status_items;
+	char **patterns; /* reference + pattern, UTF-8 */
+	size_t npatterns;
+	struct store_op *op;
+};
+
+static void
+list_cleanup(struct imap_cmd *cmd)
+{
+	struct list_ctx *ctx = cmd->ctx;
+
+	if (ctx == NULL)
+		return;
+	store_op_abandon(&ctx->op);
+	for (size_t i = 0; i < ctx->npatterns; i++)
+		free(ctx->patterns[i]);
+	free(ctx->patterns);
+	free(ctx);
+	cmd->ctx = NULL;
+}
+
+/* '*' matches anything, '%' anything but the delimiter. Dynamic
+ * programming over one row: O(pattern x name), no backtracking blow-up. */
+static bool
+list_match_exact(const char *pat, const char *name)
+{
+	size_t plen = strlen(pat), nlen = strlen(name);
+	bool *row = xcalloc(nlen + 1, sizeof(*row)), result;
+
+	row[0] = true;
+	for (size_t i = 0; i < plen; i++) {
+		char p = pat[i];
+		bool diag = row[0], prev;
+
+		row[0] = row[0] && (p == '*' || p == '%');
+		prev = row[0];
+		for (size_t j = 1; j <= nlen; j++) {
+			bool up = row[j], cur;
+
+			if (p == '*')
+				cur = up || prev;
+			else if (p == '%')
+				cur = up || (prev && name[j - 1] != '/');
+			else
+				cur = diag && p == name[j - 1];
+			diag = up;
+			row[j] = cur;
+			prev = cur;
+		}
+	}
+	result = row[nlen];
+	free(row);
+	return result;
+}
+
+/* INBOX is case-insensitive: a pattern starting with some spelling of it
+ * (or a prefix of it before a wildcard) also matches "INBOX...". */
+static bool
+list_match(const char *pat, const char *name)
+{
+	char *upper;
+	bool ok;
+
+	if (list_match_exact(pat, name))
+		return true;
+	if (strncmp(name, "INBOX", 5) != 0)
+		return false;
+	upper = xstrdup(pat);
+	for (size_t i = 0; i < 5 && upper[i] != '\0' && upper[i] != '*' && upper[i] != '%'; i++) {
+		if (upper[i] >= 'a' && upper[i] <= 'z')
+			upper[i] = (char)(upper[i] - 'a' + 'A');
+	}
+	ok = list_match_exact(upper, name);
+	free(upper);
+	return ok;
+}
+
+static bool
+list_matches(const struct list_ctx *ctx, const char *name)
+{
+	for (size_t i = 0; i < ctx->npatterns; i++) {
+		if (list_match(ctx->patterns[i], name))
+			return true;
+	}
+	return false;
+}
+
+static const char *
+list_special_use_attr(const char *special_use)
+{
+	static const struct {
+		const char *store, *attr;
+	} map[] = {
+	    {"sent", "\\Sent"},       {"drafts", "\\Drafts"},   {"trash", "\\Trash"},
+	    {"junk", "\\Junk"},       {"archive", "\\Archive"}, {"all", "\\All"},
+	    {"flagged", "\\Flagged"},
+	};
+
+	if (special_use == NULL)
+		return NULL;
+	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++) {
+		if (strcasecmp(map[i].store, special_use) == 0)
+			return map[i].attr;
+	}
+	return NULL;
+}
+
+/* True if a folder below f (by path) is subscribed. */
+static bool
+list_has_subscribed_child(const struct store_folder_list *list, const struct store_folder *f)
+{
+	size_t len = strlen(f->path);
+
+	for (size_t i = 0; i < list->count; i++) {
+		const struct store_folder *o = &list->folders[i];
+
+		if (o->subscribed && strncmp(o->path, f->path, len) == 0 && o->path[len] == '/')
+			return true;
+	}
+	for (size_t i = 0; i < list->orphan_count; i++) {
+		const char *o = list->orphan_subscriptions[i];
+
+		if (strncmp(o, f->path, len) == 0 && o[len] == '/')
+			return true;
+	}
+	return false;
+}
+
+static void
+list_write_line(struct imap_cmd *cmd, const char *verb, const char *attrs, const char *name,
+                bool childinfo)
+{
+	struct imap_client *c = cmd->client;
+
+	imap_client_printf(c, "* %s (%s) \"/\" ", verb, attrs);
+	imap_write_mailbox(c, name);
+	if (childinfo)
+		imap_client_printf(c, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+	imap_client_printf(c, "\r\n");
+}
+
+static void
+list_folder(struct imap_cmd *cmd, const struct store_folder_list *list,
+            const struct store_folder *f)
+{
+	struct list_ctx *ctx = cmd->ctx;
+	const char *special = list_special_use_attr(f->special_use);
+	bool childinfo = false;
+	char attrs[128];
+
+	if (!list_matches(ctx, f->path))
+		return;
+	if ((ctx->sel & SEL_SPECIALUSE) != 0 && special == NULL)
+		return;
+	if ((ctx->sel & SEL_SUBSCRIBED) != 0 && !f->subscribed) {
+		/* RECURSIVEMATCH: a parent whose children match is listed with
+		 * CHILDINFO (RFC 5258 3.5). */
+		if ((ctx->sel & SEL_RECURSIVEMATCH) == 0 || !list_has_subscribed_child(list, f))
+			return;
+		childinfo = true;
+	}
+	attrs[0] = '\0';
+	strcat(attrs, f->has_children ? "\\HasChildren" : "\\HasNoChildren");
+	if (special != NULL) {
+		strcat(attrs, " ");
+		strcat(attrs, special);
+	}
+	if (f->subscribed && (ctx->ret & RET_SUBSCRIBED) != 0 && !childinfo)
+		strcat(attrs, " \\Subscribed");
+	list_write_line(cmd, "LIST", attrs, f->path, childinfo);
+	if ((ctx->ret & RET_STATUS) != 0)
+		imap_status_write(cmd->client, f, ctx->status_items);
+}
+
+static void
+list_lsub(struct imap_cmd *cmd, const struct store_folder_list *list)
+{
+	struct list_ctx *ctx = cmd->ctx;
+
+	for (size_t i = 0; i < list->count; i++) {
+		const struct store_folder *f = &list->folders[i];
+
+		if (f->subscribed && list_matches(ctx, f->path))
+			list_write_line(cmd, "LSUB", "", f->path, false);
+	}
+	for (size_t i = 0; i < list->orphan_count; i++) {
+		if (list_matches(ctx, list->orphan_subscriptions[i]))
+			list_write_line(cmd, "LSUB", "\\Noselect", list->orphan_subscriptions[i],
+			                false);
+	}
+}
+
+static void
+list_cb(const struct store_folder_list *list, const char *error, void *context)
+{
+	struct imap_cmd *cmd = context;
+	struct list_ctx *ctx = cmd->ctx;
+
+	ctx->op = NULL;
+	if (list == NULL) {
+		imap_cmd_store_error(cmd, "Cannot list mailboxes", STORE_ERR_INTERNAL, error);
+		imap_cmd_finish(cmd);
+		return;
+	}
+	if (ctx->lsub) {
+		list_lsub(cmd, list);
+	} else {
+		for (size_t i = 0; i < list->count; i++)
+			list_folder(cmd, list, &list->folders[i]);
+		for (size_t i = 0; (ctx->sel & SEL_SUBSCRIBED) != 0 && i < list->orphan_count;
+		     i++) {
+			if (list_matches(ctx, list->orphan_subscriptions[i]))
+				list_write_line(cmd, "LIST", "\\NonExistent \\Subscribed",
+				                list->orphan_subscriptions[i], false);
+		}
+	}
+	imap_cmd_ok(cmd, "%s completed", cmd->name);
+	imap_cmd_finish(cmd);
+}
+
+/* Decodes a reference or pattern (mUTF-7, or UTF-8 after UTF8=ACCEPT). */
+static int
+list_decode(struct imap_client *c, const char *s, size_t len, char **utf8_r, const char **error_r)
+{
+	if (len > LIST_MAX_PATTERN || memchr(s, '\0', len) != NULL) {
+		*error_r = "Mailbox pattern too long or contains NUL";
+		return -1;
+	}
+	if (imap_client_has(c, IMAP_ENABLED_UTF8 | IMAP_ENABLED_REV2)) {
+		if (mutf7_utf8_validate(s, len, error_r) < 0)
+			return -1;
+		*utf8_r = xstrndup(s, len);
+		return 0;
+	}
+	if (len == 0) {
+		*utf8_r = xstrdup("");
+		return 0;
+	}
+	return mutf7_decode(s, len, utf8_r, error_r);
+}
+
+static const char *
+list_add_pattern(struct imap_cmd *cmd, const char *ref, const struct imap_arg *arg)
+{
+	struct list_ctx *ctx = cmd->ctx;
+	const char *s, *error;
+	size_t len;
+	char *pat;
+
+	if (!imap_arg_astring(arg, &s, &len))
+		return "Mailbox pattern expected";
+	if (list_decode(cmd->client, s, len, &pat, &error) < 0)
+		return error;
+	ctx->patterns = xreallocarray(ctx->patterns, ctx->npatterns + 1, sizeof(*ctx->patterns));
+	ctx->patterns[ctx->npatterns++] = xasprintf("%s%s", ref, pat);
+	free(pat);
+	return NULL;
+}
+
+static const char *
+list_parse_options(struct list_ctx *ctx, const struct imap_arg *sel, size_t nsel,
+                   const struct imap_arg *ret, size_t nret)
+{
+	const struct imap_arg *items;
+	size_t nitems;
+	const char *error;
+
+	for (size_t i = 0; i < nsel; i++) {
+		if (imap_arg_atom_equals(&sel[i], "SUBSCRIBED"))
+			ctx->sel |= SEL_SUBSCRIBED;
+		else if (imap_arg_atom_equals(&sel[i], "RECURSIVEMATCH"))
+			ctx->sel |= SEL_RECURSIVEMATCH;
+		else if (imap_arg_atom_equals(&sel[i], "SPECIAL-USE"))
+			ctx->sel |= SEL_SPECIALUSE;
+		else if (!imap_arg_atom_equals(&sel[i], "REMOTE"))
+			return "Unknown LIST selection option";
+	}
+	if (ctx->sel == SEL_RECURSIVEMATCH)
+		return "RECURSIVEMATCH needs another selection option";
+	for (size_t i = 0; i < nret; i++) {
+		if (imap_arg_atom_equals(&ret[i], "SUBSCRIBED")) {
+			ctx->ret |= RET_SUBSCRIBED;
+		} else if (imap_arg_atom_equals(&ret[i], "CHILDREN")) {
+			ctx->ret |= RET_CHILDREN;
+		} else if (imap_arg_atom_equals(&ret[i], "SPECIAL-USE")) {
+			ctx->ret |= RET_SPECIALUSE;
+		} else if (imap_arg_atom_equals(&ret[i], "STATUS") && i + 1 < nret &&
+		           imap_arg_list(&ret[i + 1], &items, &nitems)) {
+			if (imap_status_parse_items(items, nitems, &ctx->status_items, &error) < 0)
+				return error;
+			ctx->ret |= RET_STATUS;
+			i++;
+		} else {
+			return "Unknown LIST return option";
+		}
+	}
+	if ((ctx->sel & SEL_SUBSCRIBED) != 0)
+		ctx->ret |= RET_SUBSCRIBED;
+	return NULL;
+}
+
+static enum imap_cmd_result
+list_start(struct imap_cmd *cmd, bool lsub)
+{
+	struct imap_client *c = cmd->client;
+	const struct imap_arg *args = cmd->args, *sel = NULL, *ret = NULL, *pats;
+	size_t count = cmd->count, nsel = 0, nret = 0, npats;
+	const char *s, *error;
+	struct list_ctx *ctx;
+	size_t len;
+	char *ref;
+
+	if (!lsub && count > 0 && imap_arg_list(&args[0], &sel, &nsel)) {
+		args++;
+		count--;
+	}
+	if (!lsub && count == 4 && imap_arg_atom_equals(&args[2], "RETURN") &&
+	    imap_arg_list(&args[3], &ret, &nret))
+		count = 2;
+	if (count != 2 || !imap_arg_astring(&args[0], &s, &len)) {
+		imap_cmd_bad(cmd, "Usage: %s reference mailbox", cmd->name);
+		return IMAP_CMD_DONE;
+	}
+	if (list_decode(c, s, len, &ref, &error) < 0) {
+		imap_cmd_bad(cmd, "Invalid reference: %s", error);
+		return IMAP_CMD_DONE;
+	}
+	ctx = xcalloc(1, sizeof(*ctx));
+	ctx->lsub = lsub;
+	cmd->ctx = ctx;
+	cmd->cleanup = list_cleanup;
+	if ((error = list_parse_options(ctx, sel, nsel, ret, nret)) != NULL) {
+		free(ref);
+		imap_cmd_bad(cmd, "%s", error);
+		return IMAP_CMD_DONE;
+	}
+	if (!lsub && imap_arg_list(&args[1], &pats, &npats)) {
+		for (size_t i = 0; i < npats && error == NULL; i++)
+			error = list_add_pattern(cmd, ref, &pats[i]);
+		if (npats == 0)
+			error = "Empty pattern list";
+	} else {
+		error = list_add_pattern(cmd, ref, &args[1]);
+	}
+	free(ref);
+	if (error != NULL) {
+		imap_cmd_bad(cmd, "Invalid mailbox pattern: %s", error);
+		return IMAP_CMD_DONE;
+	}
+	/* LIST "" "": the hierarchy delimiter and root (RFC 3501 6.3.8). */
+	if (!lsub && ctx->npatterns == 1 && ctx->patterns[0][0] == '\0' && nsel == 0) {
+		imap_client_untagged(c, "LIST (\\Noselect) \"/\" \"\"");
+		imap_cmd_ok(cmd, "LIST completed");
+		return IMAP_CMD_DONE;
+	}
+	ctx->op = store_folder_list(imap_client_store(c), imap_client_account_id(c), list_cb, cmd);
+	return IMAP_CMD_ASYNC;
+}
+
+enum imap_cmd_result
+cmd_list(struct imap_cmd *cmd)
+{
+	return list_start(cmd, false);
+}
+
+enum imap_cmd_result
+cmd_lsub(struct imap_cmd *cmd)
+{
+	return list_start(cmd, true);
+}

@@ -1,0 +1,178 @@
+/* STATUS (RFC 3501 6.3.10) with MESSAGES, UIDNEXT, UIDVALIDITY, UNSEEN,
+ * RECENT (always 0: Floe keeps no \Recent), HIGHESTMODSEQ (RFC 7162),
+ * SIZE and DELETED (RFC 9051 / STATUS=SIZE) and MAILBOXID (RFC 8474). The
+ * item parser and writer also serve LIST-STATUS. */
+#include <stdlib.h>
+#include <strings.h>
+
+#include "commands.h"
+#include "imap-client-private.h"
+#include "xmalloc.h"
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} status_items[] = {
+    {"MESSAGES", IMAP_STATUS_MESSAGES},
+    {"UIDNEXT", IMAP_STATUS_UIDNEXT},
+    {"UIDVALIDITY", IMAP_STATUS_UIDVALIDITY},
+    {"UNSEEN", IMAP_STATUS_UNSEEN},
+    {"HIGHESTMODSEQ", IMAP_STATUS_HIGHESTMODSEQ},
+    {"SIZE", IMAP_STATUS_SIZE},
+    {"DELETED", IMAP_STATUS_DELETED},
+    {"RECENT", IMAP_STATUS_RECENT},
+    {"MAILBOXID", IMAP_STATUS_MAILBOXID},
+};
+
+int
+imap_status_parse_items(const struct imap_arg *list, size_t count, unsigned *items_r,
+                        const char **error_r)
+{
+	unsigned items = 0;
+
+	if (count == 0) {
+		*error_r = "Empty status item list";
+		return -1;
+	}
+	for (size_t i = 0; i < count; i++) {
+		const char *name;
+		size_t k;
+
+		if (list[i].type != IMAP_ARG_ATOM || !imap_arg_atom(&list[i], &name)) {
+			*error_r = "Status items are atoms";
+			return -1;
+		}
+		for (k = 0; k < sizeof(status_items) / sizeof(*status_items); k++) {
+			if (strcasecmp(name, status_items[k].name) == 0)
+				break;
+		}
+		if (k == sizeof(status_items) / sizeof(*status_items)) {
+			*error_r = "Unknown status item";
+			return -1;
+		}
+		items |= status_items[k].bit;
+	}
+	*items_r = items;
+	return 0;
+}
+
+void
+imap_status_write(struct imap_client *c, const struct store_folder *f, unsigned items)
+{
+	const char *sep = "";
+
+	imap_client_printf(c, "* STATUS ");
+	imap_write_mailbox(c, f->path);
+	imap_client_printf(c, " (");
+	for (size_t k = 0; k < sizeof(status_items) / sizeof(*status_items); k++) {
+		unsigned bit = status_items[k].bit;
+
+		if ((items & bit) == 0)
+			continue;
+		imap_client_printf(c, "%s%s ", sep, status_items[k].name);
+		sep = " ";
+		switch (bit) {
+		case IMAP_STATUS_MESSAGES:
+			imap_client_printf(c, "%u", f->messages);
+			break;
+		case IMAP_STATUS_UIDNEXT:
+			imap_client_printf(c, "%u", f->uidnext);
+			break;
+		case IMAP_STATUS_UIDVALIDITY:
+			imap_client_printf(c, "%u", f->uidvalidity);
+			break;
+		case IMAP_STATUS_UNSEEN:
+			imap_client_printf(c, "%u", f->unseen);
+			break;
+		case IMAP_STATUS_HIGHESTMODSEQ:
+			imap_client_printf(
+			    c, "%llu",
+			    (unsigned long long)(f->highestmodseq > 0 ? f->highestmodseq : 1));
+			break;
+		case IMAP_STATUS_SIZE:
+			imap_client_printf(c, "%llu", (unsigned long long)f->size);
+			break;
+		case IMAP_STATUS_DELETED:
+			imap_client_printf(c, "%u", f->deleted);
+			break;
+		case IMAP_STATUS_RECENT:
+			imap_client_printf(c, "0");
+			break;
+		case IMAP_STATUS_MAILBOXID:
+			imap_client_printf(c, "(F%llu)", (unsigned long long)f->id);
+			break;
+		}
+	}
+	imap_client_printf(c, ")\r\n");
+}
+
+struct status_ctx {
+	struct store_op *op;
+	unsigned items;
+	char *name;
+};
+
+static void
+status_cleanup(struct imap_cmd *cmd)
+{
+	struct status_ctx *ctx = cmd->ctx;
+
+	if (ctx == NULL)
+		return;
+	store_op_abandon(&ctx->op);
+	free(ctx->name);
+	free(ctx);
+	cmd->ctx = NULL;
+}
+
+static void
+status_folder_cb(const struct store_folder *folder, enum store_err code, const char *error,
+                 void *context)
+{
+	struct imap_cmd *cmd = context;
+	struct status_ctx *ctx = cmd->ctx;
+
+	ctx->op = NULL;
+	if (folder == NULL) {
+		if (code == STORE_ERR_NOT_FOUND || code == STORE_OK)
+			imap_cmd_no(cmd, "[NONEXISTENT] Mailbox doesn't exist");
+		else
+			imap_cmd_store_error(cmd, "Cannot get status", code, error);
+	} else {
+		imap_status_write(cmd->client, folder, ctx->items);
+		imap_cmd_ok(cmd, "STATUS completed");
+	}
+	imap_cmd_finish(cmd);
+}
+
+enum imap_cmd_result
+cmd_status(struct imap_cmd *cmd)
+{
+	struct imap_client *c = cmd->client;
+	const struct imap_arg *list;
+	struct status_ctx *ctx;
+	size_t count;
+	unsigned items;
+	const char *error;
+	char *name;
+
+	if (cmd->count != 2 || !imap_arg_list(&cmd->args[1], &list, &count)) {
+		imap_cmd_bad(cmd, "Usage: STATUS mailbox (items)");
+		return IMAP_CMD_DONE;
+	}
+	if (imap_status_parse_items(list, count, &items, &error) < 0 ||
+	    imap_arg_mailbox(c, &cmd->args[0], &name, &error) < 0) {
+		imap_cmd_bad(cmd, "%s", error);
+		return IMAP_CMD_DONE;
+	}
+	if ((items & IMAP_STATUS_HIGHESTMODSEQ) != 0)
+		imap_client_enable(c, IMAP_ENABLED_CONDSTORE);
+	ctx = xcalloc(1, sizeof(*ctx));
+	ctx->items = items;
+	ctx->name = name;
+	cmd->ctx = ctx;
+	cmd->cleanup = status_cleanup;
+	ctx->op = store_folder_get(imap_client_store(c), imap_client_account_id(c), name, 0,
+	                           status_folder_cb, cmd);
+	return IMAP_CMD_ASYNC;
+}

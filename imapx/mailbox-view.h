@@ -1,0 +1,99 @@
+/* A session's view of its selected mailbox: the sequence-number map over
+ * the folder's UIDs, each message's flags and modseq as last told to the
+ * client, the folder's UIDVALIDITY/UIDNEXT/HIGHESTMODSEQ, and changes other
+ * sessions made (learnt from the change-notice bus, fetched with
+ * store_changes) that are reported only where RFC 3501/7162 allow. */
+#ifndef FLOE_MAILBOX_VIEW_H
+#define FLOE_MAILBOX_VIEW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct imap_client;
+struct imap_view;
+struct seqset;
+struct store_msg_list;
+
+/* ---------------------------------------------------------------------
+ * Read accessors (for every command). Sequence numbers run 1..count.
+ */
+
+uint64_t imap_view_folder_id(const struct imap_view *view);
+/* The folder's owner (the account itself until shared folders exist). */
+uint64_t imap_view_owner_id(const struct imap_view *view);
+/* The mailbox name in UTF-8, as the store spells it ("INBOX", "a/b"). */
+const char *imap_view_name(const struct imap_view *view);
+/* Selected with EXAMINE (or without write rights). */
+bool imap_view_readonly(const struct imap_view *view);
+uint32_t imap_view_count(const struct imap_view *view);
+uint32_t imap_view_uidvalidity(const struct imap_view *view);
+/* Greater than every UID the view has. */
+uint32_t imap_view_uidnext(const struct imap_view *view);
+/* The HIGHESTMODSEQ up to which the view is complete (>= 1). */
+uint64_t imap_view_highestmodseq(const struct imap_view *view);
+
+/* 0 when seq is out of range. */
+uint32_t imap_view_seq_to_uid(const struct imap_view *view, uint32_t seq);
+/* 0 when the view has no such UID. O(log n). */
+uint32_t imap_view_uid_to_seq(const struct imap_view *view, uint32_t uid);
+/* The message's modseq, 0 when seq is out of range. */
+uint64_t imap_view_modseq(const struct imap_view *view, uint32_t seq);
+/* The message's flags as the client last saw them ("\\Seen", keywords);
+ * valid until the view next changes. count 0 when seq is out of range. */
+void imap_view_flags(const struct imap_view *view, uint32_t seq, const char *const **flags_r,
+                     size_t *count_r);
+/* True if the message has flag (case-insensitive). */
+bool imap_view_has_flag(const struct imap_view *view, uint32_t seq, const char *flag);
+
+/* SEARCHRES (RFC 5182): the saved result, as UIDs; NULL when none. Saving
+ * takes ownership of uids (NULL clears). Expunged messages drop out of it. */
+const struct seqset *imap_view_saved(const struct imap_view *view);
+void imap_view_set_saved(struct imap_view *view, struct seqset *uids);
+
+/* ---------------------------------------------------------------------
+ * For the session and SELECT (not for other commands)
+ */
+
+/* Builds a view from store_folder_select's answer and starts watching the
+ * change-notice bus for the folder. name is copied. */
+struct imap_view *imap_view_create(struct imap_client *client, const char *name,
+                                   const struct store_msg_list *list, bool readonly);
+/* Removes the notify watch, abandons a refresh in flight, frees. Accepts
+ * NULL; sets *view to NULL. */
+void imap_view_destroy(struct imap_view **view);
+/* True when the bus reported a change the view has not fetched yet. */
+bool imap_view_is_dirty(const struct imap_view *view);
+void imap_view_set_dirty(struct imap_view *view);
+
+/* Fetches what changed since the view's HIGHESTMODSEQ and writes the
+ * untagged responses (EXPUNGE or VANISHED, EXISTS, FLAGS, FETCH) at once,
+ * then calls done(ctx) (from the event loop; also on a store error, which
+ * is logged); done may be NULL. A refresh requested while one runs is
+ * merged into it (which is repeated if the bus spoke meanwhile); only the
+ * last caller's done is called. */
+typedef void imap_view_refresh_fn(void *ctx);
+void imap_view_refresh(struct imap_view *view, imap_view_refresh_fn *done, void *ctx);
+/* True while a refresh is running. */
+bool imap_view_refreshing(const struct imap_view *view);
+/* While set (IDLE), a notice starts a refresh at once and flushes the
+ * output when it is done. */
+void imap_view_set_live(struct imap_view *view, bool live);
+
+/* SELECT ... (QRESYNC (uidvalidity since ...)): writes
+ * "* VANISHED (EARLIER)" for the UIDs of list->vanished (store_changes
+ * after since, asked after the view was built) that the view does not have,
+ * restricted to known_uids (NULL: all), then "* seq FETCH (UID FLAGS
+ * MODSEQ)" for every message of the view whose modseq is above since. Does
+ * not change the view. */
+void imap_view_report_since(struct imap_view *view, const struct store_msg_list *list,
+                            uint64_t since, const struct seqset *known_uids);
+
+/* Writes "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" for the view. */
+void imap_view_write_flags_responses(struct imap_view *view);
+/* Writes "(flag flag ...)" of message seq. */
+void imap_view_write_msg_flags(struct imap_view *view, uint32_t seq);
+/* The sequence number of the first message without \Seen, 0 if none. */
+uint32_t imap_view_first_unseen(const struct imap_view *view);
+
+#endif

@@ -1,0 +1,311 @@
+/* The pure half of authentication (see auth.h): login validation, base64,
+ * and the decoders of SASL PLAIN, SASL LOGIN and HTTP Basic credentials.
+ * No state and no I/O, so every parser here is unit-tested on buffers. */
+#include "auth.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+#include "password.h"
+#include "xmalloc.h"
+
+/* Whether s is valid UTF-8 (no overlong forms, surrogates or code points
+ * past U+10FFFF) without control characters. */
+static bool
+auth_text_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		uint32_t cp;
+		size_t n;
+
+		if (c < 0x80) {
+			if (c < 0x20 || c == 0x7f)
+				return false;
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (len - i - 1 < n)
+			return false;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+bool
+auth_login_valid(const char *login, size_t len)
+{
+	return len >= 1 && len <= AUTH_LOGIN_MAX &&
+	       auth_text_valid((const unsigned char *)login, len);
+}
+
+int
+auth_address_key(const char *ip, char *buf, size_t size)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	char text[INET6_ADDRSTRLEN];
+
+	if (inet_pton(AF_INET, ip, &a4) == 1) {
+		inet_ntop(AF_INET, &a4, text, sizeof(text));
+		snprintf(buf, size, "%s", text);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, ip, &a6) == 1) {
+		if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+			memcpy(&a4, &a6.s6_addr[12], sizeof(a4));
+			inet_ntop(AF_INET, &a4, text, sizeof(text));
+			snprintf(buf, size, "%s", text);
+		} else {
+			memset(&a6.s6_addr[8], 0, 8);
+			inet_ntop(AF_INET6, &a6, text, sizeof(text));
+			snprintf(buf, size, "%s/64", text);
+		}
+		return 0;
+	}
+	snprintf(buf, size, "%s", ip);
+	return -1;
+}
+
+static const char auth_b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int
+auth_b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int
+auth_base64_decode(const char *text, size_t len, unsigned char **data_r, size_t *len_r,
+                   const char **error_r)
+{
+	unsigned char *out;
+	size_t n = 0;
+
+	*data_r = NULL;
+	*len_r = 0;
+	if (len % 4 != 0) {
+		*error_r = "invalid base64 (length not a multiple of 4)";
+		return -1;
+	}
+	out = xmalloc(len / 4 * 3 + 1);
+	for (size_t i = 0; i < len; i += 4) {
+		uint32_t v = 0;
+		int pad = 0;
+
+		for (size_t j = 0; j < 4; j++) {
+			int d;
+
+			if (text[i + j] == '=') {
+				/* only "xx==" or "xxx=" at the very end */
+				if (i + 4 != len || j < 2)
+					goto bad;
+				pad++;
+				d = 0;
+			} else {
+				d = pad > 0 ? -1 : auth_b64_value(text[i + j]);
+				if (d < 0)
+					goto bad;
+			}
+			v = (v << 6) | (uint32_t)d;
+		}
+		out[n++] = (unsigned char)(v >> 16);
+		if (pad < 2)
+			out[n++] = (unsigned char)(v >> 8);
+		if (pad < 1)
+			out[n++] = (unsigned char)v;
+	}
+	out[n] = '\0';
+	*data_r = out;
+	*len_r = n;
+	return 0;
+bad:
+	free(out);
+	*error_r = "invalid base64";
+	return -1;
+}
+
+char *
+auth_base64_encode(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	char *out = xmalloc((len + 2) / 3 * 4 + 1);
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+
+		if (i + 1 < len)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < len)
+			v |= p[i + 2];
+		out[n++] = auth_b64_alphabet[(v >> 18) & 63];
+		out[n++] = auth_b64_alphabet[(v >> 12) & 63];
+		out[n++] = i + 1 < len ? auth_b64_alphabet[(v >> 6) & 63] : '=';
+		out[n++] = i + 2 < len ? auth_b64_alphabet[v & 63] : '=';
+	}
+	out[n] = '\0';
+	return out;
+}
+
+void
+auth_credentials_clear(struct auth_credentials *creds)
+{
+	xfree_ptr(&creds->login);
+	if (creds->password != NULL) {
+		sodium_memzero(creds->password, strlen(creds->password));
+		xfree_ptr(&creds->password);
+	}
+}
+
+/* Checks and copies login and password (not NUL-terminated). */
+static int
+auth_credentials_set(struct auth_credentials *creds, const char *login, size_t login_len,
+                     const char *password, size_t password_len, const char **error_r)
+{
+	creds->login = NULL;
+	creds->password = NULL;
+	if (login_len == 0) {
+		*error_r = "empty user name";
+		return -1;
+	}
+	if (login_len > AUTH_LOGIN_MAX) {
+		*error_r = "user name too long";
+		return -1;
+	}
+	if (!auth_text_valid((const unsigned char *)login, login_len)) {
+		*error_r = "invalid characters in user name";
+		return -1;
+	}
+	if (password_len == 0) {
+		*error_r = "empty password";
+		return -1;
+	}
+	if (password_len > PASSWORD_MAX_LENGTH) {
+		*error_r = "password too long";
+		return -1;
+	}
+	if (memchr(password, '\0', password_len) != NULL) {
+		*error_r = "NUL in password";
+		return -1;
+	}
+	creds->login = xstrndup(login, login_len);
+	creds->password = xstrndup(password, password_len);
+	return 0;
+}
+
+int
+auth_sasl_plain_decode(const void *data, size_t len, struct auth_credentials *creds,
+                       const char **error_r)
+{
+	const char *p = data, *nul1, *nul2;
+	size_t zid_len, cid_len;
+
+	creds->login = NULL;
+	creds->password = NULL;
+	nul1 = memchr(p, '\0', len);
+	nul2 = nul1 != NULL ? memchr(nul1 + 1, '\0', len - (size_t)(nul1 + 1 - p)) : NULL;
+	if (nul2 == NULL) {
+		*error_r = "malformed PLAIN response (expected authzid NUL authcid NUL password)";
+		return -1;
+	}
+	zid_len = (size_t)(nul1 - p);
+	cid_len = (size_t)(nul2 - (nul1 + 1));
+	if (auth_credentials_set(creds, nul1 + 1, cid_len, nul2 + 1, len - (size_t)(nul2 + 1 - p),
+	                         error_r) < 0)
+		return -1;
+	if (zid_len > 0 && (zid_len != cid_len || strncasecmp(p, nul1 + 1, cid_len) != 0)) {
+		auth_credentials_clear(creds);
+		*error_r = "authorization identity must be empty or the user name";
+		return -1;
+	}
+	return 0;
+}
+
+int
+auth_sasl_login_decode(const char *text, size_t len, size_t max_len, char **value_r,
+                       const char **error_r)
+{
+	unsigned char *data;
+	size_t n;
+
+	*value_r = NULL;
+	if (auth_base64_decode(text, len, &data, &n, error_r) < 0)
+		return -1;
+	if (n == 0 || n > max_len || memchr(data, '\0', n) != NULL) {
+		*error_r = n == 0        ? "empty response"
+		           : n > max_len ? "response too long"
+		                         : "NUL in response";
+		sodium_memzero(data, n);
+		free(data);
+		return -1;
+	}
+	*value_r = (char *)data;
+	return 0;
+}
+
+int
+auth_basic_decode(const char *text, size_t len, struct auth_credentials *creds,
+                  const char **error_r)
+{
+	unsigned char *data;
+	const char *colon;
+	size_t n;
+	int ret;
+
+	creds->login = NULL;
+	creds->password = NULL;
+	if (auth_base64_decode(text, len, &data, &n, error_r) < 0)
+		return -1;
+	colon = memchr(data, ':', n);
+	if (colon == NULL) {
+		*error_r = "malformed Basic credentials (no ':')";
+		ret = -1;
+	} else {
+		size_t ulen = (size_t)(colon - (const char *)data);
+
+		ret = auth_credentials_set(creds, (const char *)data, ulen, colon + 1, n - ulen - 1,
+		                           error_r);
+	}
+	sodium_memzero(data, n);
+	free(data);
+	return ret;
+}
