@@ -11,10 +11,10 @@
 #include "xmalloc.h"
 
 static const char *const folder_types[] = {
-	"mail", "event", "contact", "task", "note", "journal", "file",
+    "mail", "event", "contact", "task", "note", "journal", "file",
 };
 static const char *const special_uses[] = {
-	"inbox", "sent", "drafts", "trash", "junk", "archive",
+    "inbox", "sent", "drafts", "trash", "junk", "archive",
 };
 
 static bool
@@ -48,15 +48,16 @@ list_done(struct store_op *op, const struct db_result *res)
 	struct store_folder *folders = store_op_calloc(op, (size_t)rows + 1, sizeof(*folders));
 	const char **orphans = store_op_calloc(op, (size_t)rows + 1, sizeof(*orphans));
 	struct store_folder_list list = {
-		.folders = folders,
-		.orphan_subscriptions = orphans,
+	    .folders = folders,
+	    .orphan_subscriptions = orphans,
 	};
 
 	for (int r = 0; r < rows; r++) {
 		if (db_result_value(res, r, 0)[0] == '0')
 			store_folder_parse(op, res, r, 1, &folders[list.count++]);
 		else
-			orphans[list.orphan_count++] = store_op_strdup(op, db_result_value(res, r, 1));
+			orphans[list.orphan_count++] =
+			    store_op_strdup(op, db_result_value(res, r, 1));
 	}
 	store_op_deliver_begin(op);
 	l->cb(&list, NULL, op->ctx);
@@ -67,20 +68,22 @@ list_done(struct store_op *op, const struct db_result *res)
  * counters are columns of folders kept by triggers, so this reads one row
  * per folder whatever their sizes. */
 static const char list_sql[] =
-	"WITH RECURSIVE t AS ("
-	" SELECT f.id, f.name AS path FROM folders f"
-	" WHERE f.account_id = $1 AND f.parent_id IS NULL"
-	" UNION ALL"
-	" SELECT f.id, t.path || '/' || f.name FROM t"
-	" JOIN folders f ON f.account_id = $1 AND f.parent_id = t.id) "
-	"SELECT * FROM ("
-	" SELECT 0 AS k, " STORE_FOLDER_COLUMNS("t.path") ", t.path AS o"
-	" FROM t JOIN folders f ON f.id = t.id"
-	" UNION ALL"
-	" SELECT 1, s.name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-	" NULL, NULL, NULL, NULL, NULL, NULL, s.name FROM subscriptions s"
-	" WHERE s.account_id = $1 AND NOT EXISTS (SELECT 1 FROM t WHERE t.path = s.name)) x "
-	"ORDER BY k, o COLLATE \"C\"";
+    "WITH RECURSIVE t AS ("
+    " SELECT f.id, f.name AS path FROM folders f"
+    " WHERE f.account_id = $1 AND f.parent_id IS NULL"
+    " UNION ALL"
+    " SELECT f.id, t.path || '/' || f.name FROM t"
+    " JOIN folders f ON f.account_id = $1 AND f.parent_id = t.id) "
+    "SELECT * FROM ("
+    " SELECT 0 AS k, " STORE_FOLDER_COLUMNS(
+        "t.path") ", t.path AS o"
+                  " FROM t JOIN folders f ON f.id = t.id"
+                  " UNION ALL"
+                  " SELECT 1, s.name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+                  " NULL, NULL, NULL, NULL, NULL, NULL, s.name FROM subscriptions s"
+                  " WHERE s.account_id = $1 AND NOT EXISTS (SELECT 1 FROM t WHERE t.path = "
+                  "s.name)) x "
+                  "ORDER BY k, o COLLATE \"C\"";
 
 struct store_op *
 store_folder_list(struct store *store, uint64_t account_id, store_folder_list_cb *cb, void *ctx)
@@ -124,12 +127,11 @@ folder_done(struct store_op *op, const struct db_result *res)
 	store_op_finish(op);
 }
 
-static const char folder_by_id_sql[] =
-	"SELECT " STORE_FOLDER_COLUMNS("floe_folder_path(f.account_id, f.id)")
-	" FROM folders f WHERE f.account_id = $1 AND f.id = $2";
-static const char folder_by_path_sql[] =
-	"SELECT " STORE_FOLDER_COLUMNS("floe_folder_path(f.account_id, f.id)")
-	" FROM folders f WHERE f.account_id = $1 AND f.id = (SELECT floe_folder_find($1, $2))";
+static const char folder_by_id_sql[] = "SELECT " STORE_FOLDER_COLUMNS(
+    "floe_folder_path(f.account_id, f.id)") " FROM folders f WHERE f.account_id = $1 AND f.id = $2";
+static const char folder_by_path_sql[] = "SELECT " STORE_FOLDER_COLUMNS(
+    "floe_folder_path(f.account_id, f.id)") " FROM folders f WHERE f.account_id = $1 AND f.id = "
+                                            "(SELECT floe_folder_find($1, $2))";
 
 /* Loads folder id into the operation's callback. */
 static void
@@ -144,7 +146,7 @@ folder_load(struct folder_op *f, uint64_t folder_id)
 
 struct store_op *
 store_folder_get(struct store *store, uint64_t account_id, const char *path, uint64_t folder_id,
-		 store_folder_cb *cb, void *ctx)
+                 store_folder_cb *cb, void *ctx)
 {
 	struct folder_op *f = (struct folder_op *)store_op_new(store, sizeof(*f), folder_fail, ctx);
 	struct store_params p = {0};
@@ -174,7 +176,7 @@ create_done(struct store_op *op, const struct db_result *res)
 
 struct store_op *
 store_folder_create(struct store *store, uint64_t account_id, const char *path, const char *type,
-		    const char *special_use, store_folder_cb *cb, void *ctx)
+                    const char *special_use, store_folder_cb *cb, void *ctx)
 {
 	struct folder_op *f = (struct folder_op *)store_op_new(store, sizeof(*f), folder_fail, ctx);
 	struct store_params p = {0};
@@ -230,8 +232,8 @@ done_op_new(struct store *store, store_done_cb *cb, void *ctx)
 }
 
 struct store_op *
-store_folder_delete(struct store *store, uint64_t account_id, uint64_t folder_id,
-		    store_done_cb *cb, void *ctx)
+store_folder_delete(struct store *store, uint64_t account_id, uint64_t folder_id, store_done_cb *cb,
+                    void *ctx)
 {
 	struct done_op *d = done_op_new(store, cb, ctx);
 	struct store_params p = {0};
@@ -244,7 +246,7 @@ store_folder_delete(struct store *store, uint64_t account_id, uint64_t folder_id
 
 struct store_op *
 store_folder_rename(struct store *store, uint64_t account_id, uint64_t folder_id,
-		    const char *new_path, store_done_cb *cb, void *ctx)
+                    const char *new_path, store_done_cb *cb, void *ctx)
 {
 	struct done_op *d = done_op_new(store, cb, ctx);
 	struct store_params p = {0};
@@ -261,7 +263,7 @@ store_folder_rename(struct store *store, uint64_t account_id, uint64_t folder_id
 
 struct store_op *
 store_subscribe(struct store *store, uint64_t account_id, const char *name, bool subscribe,
-		store_done_cb *cb, void *ctx)
+                store_done_cb *cb, void *ctx)
 {
 	struct done_op *d = done_op_new(store, cb, ctx);
 	struct store_params p = {0};
@@ -277,10 +279,10 @@ store_subscribe(struct store *store, uint64_t account_id, const char *name, bool
 	store_param_u64(&p, account_id);
 	store_param_take(&p, norm);
 	store_op_query(&d->op,
-		       subscribe ? "INSERT INTO subscriptions (account_id, name) VALUES ($1, $2) "
-				   "ON CONFLICT DO NOTHING"
-				 : "DELETE FROM subscriptions WHERE account_id = $1 AND name = $2",
-		       &p, done_ok);
+	               subscribe ? "INSERT INTO subscriptions (account_id, name) VALUES ($1, $2) "
+	                           "ON CONFLICT DO NOTHING"
+	                         : "DELETE FROM subscriptions WHERE account_id = $1 AND name = $2",
+	               &p, done_ok);
 	return &d->op;
 }
 
@@ -329,9 +331,11 @@ msgs_done(struct store_op *op, const struct db_result *res)
 
 			msg->uid = (uint32_t)store_u64(db_result_value(res, r, 2));
 			msg->modseq = store_u64(db_result_value(res, r, 3));
-			msg->flags = store_split_flags(op, db_result_value(res, r, 4), &msg->nflags);
+			msg->flags =
+			    store_split_flags(op, db_result_value(res, r, 4), &msg->nflags);
 		} else {
-			vanished[list.nvanished++] = (uint32_t)store_u64(db_result_value(res, r, 2));
+			vanished[list.nvanished++] =
+			    (uint32_t)store_u64(db_result_value(res, r, 2));
 		}
 	}
 	list.msgs = msgs;
@@ -348,29 +352,29 @@ msgs_done(struct store_op *op, const struct db_result *res)
 #define MSGS_NULLS16 "NULL, NULL, " MSGS_NULLS14
 #define MSGS_FOLDER                                                                                \
 	"SELECT 0 AS k, 0::bigint AS o, " STORE_FOLDER_COLUMNS(                                    \
-		"floe_folder_path(f.account_id, f.id)") " FROM folders f"                          \
-						       " WHERE f.account_id = $1 AND f.id = $2"
+	    "floe_folder_path(f.account_id, f.id)") " FROM folders f"                              \
+	                                            " WHERE f.account_id = $1 AND f.id = $2"
 
-static const char select_sql[] =
-	MSGS_FOLDER " UNION ALL"
-		    " SELECT 1, i.uid, i.uid::text, i.modseq::text, array_to_string(i.flags, ' '), "
-		    MSGS_NULLS14 " FROM items i WHERE i.account_id = $1 AND i.folder_id = $2"
-				 " ORDER BY 1, 2";
+static const char select_sql[] = MSGS_FOLDER
+    " UNION ALL"
+    " SELECT 1, i.uid, i.uid::text, i.modseq::text, array_to_string(i.flags, ' '), " MSGS_NULLS14
+    " FROM items i WHERE i.account_id = $1 AND i.folder_id = $2"
+    " ORDER BY 1, 2";
 
-static const char changes_sql[] =
-	MSGS_FOLDER " UNION ALL"
-		    " SELECT 1, i.uid, i.uid::text, i.modseq::text, array_to_string(i.flags, ' '), "
-		    MSGS_NULLS14 " FROM items i WHERE i.account_id = $1 AND i.folder_id = $2"
-				 " AND i.modseq > $3"
-				 " UNION ALL"
-				 " SELECT 2, t.uid, t.uid::text, " MSGS_NULLS16
-				 " FROM tombstones t WHERE t.account_id = $1 AND t.folder_id = $2"
-				 " AND t.modseq > $3"
-				 " ORDER BY 1, 2";
+static const char changes_sql[] = MSGS_FOLDER
+    " UNION ALL"
+    " SELECT 1, i.uid, i.uid::text, i.modseq::text, array_to_string(i.flags, ' '), " MSGS_NULLS14
+    " FROM items i WHERE i.account_id = $1 AND i.folder_id = $2"
+    " AND i.modseq > $3"
+    " UNION ALL"
+    " SELECT 2, t.uid, t.uid::text, " MSGS_NULLS16
+    " FROM tombstones t WHERE t.account_id = $1 AND t.folder_id = $2"
+    " AND t.modseq > $3"
+    " ORDER BY 1, 2";
 
 struct store_op *
 store_folder_select(struct store *store, uint64_t account_id, uint64_t folder_id,
-		    store_msg_list_cb *cb, void *ctx)
+                    store_msg_list_cb *cb, void *ctx)
 {
 	struct msgs_op *m = (struct msgs_op *)store_op_new(store, sizeof(*m), msgs_fail, ctx);
 	struct store_params p = {0};
@@ -385,7 +389,7 @@ store_folder_select(struct store *store, uint64_t account_id, uint64_t folder_id
 
 struct store_op *
 store_changes(struct store *store, uint64_t account_id, uint64_t folder_id, uint64_t since,
-	      store_msg_list_cb *cb, void *ctx)
+              store_msg_list_cb *cb, void *ctx)
 {
 	struct msgs_op *m = (struct msgs_op *)store_op_new(store, sizeof(*m), msgs_fail, ctx);
 	struct store_params p = {0};

@@ -145,7 +145,7 @@ fail:
 
 struct store_op *
 store_append(struct store *store, uint64_t account_id, uint64_t folder_id,
-	     const struct store_append_item *items, size_t count, store_append_cb *cb, void *ctx)
+             const struct store_append_item *items, size_t count, store_append_cb *cb, void *ctx)
 {
 	struct append_op *a = (struct append_op *)store_op_new(store, sizeof(*a), append_fail, ctx);
 	struct store_params p = {0};
@@ -161,7 +161,8 @@ store_append(struct store *store, uint64_t account_id, uint64_t folder_id,
 	for (size_t i = 0; i < count; i++) {
 		if (items[i].data == NULL && items[i].size > 0) {
 			json_decref(meta);
-			return store_op_fail_later(&a->op, STORE_ERR_INVALID, "message without data");
+			return store_op_fail_later(&a->op, STORE_ERR_INVALID,
+			                           "message without data");
 		}
 		obj = append_item_json(&items[i], &error);
 		if (obj == NULL) {
@@ -174,7 +175,8 @@ store_append(struct store *store, uint64_t account_id, uint64_t folder_id,
 	json = json_dumps(meta, JSON_COMPACT);
 	json_decref(meta);
 	if (json == NULL)
-		return store_op_fail_later(&a->op, STORE_ERR_INTERNAL, "cannot encode the message data");
+		return store_op_fail_later(&a->op, STORE_ERR_INTERNAL,
+		                           "cannot encode the message data");
 
 	/* The raw messages travel as a text[] of base64 (text parameters only). */
 	datas = xmalloc(total);
@@ -196,8 +198,8 @@ store_append(struct store *store, uint64_t account_id, uint64_t folder_id,
 	store_param(&p, json);
 	free(json);
 	store_op_query(&a->op,
-		       "SELECT r_uidvalidity, r_uid, r_modseq FROM floe_append($1, $2, $3, $4)", &p,
-		       append_done);
+	               "SELECT r_uidvalidity, r_uid, r_modseq FROM floe_append($1, $2, $3, $4)", &p,
+	               append_done);
 	return &a->op;
 }
 
@@ -230,11 +232,13 @@ flags_done(struct store_op *op, const struct db_result *res)
 
 			msg->uid = (uint32_t)store_u64(db_result_value(res, r, 1));
 			msg->modseq = store_u64(db_result_value(res, r, 2));
-			msg->flags = store_split_flags(op, db_result_value(res, r, 3), &msg->nflags);
+			msg->flags =
+			    store_split_flags(op, db_result_value(res, r, 3), &msg->nflags);
 			break;
 		}
 		case '1':
-			modified[result.nmodified++] = (uint32_t)store_u64(db_result_value(res, r, 1));
+			modified[result.nmodified++] =
+			    (uint32_t)store_u64(db_result_value(res, r, 1));
 			break;
 		default:
 			result.highestmodseq = store_u64(db_result_value(res, r, 2));
@@ -248,8 +252,8 @@ flags_done(struct store_op *op, const struct db_result *res)
 
 struct store_op *
 store_flags(struct store *store, uint64_t account_id, uint64_t folder_id,
-	    const struct store_uid_ranges *uids, enum store_flag_op op, const char *const *flags,
-	    size_t nflags, uint64_t unchangedsince, store_flags_cb *cb, void *ctx)
+            const struct store_uid_ranges *uids, enum store_flag_op op, const char *const *flags,
+            size_t nflags, uint64_t unchangedsince, store_flags_cb *cb, void *ctx)
 {
 	struct flags_op *f = (struct flags_op *)store_op_new(store, sizeof(*f), flags_fail, ctx);
 	struct store_params p = {0};
@@ -269,9 +273,9 @@ store_flags(struct store *store, uint64_t account_id, uint64_t folder_id,
 	store_param_u64(&p, unchangedsince);
 	/* Parameters are $1 acct, $2 folder, $3/$4 ranges, $5 flags, $6 op, $7 since. */
 	store_op_query(&f->op,
-		       "SELECT r_kind, r_uid, r_modseq, r_flags"
-		       " FROM floe_flags($1, $2, $3, $4, $6, $5, $7)",
-		       &p, flags_done);
+	               "SELECT r_kind, r_uid, r_modseq, r_flags"
+	               " FROM floe_flags($1, $2, $3, $4, $6, $5, $7)",
+	               &p, flags_done);
 	return &f->op;
 }
 
@@ -309,9 +313,10 @@ expunge_done(struct store_op *op, const struct db_result *res)
 
 struct store_op *
 store_expunge(struct store *store, uint64_t account_id, uint64_t folder_id,
-	      const struct store_uid_ranges *uids, store_expunge_cb *cb, void *ctx)
+              const struct store_uid_ranges *uids, store_expunge_cb *cb, void *ctx)
 {
-	struct expunge_op *e = (struct expunge_op *)store_op_new(store, sizeof(*e), expunge_fail, ctx);
+	struct expunge_op *e =
+	    (struct expunge_op *)store_op_new(store, sizeof(*e), expunge_fail, ctx);
 	struct store_params p = {0};
 	const char *error;
 
@@ -326,7 +331,7 @@ store_expunge(struct store *store, uint64_t account_id, uint64_t folder_id,
 		return store_op_fail_later(&e->op, STORE_ERR_INVALID, "%s", error);
 	}
 	store_op_query(&e->op, "SELECT r_kind, r_v FROM floe_expunge($1, $2, $3, $4)", &p,
-		       expunge_done);
+	               expunge_done);
 	return &e->op;
 }
 
@@ -372,8 +377,8 @@ copy_done(struct store_op *op, const struct db_result *res)
 
 struct store_op *
 store_copy(struct store *store, uint64_t account_id, uint64_t src_folder_id,
-	   const struct store_uid_ranges *uids, uint64_t dest_owner_id, uint64_t dest_folder_id,
-	   bool move, store_copy_cb *cb, void *ctx)
+           const struct store_uid_ranges *uids, uint64_t dest_owner_id, uint64_t dest_folder_id,
+           bool move, store_copy_cb *cb, void *ctx)
 {
 	struct copy_op *c = (struct copy_op *)store_op_new(store, sizeof(*c), copy_fail, ctx);
 	struct store_params p = {0};
@@ -390,7 +395,7 @@ store_copy(struct store *store, uint64_t account_id, uint64_t src_folder_id,
 	store_param_u64(&p, dest_folder_id);
 	store_param(&p, move ? "true" : "false");
 	store_op_query(&c->op, "SELECT r_kind, r_a, r_b FROM floe_copy($1, $2, $3, $4, $5, $6, $7)",
-		       &p, copy_done);
+	               &p, copy_done);
 	return &c->op;
 }
 
@@ -446,8 +451,8 @@ fetch_done(struct store_op *op, const struct db_result *res)
 
 struct store_op *
 store_fetch(struct store *store, uint64_t account_id, uint64_t folder_id,
-	    const struct store_uid_ranges *uids, unsigned fields, uint64_t changedsince,
-	    store_fetch_cb *cb, void *ctx)
+            const struct store_uid_ranges *uids, unsigned fields, uint64_t changedsince,
+            store_fetch_cb *cb, void *ctx)
 {
 	struct fetch_op *f = (struct fetch_op *)store_op_new(store, sizeof(*f), fetch_fail, ctx);
 	struct store_params p = {0};
@@ -463,16 +468,16 @@ store_fetch(struct store *store, uint64_t account_id, uint64_t folder_id,
 	}
 	/* The small columns always; the large ones only when asked for. */
 	store_str_add(&sql, "SELECT i.uid, i.modseq, array_to_string(i.flags, ' '),"
-			    " extract(epoch FROM i.internal_date)::bigint, i.size, ");
+	                    " extract(epoch FROM i.internal_date)::bigint, i.size, ");
 	store_str_add(&sql, (fields & STORE_FETCH_ENVELOPE) != 0 ? "i.envelope, " : "NULL, ");
 	store_str_add(&sql, (fields & STORE_FETCH_BODYSTRUCTURE) != 0 ? "i.bodystructure, i.body, "
-								      : "NULL, NULL, ");
+	                                                              : "NULL, NULL, ");
 	store_str_add(&sql, (fields & STORE_FETCH_PARTMAP) != 0 ? "i.partmap, " : "NULL, ");
 	store_str_add(&sql, (fields & STORE_FETCH_PREVIEW) != 0 ? "i.preview, " : "NULL, ");
 	store_str_add(&sql, "i.email_id, i.thread_id, encode(i.blob_hash, 'hex')"
-			    " FROM unnest($3::bigint[], $4::bigint[]) AS r(lo, hi)"
-			    " JOIN items i ON i.account_id = $1 AND i.folder_id = $2"
-			    " AND i.uid BETWEEN r.lo AND r.hi");
+	                    " FROM unnest($3::bigint[], $4::bigint[]) AS r(lo, hi)"
+	                    " JOIN items i ON i.account_id = $1 AND i.folder_id = $2"
+	                    " AND i.uid BETWEEN r.lo AND r.hi");
 	if (changedsince > 0) {
 		store_str_addf(&sql, " WHERE i.modseq > $%d", store_param_u64(&p, changedsince));
 	}
@@ -536,8 +541,8 @@ blob_done(struct store_op *op, const struct db_result *res)
 }
 
 struct store_op *
-store_blob_read(struct store *store, uint64_t account_id, uint64_t folder_id,
-		const char *blob_hash, uint64_t offset, size_t length, store_blob_cb *cb, void *ctx)
+store_blob_read(struct store *store, uint64_t account_id, uint64_t folder_id, const char *blob_hash,
+                uint64_t offset, size_t length, store_blob_cb *cb, void *ctx)
 {
 	struct blob_op *b = (struct blob_op *)store_op_new(store, sizeof(*b), blob_fail, ctx);
 	struct store_params p = {0};
@@ -562,9 +567,9 @@ store_blob_read(struct store *store, uint64_t account_id, uint64_t folder_id,
 	/* With the blob stored uncompressed out of line, substring() reads
 	 * only the chunks of the slice. */
 	store_op_query(&b->op,
-		       "SELECT substring(b.data FROM $4::int FOR $5::int) FROM blobs b"
-		       " WHERE b.hash = decode($3, 'hex') AND EXISTS (SELECT 1 FROM items i"
-		       " WHERE i.blob_hash = b.hash AND i.account_id = $1 AND i.folder_id = $2)",
-		       &p, blob_done);
+	               "SELECT substring(b.data FROM $4::int FOR $5::int) FROM blobs b"
+	               " WHERE b.hash = decode($3, 'hex') AND EXISTS (SELECT 1 FROM items i"
+	               " WHERE i.blob_hash = b.hash AND i.account_id = $1 AND i.folder_id = $2)",
+	               &p, blob_done);
 	return &b->op;
 }

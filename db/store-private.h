@@ -49,12 +49,12 @@ struct store_op *store_op_new(struct store *store, size_t size, store_fail_fn *f
 /* Runs sql with params (cleared afterwards); step gets the result. */
 struct store_params;
 void store_op_query(struct store_op *op, const char *sql, struct store_params *params,
-		    store_step_fn *step);
+                    store_step_fn *step);
 /* Reports code and error from the event loop (never inside the API call),
  * through a trivial query, since the store has no event base of its own.
  * Returns op. */
-struct store_op *store_op_fail_later(struct store_op *op, enum store_err code, const char *fmt,
-				     ...) __attribute__((format(printf, 3, 4)));
+struct store_op *store_op_fail_later(struct store_op *op, enum store_err code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Calls the fail function and frees op (from a step or query callback). */
 void store_op_fail(struct store_op *op, enum store_err code, const char *error);
 /* Brackets the call of the caller's callback on success, then frees op. */
@@ -76,7 +76,8 @@ int store_param(struct store_params *p, const char *value);
 int store_param_take(struct store_params *p, char *value);
 int store_param_u64(struct store_params *p, uint64_t value);
 int store_param_i64(struct store_params *p, int64_t value);
-int store_paramf(struct store_params *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int store_paramf(struct store_params *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void store_params_clear(struct store_params *p);
 
 /* A growing string for SQL built from fixed fragments. */
@@ -85,20 +86,21 @@ struct store_str {
 	size_t len, cap;
 };
 void store_str_add(struct store_str *str, const char *text);
-void store_str_addf(struct store_str *str, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void store_str_addf(struct store_str *str, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void store_str_free(struct store_str *str);
 
 /* Adds the ranges as two bigint[] parameters (lows, highs), sorted and
  * merged; uids NULL means every UID. Returns -1 (with *error_r) when a
  * range is malformed, else the number of the first parameter. */
 int store_param_ranges(struct store_params *p, const struct store_uid_ranges *uids,
-		       const char **error_r);
+                       const char **error_r);
 
 /* Checks flags (system flags must be known ones; keywords are IMAP atoms)
  * and adds them as a text[] parameter with system flags in their canonical
  * spelling. Returns the parameter number, or -1 with *error_r. */
 int store_param_flags(struct store_params *p, const char *const *flags, size_t nflags,
-		      const char **error_r);
+                      const char **error_r);
 /* The canonical spelling of a system flag ("\\SEEN" -> "\\Seen"), or NULL
  * if flag is not one. */
 const char *store_system_flag(const char *flag);
@@ -140,6 +142,6 @@ int store_path_check(const char *path, const char **error_r);
 	"f.unseen::text, f.deleted::text, f.size::text, f.account_id::text, f.noselect::text"
 /* Fills f from columns col.. of row; strings are copied to the pool. */
 void store_folder_parse(struct store_op *op, const struct db_result *res, int row, int col,
-			struct store_folder *f);
+                        struct store_folder *f);
 
 #endif

@@ -76,8 +76,8 @@ header_column(const char *name)
 	static const struct {
 		const char *name, *column;
 	} map[] = {
-		{"subject", "i.subject"}, {"from", "i.from_addr"}, {"to", "i.to_addr"},
-		{"cc", "i.cc_addr"},      {"bcc", "i.bcc_addr"},
+	    {"subject", "i.subject"}, {"from", "i.from_addr"}, {"to", "i.to_addr"},
+	    {"cc", "i.cc_addr"},      {"bcc", "i.bcc_addr"},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
@@ -106,10 +106,11 @@ build_uids(struct build *b, const struct store_uid_ranges *uids)
 		n = store_param_ranges(&b->params, uids, &b->error);
 		if (n < 0)
 			return -1;
-		store_str_addf(&b->sql,
-			       "EXISTS (SELECT 1 FROM unnest($%d::bigint[], $%d::bigint[]) AS r(lo, hi)"
-			       " WHERE i.uid BETWEEN r.lo AND r.hi)",
-			       n, n + 1);
+		store_str_addf(
+		    &b->sql,
+		    "EXISTS (SELECT 1 FROM unnest($%d::bigint[], $%d::bigint[]) AS r(lo, hi)"
+		    " WHERE i.uid BETWEEN r.lo AND r.hi)",
+		    n, n + 1);
 		return 0;
 	}
 	store_str_add(&b->sql, "(");
@@ -120,7 +121,7 @@ build_uids(struct build *b, const struct store_uid_ranges *uids)
 		}
 		n = store_param_u64(&b->params, uids->ranges[k][0]);
 		store_str_addf(&b->sql, "%si.uid BETWEEN $%d AND $%d", k > 0 ? " OR " : "", n,
-			       store_param_u64(&b->params, uids->ranges[k][1]));
+		               store_param_u64(&b->params, uids->ranges[k][1]));
 	}
 	store_str_add(&b->sql, ")");
 	return 0;
@@ -145,8 +146,8 @@ build_flag(struct build *b, const struct store_search *s)
 	canon = store_system_flag(s->text);
 	n = store_param(&b->params, canon != NULL ? canon : s->text);
 	store_str_addf(&b->sql,
-		       canon != NULL ? "%s($%d = ANY (i.flags))" : "%sfloe_flags_has(i.flags, $%d)",
-		       want ? "" : "NOT ", n);
+	               canon != NULL ? "%s($%d = ANY (i.flags))" : "%sfloe_flags_has(i.flags, $%d)",
+	               want ? "" : "NOT ", n);
 	return 0;
 }
 
@@ -169,7 +170,7 @@ build_date(struct build *b, const struct store_search *s)
 		break;
 	default:
 		store_str_addf(&b->sql, "(%s >= to_timestamp($%d) AND %s < to_timestamp($%d))", col,
-			       n, col, store_param_i64(&b->params, (int64_t)day + DAY));
+		               n, col, store_param_i64(&b->params, (int64_t)day + DAY));
 		break;
 	}
 	return 0;
@@ -206,18 +207,20 @@ build_header(struct build *b, const struct store_search *s)
 	store_str_add(&b->sql, "(");
 	if (pat > 0)
 		store_str_addf(&b->sql, "(floe_fold(i.headers_text) LIKE floe_fold($%d) AND ", pat);
-	store_str_addf(&b->sql,
-		       "EXISTS (SELECT 1 FROM regexp_split_to_table(i.headers_text, '\\n') AS l(line)"
-		       " WHERE lower(rtrim(split_part(l.line, ':', 1))) = $%d",
-		       n);
+	store_str_addf(
+	    &b->sql,
+	    "EXISTS (SELECT 1 FROM regexp_split_to_table(i.headers_text, '\\n') AS l(line)"
+	    " WHERE lower(rtrim(split_part(l.line, ':', 1))) = $%d",
+	    n);
 	if (pat > 0) {
 		store_str_addf(&b->sql,
-			       " AND floe_fold(substr(l.line, strpos(l.line, ':') + 1))"
-			       " LIKE floe_fold($%d)))",
-			       pat);
+		               " AND floe_fold(substr(l.line, strpos(l.line, ':') + 1))"
+		               " LIKE floe_fold($%d)))",
+		               pat);
 		/* Decoded (RFC 2047) values of the fields the store keeps. */
 		if (column != NULL)
-			store_str_addf(&b->sql, " OR floe_fold(%s) LIKE floe_fold($%d)", column, pat);
+			store_str_addf(&b->sql, " OR floe_fold(%s) LIKE floe_fold($%d)", column,
+			               pat);
 	} else {
 		store_str_add(&b->sql, ")");
 	}
@@ -229,7 +232,7 @@ static int
 build_text(struct build *b, const struct store_search *s)
 {
 	static const char *const text_columns[] = {
-		"i.headers_text", "i.search_text", "i.subject", "i.from_addr", "i.to_addr", "i.cc_addr",
+	    "i.headers_text", "i.search_text", "i.subject", "i.from_addr", "i.to_addr", "i.cc_addr",
 	};
 	const char *column = text_column(s->key);
 	int n;
@@ -251,14 +254,14 @@ build_text(struct build *b, const struct store_search *s)
 	store_str_add(&b->sql, "(");
 	for (size_t k = 0; k < sizeof(text_columns) / sizeof(text_columns[0]); k++)
 		store_str_addf(&b->sql, "%sfloe_fold(%s) LIKE floe_fold($%d)", k > 0 ? " OR " : "",
-			       text_columns[k], n);
+		               text_columns[k], n);
 	store_str_add(&b->sql, ")");
 	return 0;
 }
 
 static int
 build_children(struct build *b, const struct store_search *s, const char *op, const char *empty,
-	       int depth)
+               int depth)
 {
 	if (s->nchildren == 0) {
 		store_str_add(&b->sql, empty);
@@ -337,12 +340,14 @@ build_node(struct build *b, const struct store_search *s, int depth)
 		store_str_addf(&b->sql, "i.modseq >= $%d", store_param_u64(&b->params, s->number));
 		return 0;
 	case SK_OLDER:
-		store_str_addf(&b->sql, "i.internal_date <= now() - $%d::float8 * interval '1 second'",
-			       store_param_u64(&b->params, s->number));
+		store_str_addf(&b->sql,
+		               "i.internal_date <= now() - $%d::float8 * interval '1 second'",
+		               store_param_u64(&b->params, s->number));
 		return 0;
 	case SK_YOUNGER:
-		store_str_addf(&b->sql, "i.internal_date > now() - $%d::float8 * interval '1 second'",
-			       store_param_u64(&b->params, s->number));
+		store_str_addf(&b->sql,
+		               "i.internal_date > now() - $%d::float8 * interval '1 second'",
+		               store_param_u64(&b->params, s->number));
 		return 0;
 	case SK_EMAILID:
 	case SK_THREADID:
@@ -350,8 +355,9 @@ build_node(struct build *b, const struct store_search *s, int depth)
 			b->error = "object id missing";
 			return -1;
 		}
-		store_str_addf(&b->sql, "%s = $%d", s->key == SK_EMAILID ? "i.email_id" : "i.thread_id",
-			       store_param(&b->params, s->text));
+		store_str_addf(&b->sql, "%s = $%d",
+		               s->key == SK_EMAILID ? "i.email_id" : "i.thread_id",
+		               store_param(&b->params, s->text));
 		return 0;
 	}
 	b->error = "unknown search key";
@@ -418,8 +424,8 @@ search_done(struct store_op *op, const struct db_result *res)
 
 struct store_op *
 store_search(struct store *store, uint64_t account_id, uint64_t folder_id,
-	     const struct store_search *criteria, const struct store_sort *sort, size_t nsort,
-	     store_search_cb *cb, void *ctx)
+             const struct store_search *criteria, const struct store_sort *sort, size_t nsort,
+             store_search_cb *cb, void *ctx)
 {
 	struct search_op *s = (struct search_op *)store_op_new(store, sizeof(*s), search_fail, ctx);
 	struct build b = {0};
@@ -431,7 +437,7 @@ store_search(struct store *store, uint64_t account_id, uint64_t folder_id,
 	store_param_u64(&b.params, account_id);
 	store_param_u64(&b.params, folder_id);
 	store_str_add(&b.sql, "SELECT i.uid, i.modseq FROM items i"
-			      " WHERE i.account_id = $1 AND i.folder_id = $2 AND ");
+	                      " WHERE i.account_id = $1 AND i.folder_id = $2 AND ");
 	if (criteria == NULL)
 		store_str_add(&b.sql, "true");
 	else if (build_node(&b, criteria, 0) < 0)

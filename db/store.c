@@ -117,7 +117,7 @@ store_op_fail(struct store_op *op, enum store_err code, const char *error)
 {
 	op->delivering = true;
 	op->fail(op, code == STORE_OK ? STORE_ERR_INTERNAL : code,
-		 error != NULL ? error : "unknown error");
+	         error != NULL ? error : "unknown error");
 	store_op_finish(op);
 }
 
@@ -147,11 +147,12 @@ op_query_cb(const struct db_result *res, void *ctx)
 
 void
 store_op_query(struct store_op *op, const char *sql, struct store_params *params,
-	       store_step_fn *step)
+               store_step_fn *step)
 {
 	op->step = step;
-	op->query = db_query(op->store->db, sql, params != NULL ? params->n : 0,
-			     params != NULL ? (const char *const *)params->v : NULL, op_query_cb, op);
+	op->query =
+	    db_query(op->store->db, sql, params != NULL ? params->n : 0,
+	             params != NULL ? (const char *const *)params->v : NULL, op_query_cb, op);
 	if (params != NULL)
 		store_params_clear(params);
 }
@@ -188,7 +189,7 @@ store_op_alloc(struct store_op *op, size_t size)
 		/* The header is padded so that data stays aligned. */
 		c = xmalloc(((sizeof(*c) + POOL_ALIGN - 1) & ~(size_t)(POOL_ALIGN - 1)) + csize);
 		c->data = (unsigned char *)c +
-			  ((sizeof(*c) + POOL_ALIGN - 1) & ~(size_t)(POOL_ALIGN - 1));
+		          ((sizeof(*c) + POOL_ALIGN - 1) & ~(size_t)(POOL_ALIGN - 1));
 		c->size = csize;
 		c->used = 0;
 		if (op->pool != NULL && csize > POOL_CHUNK_MIN) {
@@ -339,10 +340,10 @@ range_cmp(const void *a, const void *b)
 
 int
 store_param_ranges(struct store_params *p, const struct store_uid_ranges *uids,
-		   const char **error_r)
+                   const char **error_r)
 {
 	struct store_str lo = {0}, hi = {0};
-	uint32_t (*r)[2];
+	uint32_t(*r)[2];
 	size_t n = 0;
 	int first;
 
@@ -394,7 +395,7 @@ store_param_ranges(struct store_params *p, const struct store_uid_ranges *uids,
 /* --- Flags --- */
 
 static const char *const system_flags[] = {
-	"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft",
+    "\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft",
 };
 
 const char *
@@ -440,7 +441,7 @@ store_flag_check(const char *flag, const char **error_r)
 
 int
 store_param_flags(struct store_params *p, const char *const *flags, size_t nflags,
-		  const char **error_r)
+                  const char **error_r)
 {
 	struct store_str arr = {0};
 	const char *flag;
@@ -649,7 +650,7 @@ store_bool(const char *text)
 
 void
 store_folder_parse(struct store_op *op, const struct db_result *res, int row, int col,
-		   struct store_folder *f)
+                   struct store_folder *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->id = store_u64(db_result_value(res, row, col + 0));
@@ -657,8 +658,8 @@ store_folder_parse(struct store_op *op, const struct db_result *res, int row, in
 	f->path = store_op_strdup(op, db_result_value(res, row, col + 2));
 	f->type = store_op_strdup(op, db_result_value(res, row, col + 3));
 	f->special_use = db_result_isnull(res, row, col + 4)
-				 ? NULL
-				 : store_op_strdup(op, db_result_value(res, row, col + 4));
+	                     ? NULL
+	                     : store_op_strdup(op, db_result_value(res, row, col + 4));
 	f->is_default = store_bool(db_result_value(res, row, col + 5));
 	f->has_children = store_bool(db_result_value(res, row, col + 6));
 	f->subscribed = store_bool(db_result_value(res, row, col + 7));
@@ -702,7 +703,7 @@ account_done(struct store_op *op, const struct db_result *res)
 		acct.kind = db_result_value(res, 0, 3);
 		acct.enabled = store_bool(db_result_value(res, 0, 4));
 		acct.password_hash =
-			db_result_isnull(res, 0, 5) ? NULL : db_result_value(res, 0, 5);
+		    db_result_isnull(res, 0, 5) ? NULL : db_result_value(res, 0, 5);
 		acct.quota_bytes = store_u64(db_result_value(res, 0, 6));
 		found = &acct;
 	}
@@ -714,25 +715,25 @@ account_done(struct store_op *op, const struct db_result *res)
 /* $1 local part, $2 domain (NULL: a bare local part, unique among the
  * domains that allow local logins). Addresses are stored lower-case. */
 static const char account_sql[] =
-	"WITH m AS ("
-	" SELECT a.id FROM accounts a JOIN domains d ON d.id = a.domain_id"
-	" WHERE a.local_part = lower($1)"
-	" AND CASE WHEN $2::text IS NULL THEN d.local_login ELSE d.name = lower($2) END"
-	" UNION"
-	" SELECT al.account_id FROM aliases al JOIN domains d ON d.id = al.domain_id"
-	" WHERE al.local_part = lower($1)"
-	" AND CASE WHEN $2::text IS NULL THEN d.local_login ELSE d.name = lower($2) END) "
-	"SELECT a.id, a.local_part || '@' || d.name, a.display_name, a.kind, a.enabled::text,"
-	" c.secret, a.quota_bytes "
-	"FROM accounts a JOIN domains d ON d.id = a.domain_id"
-	" LEFT JOIN credentials c ON c.account_id = a.id AND c.kind = 'password' "
-	"WHERE a.id IN (SELECT id FROM m) AND (SELECT count(*) FROM m) = 1";
+    "WITH m AS ("
+    " SELECT a.id FROM accounts a JOIN domains d ON d.id = a.domain_id"
+    " WHERE a.local_part = lower($1)"
+    " AND CASE WHEN $2::text IS NULL THEN d.local_login ELSE d.name = lower($2) END"
+    " UNION"
+    " SELECT al.account_id FROM aliases al JOIN domains d ON d.id = al.domain_id"
+    " WHERE al.local_part = lower($1)"
+    " AND CASE WHEN $2::text IS NULL THEN d.local_login ELSE d.name = lower($2) END) "
+    "SELECT a.id, a.local_part || '@' || d.name, a.display_name, a.kind, a.enabled::text,"
+    " c.secret, a.quota_bytes "
+    "FROM accounts a JOIN domains d ON d.id = a.domain_id"
+    " LEFT JOIN credentials c ON c.account_id = a.id AND c.kind = 'password' "
+    "WHERE a.id IN (SELECT id FROM m) AND (SELECT count(*) FROM m) = 1";
 
 struct store_op *
 store_account_lookup(struct store *store, const char *login, store_account_cb *cb, void *ctx)
 {
 	struct account_op *a =
-		(struct account_op *)store_op_new(store, sizeof(*a), account_fail, ctx);
+	    (struct account_op *)store_op_new(store, sizeof(*a), account_fail, ctx);
 	struct store_params p = {0};
 	const char *at;
 	size_t len = login != NULL ? strlen(login) : 0;

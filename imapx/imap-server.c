@@ -5,11 +5,13 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "imap-client-private.h"
+#include "conn-limits.h"
 #include "imap-server.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -65,8 +67,14 @@ counter_find(struct imap_server *server, const char *key)
 static int
 counter_ref(struct imap_server *server, const char *key, unsigned limit)
 {
-	struct counter **p = counter_find(server, key);
+	struct conn_limits *shared = conn_limits_worker();
+	struct counter **p;
 	size_t len;
+
+	/* In floed the counts are shared by every worker. */
+	if (shared != NULL)
+		return conn_limits_acquire(shared, key, limit > 0 ? limit : UINT_MAX);
+	p = counter_find(server, key);
 
 	if (*p == NULL) {
 		len = strlen(key);
@@ -82,8 +90,16 @@ counter_ref(struct imap_server *server, const char *key, unsigned limit)
 static void
 counter_unref(struct imap_server *server, const char *key)
 {
-	struct counter **p = counter_find(server, key);
-	struct counter *c = *p;
+	struct conn_limits *shared = conn_limits_worker();
+	struct counter **p;
+	struct counter *c;
+
+	if (shared != NULL) {
+		conn_limits_release(shared, key);
+		return;
+	}
+	p = counter_find(server, key);
+	c = *p;
 
 	if (c == NULL)
 		return;

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conn-limits.h"
 #include "embedded.h"
 #include "listen.h"
 #include "log.h"
@@ -38,9 +39,16 @@ struct worker_slot {
 	struct master *master;
 	unsigned index;
 	pid_t pid;
+	int limits_row; /* its row of shared connection counters, -1: none */
 	time_t started;
 	unsigned crashes;
 	struct event *restart;
+};
+
+/* A worker of an older configuration, finishing its requests. */
+struct draining_worker {
+	pid_t pid;
+	int limits_row;
 };
 
 struct master {
@@ -50,8 +58,9 @@ struct master {
 	SSL_CTX *ssl;
 	struct worker_slot *slots;
 	unsigned nslots;
-	pid_t *draining; /* workers of an older configuration, finishing */
+	struct draining_worker *draining;
 	size_t ndraining;
+	struct conn_limits *limits;
 	struct pg_embedded *pg;
 	unsigned pg_restarts;
 	uid_t uid;
@@ -234,12 +243,21 @@ static void master_restart_slot(evutil_socket_t fd, short what, void *ctx)
 
 static void master_spawn(struct master *m, struct worker_slot *slot)
 {
-	pid_t pid = fork();
+	pid_t pid;
+
+	slot->limits_row = m->limits != NULL ? conn_limits_row_take(m->limits) : -1;
+	if (m->limits != NULL && slot->limits_row < 0)
+		log_warning("worker %u: no free row of shared connection counters; its "
+			    "connection limits apply to it alone",
+			    slot->index);
+	pid = fork();
 
 	if (pid < 0) {
 		struct timeval tv;
 
 		log_error("cannot fork worker %u: %s; retrying", slot->index, strerror(errno));
+		if (m->limits != NULL)
+			conn_limits_row_release(m->limits, slot->limits_row);
 		ms_to_tv(1000, &tv);
 		evtimer_add(slot->restart, &tv);
 		return;
@@ -248,6 +266,7 @@ static void master_spawn(struct master *m, struct worker_slot *slot)
 		/* The child gets a fresh loop; the master's events stay behind. */
 		event_reinit(m->base);
 		event_base_free(m->base);
+		conn_limits_attach(m->limits, slot->limits_row);
 		worker_main(m->cfg, &m->listeners, m->ssl, slot->index);
 	}
 	slot->pid = pid;
@@ -276,8 +295,12 @@ static void master_retire_workers(struct master *m)
 
 		if (slot->pid > 0) {
 			kill(slot->pid, SIGTERM);
-			m->draining = xreallocarray(m->draining, m->ndraining + 1, sizeof(pid_t));
-			m->draining[m->ndraining++] = slot->pid;
+			m->draining = xreallocarray(m->draining, m->ndraining + 1,
+						    sizeof(*m->draining));
+			m->draining[m->ndraining].pid = slot->pid;
+			m->draining[m->ndraining++].limits_row = slot->limits_row;
+		} else if (m->limits != NULL) {
+			conn_limits_row_release(m->limits, slot->limits_row);
 		}
 		event_free(slot->restart);
 	}
@@ -335,7 +358,9 @@ static void master_on_child(evutil_socket_t sig, short what, void *ctx)
 			continue;
 		}
 		for (size_t i = 0; i < m->ndraining; i++) {
-			if (m->draining[i] == pid) {
+			if (m->draining[i].pid == pid) {
+				if (m->limits != NULL)
+					conn_limits_row_release(m->limits, m->draining[i].limits_row);
 				m->draining[i] = m->draining[--m->ndraining];
 				log_info("worker of the previous configuration (pid %ld) %s",
 					 (long)pid, describe_status(status, desc, sizeof(desc)));
@@ -352,6 +377,9 @@ static void master_on_child(evutil_socket_t sig, short what, void *ctx)
 				continue;
 			found = true;
 			slot->pid = 0;
+			if (m->limits != NULL)
+				conn_limits_row_release(m->limits, slot->limits_row);
+			slot->limits_row = -1;
 			if (m->stopping) {
 				log_info("worker %u (pid %ld) %s", slot->index, (long)pid,
 					 describe_status(status, desc, sizeof(desc)));
@@ -386,7 +414,7 @@ static void master_kill_stragglers(evutil_socket_t fd, short what, void *ctx)
 		if (m->slots[i].pid > 0)
 			kill(m->slots[i].pid, SIGKILL);
 	for (size_t i = 0; i < m->ndraining; i++)
-		kill(m->draining[i], SIGKILL);
+		kill(m->draining[i].pid, SIGKILL);
 }
 
 static void master_on_term(evutil_socket_t sig, short what, void *ctx)
@@ -405,7 +433,7 @@ static void master_on_term(evutil_socket_t sig, short what, void *ctx)
 			kill(m->slots[i].pid, SIGTERM);
 	}
 	for (size_t i = 0; i < m->ndraining; i++)
-		kill(m->draining[i], SIGTERM);
+		kill(m->draining[i].pid, SIGTERM);
 	ms_to_tv(m->cfg->server.shutdown_timeout_ms + KILL_AFTER_GRACE_MS, &tv);
 	m->kill_timer = evtimer_new(m->base, master_kill_stragglers, m);
 	evtimer_add(m->kill_timer, &tv);
@@ -634,6 +662,10 @@ int master_run(struct floe_config *cfg, bool foreground)
 				    "a \"service not available\" reply",
 				    l->name, l->text, listen_proto_name(l->proto));
 	}
+	/* Rows for the workers plus those of a previous configuration still
+	 * draining after a reload. */
+	m.limits = conn_limits_create(cfg->server.workers * 3 + 2 > 64 ? 64
+									: cfg->server.workers * 3 + 2);
 	master_start_workers(&m);
 	log_info("floed %s started: %u worker(s)", PACKAGE_VERSION, m.nslots);
 	event_base_dispatch(m.base);
@@ -658,6 +690,7 @@ out:
 	if (status != 0 && m.pg != NULL)
 		pg_embedded_stop(&m.pg, 10000);
 	listeners_close(&m.listeners);
+	conn_limits_destroy(&m.limits);
 	tls_ctx_free(&m.ssl);
 	if (m.lock_fd >= 0)
 		close(m.lock_fd);

@@ -378,6 +378,11 @@ def test_append_fetch_every_item(imap):
     assert "THREADID" in it
     # PEEK everything: still unseen
     assert imap.search("SEARCH UNSEEN") == [1]
+    # OBJECTID search keys
+    assert imap.search(f"SEARCH EMAILID {it['EMAILID'][0]}") == [1]
+    assert imap.search("SEARCH EMAILID Mnonexistent") == []
+    if it["THREADID"]:
+        assert imap.search(f"SEARCH THREADID {it['THREADID'][0]}") == [1]
 
 
 def test_fetch_sets_seen_unless_peek_or_examine(imap):
@@ -467,6 +472,11 @@ def test_fetch_streams_to_slow_reader(server, user):
     c.close()
 
 
+def asan_build():
+    with open(floe.FLOED, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def worker_rss_kb(server):
     total = 0
     for pid in server.worker_pids():
@@ -502,7 +512,9 @@ def test_fetch_does_not_load_whole_message(pg, tmp_path):
         c.send(b"big FETCH 1 BODY.PEEK[]\r\n")
         time.sleep(1.5)
         during = worker_rss_kb(srv)
-        assert during - before < 12 * 1024, (before, during)
+        # AddressSanitizer keeps freed chunks in quarantine: RSS says nothing there
+        if not asan_build():
+            assert during - before < 12 * 1024, (before, during)
         resp = c.read_response()
         assert fetch_items(resp)[1]["BODY[]"] == msg
         assert c.readline().startswith(b"big OK")
@@ -706,6 +718,10 @@ def test_search_keys(searchbox):
     uids = s.search("UID SEARCH ALL")
     assert s.search(f"UID SEARCH UID {uids[1]}:{uids[2]}") == uids[1:3]
     assert s.search(f"SEARCH UID {uids[3]}") == [4]
+    assert s.search("SEARCH RECENT") == [] and s.search("SEARCH NEW") == []
+    assert s.search("SEARCH OLD") == [1, 2, 3, 4]
+    assert s.search("SEARCH ANSWERED") == [] and s.search("SEARCH UNDRAFT") == [1, 2, 3, 4]
+    assert s.search("SEARCH KEYWORD $Nothing") == []
     assert s.search("SEARCH YOUNGER 3600") == [1, 2, 3, 4]
     assert s.search("SEARCH OLDER 3600") == []
     assert s.cmd("SEARCH FOO")[0] == "BAD"
@@ -779,6 +795,8 @@ def test_sort(searchbox):
     assert sort("SORT (FROM) US-ASCII ALL") == [2, 4, 3, 1]
     assert sort("SORT (REVERSE FROM) UTF-8 UNSEEN") == [3, 4, 2]
     assert sort("SORT (TO) UTF-8 ALL") == [3, 1, 2, 4]
+    assert sort("SORT (DISPLAYFROM) UTF-8 ALL") == [2, 4, 3, 1]
+    assert sort("SORT (CC SIZE) UTF-8 ALL")[0] in (1, 2, 4)
     uids = s.search("UID SEARCH ALL")
     assert sort("UID SORT (REVERSE DATE) UTF-8 ALL") == [uids[3], uids[1], uids[2], uids[0]]
     assert s.cmd("SORT (BOGUS) UTF-8 ALL")[0] == "BAD"

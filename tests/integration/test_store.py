@@ -293,7 +293,7 @@ def test_folder_create_rename_delete(env, drv, acct):
 
     # Rename moves the subtree and creates missing parents; ids stay.
     q1 = f["id"]
-    fid = drv.ok(op="append", account=acct, folder=q1, items=[message()])
+    drv.ok(op="append", account=acct, folder=q1, items=[message()])
     drv.ok(op="rename", account=acct, folder=projects["id"], path="Old/Projects")
     listing = drv.ok(op="list", account=acct)
     moved = folder_by_path(listing, "Old/Projects/2024/Q1")
@@ -656,7 +656,7 @@ def corpus(env, drv, acct):
                 sender="bob@corp.example", to="alice@corp.example", flags=["\\Answered"],
                 internal_date=T0 + 3 * DAY, in_reply_to="<q1@corp.example>",
                 headers_text="From: bob@corp.example\r\nSubject: Re: Quarterly report"),
-        message("", body="", sender="", to="", subject_none=True, internal_date=T0 + 4 * DAY,
+        message("", body="", sender="", to="", internal_date=T0 + 4 * DAY,
                 headers_text="X-Empty: yes"),
     ]
     items[0]["meta"]["message_id"] = "<q1@corp.example>"
@@ -693,7 +693,7 @@ def test_search_keys(env, drv, acct, corpus):
     # LIKE wildcards in the text are literal.
     assert names(search(key="body", text="10%")) == ["report"]
     assert names(search(key="body", text="%")) == ["report"]
-    assert names(search(key="body", text="i_bar")) == []
+    assert names(search(key="body", text="pizza_or")) == []
     assert names(search(key="body", text="sushi_bar")) == ["lunch"]
     assert names(search(key="text", text="pine")) == ["lunch"]  # header
     assert names(search(key="text", text="thanks")) == ["reply"]  # body
@@ -786,11 +786,13 @@ def test_sort(env, drv, acct, corpus):
     assert sort("-arrival") == ["empty", "reply", "drucker", "lunch", "report"]
     # DATE: the sent date, else the internal date.
     assert sort("date") == ["report", "lunch", "drucker", "reply", "empty"]
-    assert sort("subject") == ["empty", "drucker", "lunch", "reply", "report"]
+    # i;ascii-casemap: bytes after ASCII case folding, so "ä" sorts last.
+    assert sort("subject") == ["empty", "lunch", "report", "reply", "drucker"]
     assert sort("size")[-1] == "reply"
     assert sort("from") == ["empty", "report", "reply", "lunch", "drucker"]
     assert sort("cc", "arrival")[0] == "lunch" and sort("cc")[-1] == "report"
-    assert sort("displayfrom")[-1] == "zoe" or sort("displayfrom")[-1] == "drucker"
+    assert sort("displayfrom") == ["empty", "report", "reply", "lunch", "drucker"]
+    assert sort("-displayfrom") == ["drucker", "lunch", "reply", "report", "empty"]
     assert sort("to", "-arrival") == ["empty", "reply", "lunch", "report", "drucker"]
     assert sort("displayto")[0] == "empty"
     # Ties keep mailbox (UID) order, even reversed.
@@ -806,8 +808,7 @@ def test_trigram_indexes(env):
                   "WHERE tablename = 'items' AND indexname LIKE '%trgm'").split(",")
     assert "items_search_text_trgm" in idx and "items_subject_trgm" in idx
     plan = env.sql("SET enable_seqscan = off; EXPLAIN SELECT i.uid FROM items i "
-                   "WHERE i.account_id = 1 AND i.folder_id = 1 "
-                   "AND floe_fold(i.search_text) LIKE floe_fold('%quarterly%')")
+                   "WHERE floe_fold(i.search_text) LIKE floe_fold('%quarterly%')")
     assert "items_search_text_trgm" in plan, plan
 
 

@@ -250,8 +250,7 @@ msgs_cb(const struct store_msg_list *list, enum store_err code, const char *erro
 }
 
 static void
-append_cb(const struct store_append_result *res, enum store_err code, const char *error,
-	  void *ctx)
+append_cb(const struct store_append_result *res, enum store_err code, const char *error, void *ctx)
 {
 	struct call *call = ctx;
 	json_t *o = answer(call, code, error);
@@ -273,21 +272,23 @@ flags_cb(const struct store_flags_result *res, enum store_err code, const char *
 	if (res != NULL) {
 		json_object_set_new(o, "changed", msgs_json(res->changed, res->count));
 		json_object_set_new(o, "modified", uids_json(res->modified, res->nmodified));
-		json_object_set_new(o, "highestmodseq", json_integer((json_int_t)res->highestmodseq));
+		json_object_set_new(o, "highestmodseq",
+		                    json_integer((json_int_t)res->highestmodseq));
 	}
 	job_call_done(call, o);
 }
 
 static void
 expunge_cb(const struct store_expunge_result *res, enum store_err code, const char *error,
-	   void *ctx)
+           void *ctx)
 {
 	struct call *call = ctx;
 	json_t *o = answer(call, code, error);
 
 	if (res != NULL) {
 		json_object_set_new(o, "uids", uids_json(res->uids, res->count));
-		json_object_set_new(o, "highestmodseq", json_integer((json_int_t)res->highestmodseq));
+		json_object_set_new(o, "highestmodseq",
+		                    json_integer((json_int_t)res->highestmodseq));
 	}
 	job_call_done(call, o);
 }
@@ -303,7 +304,7 @@ copy_cb(const struct store_copy_result *res, enum store_err code, const char *er
 		json_object_set_new(o, "src_uids", uids_json(res->src_uids, res->count));
 		json_object_set_new(o, "dest_uids", uids_json(res->dest_uids, res->count));
 		json_object_set_new(o, "src_highestmodseq",
-				    json_integer((json_int_t)res->src_highestmodseq));
+		                    json_integer((json_int_t)res->src_highestmodseq));
 	}
 	job_call_done(call, o);
 }
@@ -371,7 +372,8 @@ search_cb(const struct store_search_result *res, enum store_err code, const char
 
 	if (res != NULL) {
 		json_object_set_new(o, "uids", uids_json(res->uids, res->count));
-		json_object_set_new(o, "highestmodseq", json_integer((json_int_t)res->highestmodseq));
+		json_object_set_new(o, "highestmodseq",
+		                    json_integer((json_int_t)res->highestmodseq));
 	}
 	job_call_done(call, o);
 }
@@ -385,8 +387,8 @@ notice_cb(uint64_t account_id, uint64_t folder_id, uint64_t modseq, bool possibl
 		json_object_set_new(o, "possibly", json_integer((json_int_t)account_id));
 	} else {
 		json_object_set_new(o, "notice",
-				    json_pack("[III]", (json_int_t)account_id, (json_int_t)folder_id,
-					      (json_int_t)modseq));
+		                    json_pack("[III]", (json_int_t)account_id,
+		                              (json_int_t)folder_id, (json_int_t)modseq));
 	}
 	emit(o);
 	json_decref(o);
@@ -454,35 +456,35 @@ static const struct {
 	const char *name;
 	enum store_search_key key;
 } search_keys[] = {
-	{"all", SK_ALL},
-	{"and", SK_AND},
-	{"or", SK_OR},
-	{"not", SK_NOT},
-	{"uid", SK_UID},
-	{"flag", SK_FLAG},
-	{"noflag", SK_NOFLAG},
-	{"before", SK_BEFORE},
-	{"on", SK_ON},
-	{"since", SK_SINCE},
-	{"sentbefore", SK_SENTBEFORE},
-	{"senton", SK_SENTON},
-	{"sentsince", SK_SENTSINCE},
-	{"larger", SK_LARGER},
-	{"smaller", SK_SMALLER},
-	{"header", SK_HEADER},
-	{"subject", SK_SUBJECT},
-	{"from", SK_FROM},
-	{"to", SK_TO},
-	{"cc", SK_CC},
-	{"bcc", SK_BCC},
-	{"body", SK_BODY},
-	{"text", SK_TEXT},
-	{"modseq", SK_MODSEQ},
-	{"older", SK_OLDER},
-	{"younger", SK_YOUNGER},
-	{"emailid", SK_EMAILID},
-	{"threadid", SK_THREADID},
-	{"bogus", (enum store_search_key)999},
+    {"all", SK_ALL},
+    {"and", SK_AND},
+    {"or", SK_OR},
+    {"not", SK_NOT},
+    {"uid", SK_UID},
+    {"flag", SK_FLAG},
+    {"noflag", SK_NOFLAG},
+    {"before", SK_BEFORE},
+    {"on", SK_ON},
+    {"since", SK_SINCE},
+    {"sentbefore", SK_SENTBEFORE},
+    {"senton", SK_SENTON},
+    {"sentsince", SK_SENTSINCE},
+    {"larger", SK_LARGER},
+    {"smaller", SK_SMALLER},
+    {"header", SK_HEADER},
+    {"subject", SK_SUBJECT},
+    {"from", SK_FROM},
+    {"to", SK_TO},
+    {"cc", SK_CC},
+    {"bcc", SK_BCC},
+    {"body", SK_BODY},
+    {"text", SK_TEXT},
+    {"modseq", SK_MODSEQ},
+    {"older", SK_OLDER},
+    {"younger", SK_YOUNGER},
+    {"emailid", SK_EMAILID},
+    {"threadid", SK_THREADID},
+    {"bogus", (enum store_search_key)999},
 };
 
 static void
@@ -555,7 +557,7 @@ item_data(json_t *j, size_t *len_r)
 
 static void
 append_items(json_t *arr, struct store_append_item **items_r, struct store_msg_meta **metas_r,
-	     size_t *n_r)
+             size_t *n_r)
 {
 	size_t n = json_array_size(arr);
 	struct store_append_item *items = xcalloc(n + 1, sizeof(*items));
@@ -577,8 +579,8 @@ append_items(json_t *arr, struct store_append_item **items_r, struct store_msg_m
 		meta->body = meta_str(m, "body");
 		meta->partmap = meta_str(m, "partmap");
 		meta->sent_date = json_is_integer(json_object_get(m, "sent_date"))
-					  ? (time_t)num(m, "sent_date")
-					  : -1;
+		                      ? (time_t)num(m, "sent_date")
+		                      : -1;
 		meta->subject = meta_str(m, "subject");
 		meta->base_subject = meta_str(m, "base_subject");
 		meta->from_addr = meta_str(m, "from_addr");
@@ -611,17 +613,27 @@ append_items_free(struct store_append_item *items, struct store_msg_meta *metas,
 	for (size_t i = 0; i < n; i++) {
 		struct store_msg_meta *m = &metas[i];
 		char **strs[] = {
-			(char **)&m->envelope,     (char **)&m->bodystructure,
-			(char **)&m->body,         (char **)&m->partmap,
-			(char **)&m->subject,      (char **)&m->base_subject,
-			(char **)&m->from_addr,    (char **)&m->to_addr,
-			(char **)&m->cc_addr,      (char **)&m->bcc_addr,
-			(char **)&m->sort_from,    (char **)&m->sort_to,
-			(char **)&m->sort_cc,      (char **)&m->sort_display_from,
-			(char **)&m->sort_display_to, (char **)&m->message_id,
-			(char **)&m->in_reply_to,  (char **)&m->references,
-			(char **)&m->preview,      (char **)&m->search_text,
-			(char **)&m->headers_text,
+		    (char **)&m->envelope,
+		    (char **)&m->bodystructure,
+		    (char **)&m->body,
+		    (char **)&m->partmap,
+		    (char **)&m->subject,
+		    (char **)&m->base_subject,
+		    (char **)&m->from_addr,
+		    (char **)&m->to_addr,
+		    (char **)&m->cc_addr,
+		    (char **)&m->bcc_addr,
+		    (char **)&m->sort_from,
+		    (char **)&m->sort_to,
+		    (char **)&m->sort_cc,
+		    (char **)&m->sort_display_from,
+		    (char **)&m->sort_display_to,
+		    (char **)&m->message_id,
+		    (char **)&m->in_reply_to,
+		    (char **)&m->references,
+		    (char **)&m->preview,
+		    (char **)&m->search_text,
+		    (char **)&m->headers_text,
 		};
 
 		for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++) {
@@ -644,14 +656,14 @@ fetch_fields(json_t *arr)
 		const char *name;
 		unsigned bit;
 	} names[] = {
-		{"flags", STORE_FETCH_FLAGS},
-		{"internaldate", STORE_FETCH_INTERNALDATE},
-		{"size", STORE_FETCH_SIZE},
-		{"envelope", STORE_FETCH_ENVELOPE},
-		{"bodystructure", STORE_FETCH_BODYSTRUCTURE},
-		{"partmap", STORE_FETCH_PARTMAP},
-		{"preview", STORE_FETCH_PREVIEW},
-		{"ids", STORE_FETCH_IDS},
+	    {"flags", STORE_FETCH_FLAGS},
+	    {"internaldate", STORE_FETCH_INTERNALDATE},
+	    {"size", STORE_FETCH_SIZE},
+	    {"envelope", STORE_FETCH_ENVELOPE},
+	    {"bodystructure", STORE_FETCH_BODYSTRUCTURE},
+	    {"partmap", STORE_FETCH_PARTMAP},
+	    {"preview", STORE_FETCH_PREVIEW},
+	    {"ids", STORE_FETCH_IDS},
 	};
 	unsigned fields = 0;
 
@@ -670,7 +682,7 @@ static enum store_sort_key
 sort_key(const char *name)
 {
 	static const char *const names[] = {
-		"arrival", "date", "from", "subject", "size", "to", "cc", "displayfrom", "displayto",
+	    "arrival", "date", "from", "subject", "size", "to", "cc", "displayfrom", "displayto",
 	};
 
 	for (size_t i = 0; name != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
@@ -702,15 +714,15 @@ start(json_t *cmd, struct call *call, json_t **now_r)
 		handle = store_folder_get(store, acct, str(cmd, "path"), folder, folder_cb, call);
 	} else if (strcmp(op, "create") == 0) {
 		handle = store_folder_create(store, acct, str(cmd, "path"), str(cmd, "type"),
-					     str(cmd, "special_use"), folder_cb, call);
+		                             str(cmd, "special_use"), folder_cb, call);
 	} else if (strcmp(op, "delete") == 0) {
 		handle = store_folder_delete(store, acct, folder, done_cb, call);
 	} else if (strcmp(op, "rename") == 0) {
 		handle = store_folder_rename(store, acct, folder, str(cmd, "path"), done_cb, call);
 	} else if (strcmp(op, "subscribe") == 0) {
 		handle = store_subscribe(store, acct, str(cmd, "name"),
-					 !json_is_false(json_object_get(cmd, "subscribe")), done_cb,
-					 call);
+		                         !json_is_false(json_object_get(cmd, "subscribe")), done_cb,
+		                         call);
 	} else if (strcmp(op, "select") == 0) {
 		handle = store_folder_select(store, acct, folder, msgs_cb, call);
 	} else if (strcmp(op, "changes") == 0) {
@@ -725,17 +737,17 @@ start(json_t *cmd, struct call *call, json_t **now_r)
 		append_items_free(items, metas, n);
 	} else if (strcmp(op, "flags") == 0) {
 		const char *mode = str(cmd, "mode");
-		enum store_flag_op fop = mode == NULL				 ? (enum store_flag_op)7
-					 : strcmp(mode, "set") == 0	 ? STORE_FLAGS_SET
-					 : strcmp(mode, "add") == 0	 ? STORE_FLAGS_ADD
-					 : strcmp(mode, "remove") == 0 ? STORE_FLAGS_REMOVE
-								       : (enum store_flag_op)7;
+		enum store_flag_op fop = mode == NULL                  ? (enum store_flag_op)7
+		                         : strcmp(mode, "set") == 0    ? STORE_FLAGS_SET
+		                         : strcmp(mode, "add") == 0    ? STORE_FLAGS_ADD
+		                         : strcmp(mode, "remove") == 0 ? STORE_FLAGS_REMOVE
+		                                                       : (enum store_flag_op)7;
 		size_t n;
 		const char **flags = str_list(json_object_get(cmd, "flags"), &n);
 
 		rp = ranges(json_object_get(cmd, "uids"), &r);
 		handle = store_flags(store, acct, folder, rp, fop, flags, n,
-				     num(cmd, "unchangedsince"), flags_cb, call);
+		                     num(cmd, "unchangedsince"), flags_cb, call);
 		free(flags);
 		ranges_free(rp);
 	} else if (strcmp(op, "expunge") == 0) {
@@ -745,20 +757,21 @@ start(json_t *cmd, struct call *call, json_t **now_r)
 	} else if (strcmp(op, "copy") == 0) {
 		rp = ranges(json_object_get(cmd, "uids"), &r);
 		handle = store_copy(store, acct, folder, rp, num(cmd, "dest_account"),
-				    num(cmd, "dest_folder"),
-				    json_is_true(json_object_get(cmd, "move")), copy_cb, call);
+		                    num(cmd, "dest_folder"),
+		                    json_is_true(json_object_get(cmd, "move")), copy_cb, call);
 		ranges_free(rp);
 	} else if (strcmp(op, "fetch") == 0) {
 		rp = ranges(json_object_get(cmd, "uids"), &r);
 		handle = store_fetch(store, acct, folder, rp,
-				     fetch_fields(json_object_get(cmd, "fields")),
-				     num(cmd, "changedsince"), fetch_cb, call);
+		                     fetch_fields(json_object_get(cmd, "fields")),
+		                     num(cmd, "changedsince"), fetch_cb, call);
 		ranges_free(rp);
 	} else if (strcmp(op, "blob") == 0) {
 		handle = store_blob_read(store, acct, folder, str(cmd, "hash"), num(cmd, "offset"),
-					 (size_t)num(cmd, "length"), blob_cb, call);
+		                         (size_t)num(cmd, "length"), blob_cb, call);
 	} else if (strcmp(op, "search") == 0) {
-		json_t *crit = json_object_get(cmd, "criteria"), *sorts = json_object_get(cmd, "sort");
+		json_t *crit = json_object_get(cmd, "criteria"),
+		       *sorts = json_object_get(cmd, "sort");
 		struct store_search s = {0};
 		size_t nsort = json_array_size(sorts);
 		struct store_sort *sort = xcalloc(nsort + 1, sizeof(*sort));
@@ -772,7 +785,7 @@ start(json_t *cmd, struct call *call, json_t **now_r)
 			sort[i].reverse = json_is_true(json_object_get(k, "reverse"));
 		}
 		handle = store_search(store, acct, folder, json_is_object(crit) ? &s : NULL, sort,
-				      nsort, search_cb, call);
+		                      nsort, search_cb, call);
 		criteria_free(&s);
 		free(sort);
 	} else {
@@ -800,6 +813,7 @@ job_finish(struct job *job)
 	if (job->parallel) {
 		json_t *o = json_object();
 
+		json_object_set_new(o, "ok", json_true());
 		json_object_set(o, "results", job->results);
 		emit(o);
 		json_decref(o);
@@ -938,7 +952,8 @@ run_command(json_t *cmd)
 		call->op = start(json_array_get(ops, i), call, &now);
 		if (call->op == NULL) {
 			if (now == NULL)
-				now = json_pack("{sbss}", "ok", 0, "contract", "no handle returned");
+				now =
+				    json_pack("{sbss}", "ok", 0, "contract", "no handle returned");
 			json_array_set_new(job->results, i, now);
 			job->pending--;
 		}
@@ -996,9 +1011,9 @@ int
 main(int argc, char **argv)
 {
 	struct db_settings settings = {
-		.pool_size = 4,
-		.query_timeout_ms = 30000,
-		.connect_timeout_ms = 5000,
+	    .pool_size = 4,
+	    .query_timeout_ms = 30000,
+	    .connect_timeout_ms = 5000,
 	};
 	struct stat st;
 

@@ -7,6 +7,7 @@
 
 #include "tap.h"
 #include "fetch-items.h"
+#include "msg-util.h"
 #include "parser.h"
 
 static struct imap_parser *parser;
@@ -295,6 +296,72 @@ test_section_direct(void)
 	imap_fetch_section_clear(&sec);
 }
 
+/* msg-util.c: flag lists, date-time values and UIDPLUS sets. */
+static void
+test_msg_util(void)
+{
+	struct imap_flag_list flags;
+	const char *err;
+	time_t t;
+	char buf[64];
+
+	const struct imap_command *cmd;
+	size_t consumed;
+	const char *line = "(\\seen $Label \\SEEN foo \\Draft)\r\n";
+	imap_parser_reset(parser);
+	imap_parser_parse_data(parser, line, strlen(line), &consumed);
+	cmd = imap_parser_command(parser);
+	is_int(imap_flag_list_parse(cmd->args, cmd->count, &flags, &err), 0, "flag list parses");
+	is_int(flags.count, 4, "duplicates removed case-insensitively");
+	is_str(flags.flags[0], "\\Seen", "system flag canonicalized");
+	is_str(flags.flags[1], "$Label", "keyword kept as given");
+	is_str(flags.flags[3], "\\Draft", "\\Draft");
+	imap_flag_list_clear(&flags);
+
+	static const char *const bad_flags[] = {"(\\Recent)\r\n", "(\\Foo)\r\n", "(\"x\")\r\n",
+	                                        "((a))\r\n"};
+	for (size_t i = 0; i < sizeof(bad_flags) / sizeof(bad_flags[0]); i++) {
+		imap_parser_reset(parser);
+		imap_parser_parse_data(parser, bad_flags[i], strlen(bad_flags[i]), &consumed);
+		cmd = imap_parser_command(parser);
+		ok(cmd == NULL || imap_flag_list_parse(cmd->args, cmd->count, &flags, &err) < 0,
+		   "flag list refused: %.*s", (int)strlen(bad_flags[i]) - 2, bad_flags[i]);
+		imap_flag_list_clear(&flags);
+	}
+
+	is_int(imap_date_time_parse("07-Feb-1994 21:52:25 -0800", 26, &t), 0, "date-time parses");
+	is_int(t, 760686745, "UTC value");
+	is_int(imap_date_time_parse(" 7-feb-1994 21:52:25 +0000", 26, &t), 0,
+	       "space-padded day, lower-case month");
+	is_int(t, 760657945, "UTC value");
+	ok(imap_date_time_parse("07-Feb-1994 21:52:25 0800", 25, &t) < 0, "zone without sign");
+	ok(imap_date_time_parse("30-Feb-1994 21:52:25 +0000", 26, &t) < 0, "no 30 February");
+	ok(imap_date_time_parse("07-Feb-1994 24:52:25 +0000", 26, &t) < 0, "hour 24");
+	ok(imap_date_time_parse("07-Foo-1994 21:52:25 +0000", 26, &t) < 0, "bad month");
+	imap_date_time_format(760686745, buf, sizeof(buf));
+	is_str(buf, "08-Feb-1994 05:52:25 +0000", "date-time formatted in UTC");
+
+	uint32_t a[] = {4, 5, 6, 9, 10, 12};
+	uint32_t b[] = {20, 21, 23, 24, 25, 26};
+	char *s = imap_uid_list_format(a, NULL, 6);
+	is_str(s, "4:6,9:10,12", "runs joined");
+	free(s);
+	s = imap_uid_list_format(a, b, 6);
+	is_str(s, "4:5,6,9:10,12", "runs follow the paired list too");
+	free(s);
+	s = imap_uid_list_format(b, a, 6);
+	is_str(s, "20:21,23,24:25,26", "and the other way round");
+	free(s);
+
+	struct store_uid_ranges ranges;
+	uint32_t(*pairs)[2];
+	imap_uid_array_ranges(a, 6, &ranges, &pairs);
+	ok(ranges.count == 3 && pairs[0][0] == 4 && pairs[0][1] == 6 && pairs[1][0] == 9 &&
+	       pairs[1][1] == 10 && pairs[2][0] == 12 && pairs[2][1] == 12,
+	   "UID array to store ranges");
+	free(pairs);
+}
+
 int
 main(void)
 {
@@ -307,6 +374,7 @@ main(void)
 	test_rfc822_binary();
 	test_modifiers();
 	test_section_direct();
+	test_msg_util();
 	imap_parser_destroy(&parser);
 	return done_testing();
 }
