@@ -127,11 +127,13 @@ folder_done(struct store_op *op, const struct db_result *res)
 	store_op_finish(op);
 }
 
-static const char folder_by_id_sql[] = "SELECT " STORE_FOLDER_COLUMNS(
-    "floe_folder_path(f.account_id, f.id)") " FROM folders f WHERE f.account_id = $1 AND f.id = $2";
-static const char folder_by_path_sql[] = "SELECT " STORE_FOLDER_COLUMNS(
-    "floe_folder_path(f.account_id, f.id)") " FROM folders f WHERE f.account_id = $1 AND f.id = "
-                                            "(SELECT floe_folder_find($1, $2))";
+/* The path, computed once, serves the path and subscribed columns. */
+#define FOLDER_WITH_PATH                                                                           \
+	" FROM folders f CROSS JOIN LATERAL floe_folder_path(f.account_id, f.id) AS p(path)"
+static const char folder_by_id_sql[] = "SELECT " STORE_FOLDER_COLUMNS("p.path") FOLDER_WITH_PATH
+    " WHERE f.account_id = $1 AND f.id = $2";
+static const char folder_by_path_sql[] = "SELECT " STORE_FOLDER_COLUMNS("p.path") FOLDER_WITH_PATH
+    " WHERE f.account_id = $1 AND f.id = (SELECT floe_folder_find($1, $2))";
 
 /* Loads folder id into the operation's callback. */
 static void
@@ -351,9 +353,8 @@ msgs_done(struct store_op *op, const struct db_result *res)
 	"NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
 #define MSGS_NULLS16 "NULL, NULL, " MSGS_NULLS14
 #define MSGS_FOLDER                                                                                \
-	"SELECT 0 AS k, 0::bigint AS o, " STORE_FOLDER_COLUMNS(                                    \
-	    "floe_folder_path(f.account_id, f.id)") " FROM folders f"                              \
-	                                            " WHERE f.account_id = $1 AND f.id = $2"
+	"SELECT 0 AS k, 0::bigint AS o, " STORE_FOLDER_COLUMNS("p.path") FOLDER_WITH_PATH          \
+	    " WHERE f.account_id = $1 AND f.id = $2"
 
 static const char select_sql[] = MSGS_FOLDER
     " UNION ALL"

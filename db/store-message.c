@@ -87,31 +87,12 @@ json_set_text(json_t *obj, const char *key, const char *value)
 	free(clean);
 }
 
-/* The JSON object floe_append reads for one item; NULL with *error_r when
- * its flags are invalid. */
+/* The parse results, named as in struct store_msg_meta. */
 static json_t *
-append_item_json(const struct store_append_item *item, const char **error_r)
+meta_json(const struct store_msg_meta *m)
 {
-	const struct store_msg_meta *m = item->meta;
-	json_t *obj = json_object(), *flags = json_array();
-	const char *flag;
+	json_t *obj = json_object();
 
-	if (item->nflags > 0 && item->flags == NULL) {
-		*error_r = "invalid flag list";
-		goto fail;
-	}
-	for (size_t i = 0; i < item->nflags; i++) {
-		if (store_flag_check(item->flags[i], error_r) < 0)
-			goto fail;
-		flag = store_system_flag(item->flags[i]);
-		json_array_append_new(flags, json_string(flag != NULL ? flag : item->flags[i]));
-	}
-	json_object_set_new(obj, "flags", flags);
-	flags = NULL;
-	if (item->internal_date != 0)
-		json_object_set_new(obj, "internal_date", json_integer(item->internal_date));
-	if (m == NULL)
-		return obj;
 	json_set_text(obj, "envelope", m->envelope);
 	json_set_text(obj, "bodystructure", m->bodystructure);
 	json_set_text(obj, "body", m->body);
@@ -137,10 +118,36 @@ append_item_json(const struct store_append_item *item, const char **error_r)
 	json_set_text(obj, "headers_text", m->headers_text);
 	json_object_set_new(obj, "has_attachment", json_boolean(m->has_attachment));
 	return obj;
-fail:
-	json_decref(flags);
-	json_decref(obj);
-	return NULL;
+}
+
+/* The JSON object floe_append reads for one item; NULL with *error_r when
+ * its flags are invalid. */
+static json_t *
+append_item_json(const struct store_append_item *item, const char **error_r)
+{
+	json_t *obj, *flags;
+	const char *flag;
+
+	if (item->nflags > 0 && item->flags == NULL) {
+		*error_r = "invalid flag list";
+		return NULL;
+	}
+	flags = json_array();
+	for (size_t i = 0; i < item->nflags; i++) {
+		if (store_flag_check(item->flags[i], error_r) < 0) {
+			json_decref(flags);
+			return NULL;
+		}
+		flag = store_system_flag(item->flags[i]);
+		json_array_append_new(flags, json_string(flag != NULL ? flag : item->flags[i]));
+	}
+	obj = json_object();
+	json_object_set_new(obj, "flags", flags);
+	if (item->internal_date != 0)
+		json_object_set_new(obj, "internal_date", json_integer(item->internal_date));
+	if (item->meta != NULL)
+		json_object_set_new(obj, "meta", meta_json(item->meta));
+	return obj;
 }
 
 struct store_op *
@@ -469,15 +476,18 @@ store_fetch(struct store *store, uint64_t account_id, uint64_t folder_id,
 	/* The small columns always; the large ones only when asked for. */
 	store_str_add(&sql, "SELECT i.uid, i.modseq, array_to_string(i.flags, ' '),"
 	                    " extract(epoch FROM i.internal_date)::bigint, i.size, ");
-	store_str_add(&sql, (fields & STORE_FETCH_ENVELOPE) != 0 ? "i.envelope, " : "NULL, ");
-	store_str_add(&sql, (fields & STORE_FETCH_BODYSTRUCTURE) != 0 ? "i.bodystructure, i.body, "
+	store_str_add(&sql, (fields & STORE_FETCH_ENVELOPE) != 0 ? "m.envelope, " : "NULL, ");
+	store_str_add(&sql, (fields & STORE_FETCH_BODYSTRUCTURE) != 0 ? "m.bodystructure, m.body, "
 	                                                              : "NULL, NULL, ");
-	store_str_add(&sql, (fields & STORE_FETCH_PARTMAP) != 0 ? "i.partmap, " : "NULL, ");
-	store_str_add(&sql, (fields & STORE_FETCH_PREVIEW) != 0 ? "i.preview, " : "NULL, ");
+	store_str_add(&sql, (fields & STORE_FETCH_PARTMAP) != 0 ? "m.partmap, " : "NULL, ");
+	store_str_add(&sql, (fields & STORE_FETCH_PREVIEW) != 0 ? "m.preview, " : "NULL, ");
+	/* Parse results live beside the blob; PostgreSQL drops the join when
+	 * none is selected (blob_meta's key is unique). */
 	store_str_add(&sql, "i.email_id, i.thread_id, encode(i.blob_hash, 'hex')"
 	                    " FROM unnest($3::bigint[], $4::bigint[]) AS r(lo, hi)"
 	                    " JOIN items i ON i.account_id = $1 AND i.folder_id = $2"
-	                    " AND i.uid BETWEEN r.lo AND r.hi");
+	                    " AND i.uid BETWEEN r.lo AND r.hi"
+	                    " LEFT JOIN blob_meta m ON m.hash = i.blob_hash");
 	if (changedsince > 0) {
 		store_str_addf(&sql, " WHERE i.modseq > $%d", store_param_u64(&p, changedsince));
 	}

@@ -1,6 +1,7 @@
 /* SEARCH and SORT: a criteria tree (store.h) becomes one parameterized
  * WHERE clause over the folder's items; user text only ever travels as
  * parameters. Substring matching is floe_fold(column) LIKE floe_fold($n)
+ * (the large search texts are stored folded: column LIKE floe_fold($n))
  * with LIKE's wildcards escaped, which the GIN trigram indexes of
  * 0002_mail.sql serve on large folders. Dates compare whole UTC days. */
 #include "store-private.h"
@@ -53,17 +54,17 @@ text_column(enum store_search_key key)
 {
 	switch (key) {
 	case SK_SUBJECT:
-		return "i.subject";
+		return "floe_fold(m.subject)";
 	case SK_FROM:
-		return "i.from_addr";
+		return "floe_fold(m.from_addr)";
 	case SK_TO:
-		return "i.to_addr";
+		return "floe_fold(m.to_addr)";
 	case SK_CC:
-		return "i.cc_addr";
+		return "floe_fold(m.cc_addr)";
 	case SK_BCC:
-		return "i.bcc_addr";
+		return "floe_fold(m.bcc_addr)";
 	case SK_BODY:
-		return "i.search_text";
+		return "m.search_text"; /* stored folded */
 	default:
 		return NULL;
 	}
@@ -76,8 +77,9 @@ header_column(const char *name)
 	static const struct {
 		const char *name, *column;
 	} map[] = {
-	    {"subject", "i.subject"}, {"from", "i.from_addr"}, {"to", "i.to_addr"},
-	    {"cc", "i.cc_addr"},      {"bcc", "i.bcc_addr"},
+	    {"subject", "floe_fold(m.subject)"}, {"from", "floe_fold(m.from_addr)"},
+	    {"to", "floe_fold(m.to_addr)"},      {"cc", "floe_fold(m.cc_addr)"},
+	    {"bcc", "floe_fold(m.bcc_addr)"},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
@@ -155,7 +157,7 @@ static int
 build_date(struct build *b, const struct store_search *s)
 {
 	bool sent = s->key == SK_SENTBEFORE || s->key == SK_SENTON || s->key == SK_SENTSINCE;
-	const char *col = sent ? "coalesce(i.sent_date, i.internal_date)" : "i.internal_date";
+	const char *col = sent ? "coalesce(m.sent_date, i.internal_date)" : "i.internal_date";
 	time_t day = day_start(s->date);
 	int n = store_param_i64(&b->params, (int64_t)day);
 
@@ -203,24 +205,23 @@ build_header(struct build *b, const struct store_search *s)
 	if (s->text != NULL && *s->text != '\0')
 		pat = like_param(b, s->text);
 
-	/* headers_text holds the unfolded header block: one field a line. */
+	/* headers_text holds the unfolded header block, one field a line,
+	 * case-folded (so the name compares with the lower-cased one). */
 	store_str_add(&b->sql, "(");
 	if (pat > 0)
-		store_str_addf(&b->sql, "(floe_fold(i.headers_text) LIKE floe_fold($%d) AND ", pat);
+		store_str_addf(&b->sql, "(m.headers_text LIKE floe_fold($%d) AND ", pat);
 	store_str_addf(
 	    &b->sql,
-	    "EXISTS (SELECT 1 FROM regexp_split_to_table(i.headers_text, '\\n') AS l(line)"
-	    " WHERE lower(rtrim(split_part(l.line, ':', 1))) = $%d",
+	    "EXISTS (SELECT 1 FROM regexp_split_to_table(m.headers_text, '\\n') AS l(line)"
+	    " WHERE rtrim(split_part(l.line, ':', 1)) = $%d",
 	    n);
 	if (pat > 0) {
 		store_str_addf(&b->sql,
-		               " AND floe_fold(substr(l.line, strpos(l.line, ':') + 1))"
-		               " LIKE floe_fold($%d)))",
+		               " AND substr(l.line, strpos(l.line, ':') + 1) LIKE floe_fold($%d)))",
 		               pat);
 		/* Decoded (RFC 2047) values of the fields the store keeps. */
 		if (column != NULL)
-			store_str_addf(&b->sql, " OR floe_fold(%s) LIKE floe_fold($%d)", column,
-			               pat);
+			store_str_addf(&b->sql, " OR %s LIKE floe_fold($%d)", column, pat);
 	} else {
 		store_str_add(&b->sql, ")");
 	}
@@ -232,7 +233,8 @@ static int
 build_text(struct build *b, const struct store_search *s)
 {
 	static const char *const text_columns[] = {
-	    "i.headers_text", "i.search_text", "i.subject", "i.from_addr", "i.to_addr", "i.cc_addr",
+	    "m.headers_text",         "m.search_text",        "floe_fold(m.subject)",
+	    "floe_fold(m.from_addr)", "floe_fold(m.to_addr)", "floe_fold(m.cc_addr)",
 	};
 	const char *column = text_column(s->key);
 	int n;
@@ -247,13 +249,13 @@ build_text(struct build *b, const struct store_search *s)
 	}
 	n = like_param(b, s->text);
 	if (column != NULL) {
-		store_str_addf(&b->sql, "floe_fold(%s) LIKE floe_fold($%d)", column, n);
+		store_str_addf(&b->sql, "%s LIKE floe_fold($%d)", column, n);
 		return 0;
 	}
 	/* TEXT: the header block and body, and the decoded header fields. */
 	store_str_add(&b->sql, "(");
 	for (size_t k = 0; k < sizeof(text_columns) / sizeof(text_columns[0]); k++)
-		store_str_addf(&b->sql, "%sfloe_fold(%s) LIKE floe_fold($%d)", k > 0 ? " OR " : "",
+		store_str_addf(&b->sql, "%s%s LIKE floe_fold($%d)", k > 0 ? " OR " : "",
 		               text_columns[k], n);
 	store_str_add(&b->sql, ")");
 	return 0;
@@ -372,21 +374,21 @@ sort_expr(enum store_sort_key key)
 	case SORT_ARRIVAL:
 		return "i.internal_date";
 	case SORT_DATE:
-		return "coalesce(i.sent_date, i.internal_date)";
+		return "coalesce(m.sent_date, i.internal_date)";
 	case SORT_FROM:
-		return "lower(coalesce(i.sort_from, '')) COLLATE \"C\"";
+		return "lower(coalesce(m.sort_from, '')) COLLATE \"C\"";
 	case SORT_SUBJECT:
-		return "lower(coalesce(i.base_subject, '')) COLLATE \"C\"";
+		return "lower(coalesce(m.base_subject, '')) COLLATE \"C\"";
 	case SORT_SIZE:
 		return "i.size";
 	case SORT_TO:
-		return "lower(coalesce(i.sort_to, '')) COLLATE \"C\"";
+		return "lower(coalesce(m.sort_to, '')) COLLATE \"C\"";
 	case SORT_CC:
-		return "lower(coalesce(i.sort_cc, '')) COLLATE \"C\"";
+		return "lower(coalesce(m.sort_cc, '')) COLLATE \"C\"";
 	case SORT_DISPLAYFROM:
-		return "lower(coalesce(i.sort_display_from, '')) COLLATE \"C\"";
+		return "lower(coalesce(m.sort_display_from, '')) COLLATE \"C\"";
 	case SORT_DISPLAYTO:
-		return "lower(coalesce(i.sort_display_to, '')) COLLATE \"C\"";
+		return "lower(coalesce(m.sort_display_to, '')) COLLATE \"C\"";
 	}
 	return NULL;
 }
@@ -436,7 +438,9 @@ store_search(struct store *store, uint64_t account_id, uint64_t folder_id,
 		return store_op_fail_later(&s->op, STORE_ERR_INVALID, "invalid sort criteria");
 	store_param_u64(&b.params, account_id);
 	store_param_u64(&b.params, folder_id);
+	/* PostgreSQL drops the join when nothing uses blob_meta (unique key). */
 	store_str_add(&b.sql, "SELECT i.uid, i.modseq FROM items i"
+	                      " LEFT JOIN blob_meta m ON m.hash = i.blob_hash"
 	                      " WHERE i.account_id = $1 AND i.folder_id = $2 AND ");
 	if (criteria == NULL)
 		store_str_add(&b.sql, "true");

@@ -42,11 +42,14 @@ enum store_err {
 
 /* Creates the per-worker store over the worker's pool (not owned). */
 struct store *store_create(struct db *db);
+/* Operations still running are abandoned (their callbacks are not called). */
 void store_destroy(struct store **store);
 /* The caller no longer wants the answer; sets *op to NULL; accepts NULL. */
 void store_op_abandon(struct store_op **op);
 
-/* UID ranges, inclusive, sorted and non-overlapping ([lo, hi] pairs). */
+/* UID ranges, inclusive, sorted and non-overlapping ([lo, hi] pairs); the
+ * store also accepts them unsorted or overlapping. Where a function takes
+ * a pointer to ranges, NULL means every UID. */
 struct store_uid_ranges {
 	const uint32_t (*ranges)[2];
 	size_t count;
@@ -122,16 +125,20 @@ struct store_op *store_folder_get(struct store *store, uint64_t account_id, cons
 				  uint64_t folder_id, store_folder_cb *cb, void *ctx);
 
 /* Creates path (UTF-8, '/' separated), creating missing parents as plain
- * mail folders; type NULL means "mail"; special_use may be NULL. Fails
- * with STORE_ERR_EXISTS or STORE_ERR_INVALID (empty component, a name
- * containing characters the store refuses). The callback gets the folder. */
+ * mail folders; type NULL means "mail"; special_use may be NULL or one of
+ * inbox, sent, drafts, trash, junk, archive. Fails with STORE_ERR_EXISTS
+ * or STORE_ERR_INVALID (empty component, control characters, a component
+ * over 255 or a path over 1024 bytes, a special use another folder has).
+ * Creating a \Noselect name makes it a folder again, with a new
+ * UIDVALIDITY. The callback gets the folder. */
 struct store_op *store_folder_create(struct store *store, uint64_t account_id, const char *path,
 				     const char *type, const char *special_use,
 				     store_folder_cb *cb, void *ctx);
 
-/* Deletes a folder with its items (children stay, as IMAP allows, unless
- * recursive). INBOX and default folders cannot be deleted
- * (STORE_ERR_INVALID). */
+/* Deletes a folder with its items. A folder with children keeps its name
+ * as \Noselect for them (RFC 3501 6.3.4); deleting a \Noselect name that
+ * has children fails with STORE_ERR_NOT_EMPTY. INBOX and default folders
+ * cannot be deleted (STORE_ERR_INVALID). */
 typedef void store_done_cb(enum store_err code, const char *error, void *ctx);
 struct store_op *store_folder_delete(struct store *store, uint64_t account_id, uint64_t folder_id,
 				     store_done_cb *cb, void *ctx);
@@ -151,7 +158,11 @@ struct store_op *store_subscribe(struct store *store, uint64_t account_id, const
  */
 
 /* Flags are strings: system flags with their backslash ("\\Seen"),
- * keywords as they were given. */
+ * keywords as they were given. The store keeps system flags in their
+ * canonical spelling (\Seen, \Answered, \Flagged, \Deleted, \Draft, given
+ * in any case; other system flags, \Recent included, are refused with
+ * STORE_ERR_INVALID), accepts keywords that are IMAP atoms, matches flags
+ * case-insensitively, and keeps no duplicates; their order means nothing. */
 struct store_msg {
 	uint32_t uid;
 	uint64_t modseq;
@@ -184,14 +195,17 @@ struct store_op *store_changes(struct store *store, uint64_t account_id, uint64_
  * Writes
  */
 
-/* What modules/message.c computed at parse time, stored beside the item. */
+/* What modules/message.c computed at parse time, stored beside the item
+ * (once per distinct message content: the first append of some bytes that
+ * carries meta provides it for every copy). Text that is not valid UTF-8
+ * is stored with each offending byte replaced by '?'. */
 struct store_msg_meta {
-	uint64_t size;
+	uint64_t size;             /* not used: the size is that of the data */
 	const char *envelope;      /* IMAP ENVELOPE text */
 	const char *bodystructure; /* IMAP BODYSTRUCTURE text */
 	const char *body;          /* IMAP BODY text */
 	const char *partmap;       /* JSON part map (modules/message.h) */
-	time_t sent_date;          /* -1: none */
+	time_t sent_date;          /* -1 (or 0): none */
 	const char *subject, *base_subject;
 	const char *from_addr, *to_addr, *cc_addr, *bcc_addr;
 	const char *sort_from, *sort_to, *sort_cc, *sort_display_from, *sort_display_to;
@@ -208,7 +222,7 @@ struct store_append_item {
 	const char *const *flags;
 	size_t nflags;
 	time_t internal_date;      /* 0: now */
-	const struct store_msg_meta *meta;
+	const struct store_msg_meta *meta; /* NULL: not parsed */
 };
 
 struct store_append_result {
@@ -406,7 +420,12 @@ struct store_search_result {
 };
 
 /* Matches criteria in folder_id; with nsort > 0 the result is in that
- * order (ties by uid), else ascending uid. */
+ * order (ties by uid), else ascending uid. Dates compare whole UTC days
+ * (a date is taken as the UTC day it falls in); SENT* keys use the
+ * internal date of a message without a Date: field. FLAG of a flag the
+ * store cannot hold (\Recent) matches nothing. STORE_ERR_INVALID for a
+ * malformed tree (NOT without one child, nesting over 64 levels, a bad
+ * header name, an unknown key). */
 typedef void store_search_cb(const struct store_search_result *res, enum store_err code,
 			     const char *error, void *ctx);
 struct store_op *store_search(struct store *store, uint64_t account_id, uint64_t folder_id,

@@ -10,7 +10,6 @@
 
 #include "commands.h"
 #include "config.h"
-#include "log.h"
 #include "message.h"
 #include "msg-util.h"
 #include "xmalloc.h"

@@ -496,7 +496,8 @@ cmd_fetch(struct imap_cmd *cmd)
 	if ((c->items.attrs & IMAP_FETCH_MODSEQ) != 0)
 		imap_client_enable(c->client, IMAP_ENABLED_CONDSTORE);
 	c->condstore = imap_client_has(c->client, IMAP_ENABLED_CONDSTORE);
-	c->with_uid = cmd->uid || (c->items.attrs & IMAP_FETCH_UID) != 0;
+	c->with_uid = cmd->uid || (c->items.attrs & IMAP_FETCH_UID) != 0 ||
+	              imap_client_has(c->client, IMAP_ENABLED_QRESYNC);
 
 	collect_targets(c);
 	c->stage = STAGE_SEEN;

@@ -7,20 +7,56 @@
 -- FL001 not found, FL002 exists, FL003 invalid, FL004 not empty,
 -- FL005 over quota.
 
+-- What the message parser computed from a message's bytes (ENVELOPE,
+-- BODYSTRUCTURE, part map, decoded fields, search text) depends on the
+-- bytes alone, so it lives beside the blob, once per content: copies and
+-- moves share it, and flag changes, which rewrite item rows, never touch
+-- it or its large text-search indexes. Not per account, like blobs.
+CREATE TABLE blob_meta (
+	hash              bytea PRIMARY KEY REFERENCES blobs(hash) ON DELETE CASCADE,
+	envelope          text,
+	bodystructure     text,
+	body              text,
+	partmap           text,
+	preview           text,
+	sent_date         timestamptz,
+	subject           text,
+	base_subject      text,
+	from_addr         text,
+	to_addr           text,
+	cc_addr           text,
+	bcc_addr          text,
+	sort_from         text,
+	sort_to           text,
+	sort_cc           text,
+	sort_display_from text,
+	sort_display_to   text,
+	in_reply_to       text,
+	references_hdr    text,
+	-- search-only texts, stored case-folded (floe_fold) so that a search
+	-- folds only its pattern: the decoded body text, the unfolded header block
+	search_text       text,
+	headers_text      text,
+	has_attachment    boolean NOT NULL DEFAULT false
+);
+
+INSERT INTO blob_meta (hash, envelope, bodystructure, body, preview, sent_date, subject, from_addr,
+		       to_addr, cc_addr)
+SELECT DISTINCT ON (blob_hash) blob_hash, envelope, bodystructure, body, preview, sent_date,
+       subject, from_addr, to_addr, cc_addr
+FROM items ORDER BY blob_hash;
+
+-- Items keep what is per copy: uid, modseq, flags, dates, ids.
 ALTER TABLE items
-	ADD COLUMN partmap           text,
-	ADD COLUMN base_subject      text,
-	ADD COLUMN bcc_addr          text,
-	ADD COLUMN sort_from         text,
-	ADD COLUMN sort_to           text,
-	ADD COLUMN sort_cc           text,
-	ADD COLUMN sort_display_from text,
-	ADD COLUMN sort_display_to   text,
-	ADD COLUMN in_reply_to       text,
-	ADD COLUMN references_hdr    text,
-	ADD COLUMN search_text       text,
-	ADD COLUMN headers_text      text,
-	ADD COLUMN has_attachment    boolean NOT NULL DEFAULT false;
+	DROP COLUMN envelope,
+	DROP COLUMN bodystructure,
+	DROP COLUMN body,
+	DROP COLUMN preview,
+	DROP COLUMN sent_date,
+	DROP COLUMN subject,
+	DROP COLUMN from_addr,
+	DROP COLUMN to_addr,
+	DROP COLUMN cc_addr;
 
 -- Counters of each folder's items, kept by the statement triggers below so
 -- that LIST-STATUS over many large folders reads one row per folder.
@@ -44,32 +80,70 @@ ALTER TABLE blobs ALTER COLUMN data SET STORAGE EXTERNAL;
 -- Thread lookup by Message-ID (store_append).
 CREATE INDEX items_message_id ON items (account_id, message_id) WHERE message_id IS NOT NULL;
 
--- System flags are stored with their canonical spelling ("\Seen"); flags are
--- kept deduplicated (case-insensitively) and sorted, so that "did they
--- change" is an array comparison.
+-- System flags are stored with their canonical spelling ("\Seen"), keywords
+-- as first given; flags match case-insensitively and are kept without
+-- duplicates. These run once per changed row, hence plpgsql loops over the
+-- few flags rather than set-returning subqueries.
+-- (lower(a::text)::text[] lower-cases every element of a text array.)
 CREATE FUNCTION floe_flags_norm(p_flags text[]) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-	SELECT coalesce(array_agg(s.x ORDER BY lower(s.x)), '{}')
-	FROM (SELECT DISTINCT ON (lower(u.x)) u.x
-	      FROM unnest(p_flags) WITH ORDINALITY AS u(x, n) ORDER BY lower(u.x), u.n) s
-$$;
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+	v_out text[] := '{}';
+	v_low text[] := '{}';
+	v_f text;
+BEGIN
+	FOREACH v_f IN ARRAY coalesce(p_flags, '{}') LOOP
+		IF NOT (lower(v_f) = ANY (v_low)) THEN
+			v_out := v_out || v_f;
+			v_low := v_low || lower(v_f);
+		END IF;
+	END LOOP;
+	RETURN v_out;
+END $$;
 
--- p_op: 0 replaces the flags, 1 adds them, 2 removes them.
+-- p_op: 0 replaces the flags, 1 adds them, 2 removes them; p_flags went
+-- through floe_flags_norm. Returns p_cur itself when nothing changes.
 CREATE FUNCTION floe_flags_apply(p_cur text[], p_op int, p_flags text[]) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-	SELECT CASE p_op
-		WHEN 0 THEN floe_flags_norm(p_flags)
-		WHEN 1 THEN floe_flags_norm(p_cur || p_flags)
-		ELSE coalesce((SELECT array_agg(u.x ORDER BY u.n)
-			       FROM unnest(p_cur) WITH ORDINALITY AS u(x, n)
-			       WHERE lower(u.x) <> ALL (SELECT lower(y) FROM unnest(p_flags) AS y)), '{}')
-	END
-$$;
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+	v_low text[] := lower(p_cur::text)::text[];
+	v_given text[] := lower(p_flags::text)::text[];
+	v_out text[];
+	v_f text;
+BEGIN
+	IF p_op = 0 THEN
+		IF v_low @> v_given AND v_given @> v_low THEN
+			RETURN p_cur;
+		END IF;
+		RETURN p_flags;
+	ELSIF p_op = 1 THEN
+		IF v_low @> v_given THEN
+			RETURN p_cur;
+		END IF;
+		v_out := p_cur;
+		FOREACH v_f IN ARRAY p_flags LOOP
+			IF NOT (lower(v_f) = ANY (v_low)) THEN
+				v_out := v_out || v_f;
+			END IF;
+		END LOOP;
+		RETURN v_out;
+	END IF;
+	IF NOT (v_low && v_given) THEN
+		RETURN p_cur;
+	END IF;
+	v_out := '{}';
+	FOREACH v_f IN ARRAY p_cur LOOP
+		IF NOT (lower(v_f) = ANY (v_given)) THEN
+			v_out := v_out || v_f;
+		END IF;
+	END LOOP;
+	RETURN v_out;
+END $$;
 
--- A keyword is present (keywords match case-insensitively).
+-- A flag or keyword is present, in any case.
 CREATE FUNCTION floe_flags_has(p_flags text[], p_flag text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-	SELECT EXISTS (SELECT 1 FROM unnest(p_flags) AS x WHERE lower(x) = lower(p_flag))
+	SELECT lower(p_flag) = ANY (lower(p_flags::text)::text[])
 $$;
 
 CREATE FUNCTION floe_items_counters() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -164,7 +238,8 @@ BEGIN
 END $$;
 
 -- Substring search (IMAP SEARCH SUBJECT/FROM/BODY/TEXT/...) is
--- floe_fold(column) LIKE floe_fold('%text%'), which GIN trigram indexes
+-- floe_fold(column) LIKE floe_fold('%text%') (the large search texts are
+-- stored folded already: column LIKE floe_fold('%text%')), which GIN trigram indexes
 -- (pg_trgm, shipped with the PostgreSQL server in Debian) answer without
 -- reading every message of a large folder. Without pg_trgm the same
 -- queries work by scanning the folder.
@@ -183,10 +258,14 @@ BEGIN
 	IF v_schema IS NULL THEN
 		RETURN;
 	END IF;
-	FOREACH v_column IN ARRAY ARRAY['subject', 'from_addr', 'to_addr', 'cc_addr', 'bcc_addr',
-					'search_text', 'headers_text'] LOOP
-		EXECUTE format('CREATE INDEX %I ON items USING gin (floe_fold(%I) %I.gin_trgm_ops)',
-			       'items_' || v_column || '_trgm', v_column, v_schema);
+	FOREACH v_column IN ARRAY ARRAY['subject', 'from_addr', 'to_addr', 'cc_addr', 'bcc_addr']
+	LOOP
+		EXECUTE format('CREATE INDEX %I ON blob_meta USING gin (floe_fold(%I) %I.gin_trgm_ops)',
+			       'blob_meta_' || v_column || '_trgm', v_column, v_schema);
+	END LOOP;
+	FOREACH v_column IN ARRAY ARRAY['search_text', 'headers_text'] LOOP
+		EXECUTE format('CREATE INDEX %I ON blob_meta USING gin (%I %I.gin_trgm_ops)',
+			       'blob_meta_' || v_column || '_trgm', v_column, v_schema);
 	END LOOP;
 END $$;
 
@@ -233,15 +312,23 @@ BEGIN
 END $$;
 
 CREATE FUNCTION floe_folder_path(p_acct bigint, p_id bigint) RETURNS text
-LANGUAGE sql STABLE AS $$
-	WITH RECURSIVE up AS (
-		SELECT f.id, f.parent_id, f.name AS path FROM folders f
-		WHERE f.account_id = p_acct AND f.id = p_id
-		UNION ALL
-		SELECT p.id, p.parent_id, p.name || '/' || up.path FROM up
-		JOIN folders p ON p.account_id = p_acct AND p.id = up.parent_id)
-	SELECT path FROM up WHERE parent_id IS NULL
-$$;
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	v_path text;
+	v_name text;
+	v_parent bigint;
+	v_depth int := 0;
+BEGIN
+	SELECT f.name, f.parent_id INTO v_path, v_parent FROM folders f
+	WHERE f.account_id = p_acct AND f.id = p_id;
+	WHILE v_parent IS NOT NULL AND v_depth < 1000 LOOP
+		SELECT f.name, f.parent_id INTO v_name, v_parent FROM folders f
+		WHERE f.account_id = p_acct AND f.id = v_parent;
+		v_path := v_name || '/' || v_path;
+		v_depth := v_depth + 1;
+	END LOOP;
+	RETURN v_path;
+END $$;
 
 -- Finds or creates (as plain mail folders) every component of p_parts;
 -- returns the last one's id.
@@ -385,8 +472,9 @@ BEGIN
 END $$;
 
 -- p_datas: the raw messages in base64; p_meta: a JSON array with one object
--- per message (flags, internal_date and the parsed fields, see store.h).
-CREATE FUNCTION floe_append(p_acct bigint, p_fid bigint, p_datas text[], p_meta json)
+-- per message: flags, internal_date, and meta (the parse results, named as
+-- in struct store_msg_meta) unless the message was not parsed.
+CREATE FUNCTION floe_append(p_acct bigint, p_fid bigint, p_datas text[], p_meta jsonb)
 RETURNS TABLE (r_uidvalidity bigint, r_uid bigint, r_modseq bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -398,14 +486,14 @@ DECLARE
 	v_uidvalidity bigint;
 	v_first bigint;
 	v_modseq bigint;
-	v_m json;
+	v_m jsonb;
 	v_refs text[];
 	v_mid text;
 	v_tid text;
 	v_mids text[] := '{}';
 	v_tids text[] := '{}';
 BEGIN
-	IF v_n = 0 OR v_n <> json_array_length(p_meta) THEN
+	IF v_n = 0 OR v_n <> jsonb_array_length(p_meta) THEN
 		RAISE EXCEPTION 'nothing to append' USING ERRCODE = 'FL003';
 	END IF;
 	SELECT a.quota_bytes INTO v_quota FROM accounts a WHERE a.id = p_acct FOR NO KEY UPDATE;
@@ -444,7 +532,7 @@ BEGIN
 	-- it replies to or refers to (in this batch or already stored), or of
 	-- a stored copy of itself; else it starts one.
 	FOR i IN 1..v_n LOOP
-		v_m := p_meta -> (i - 1);
+		v_m := coalesce(p_meta -> (i - 1) -> 'meta', '{}'::jsonb);
 		v_mid := coalesce((floe_msgids(v_m ->> 'message_id'))[1],
 				  nullif(btrim(v_m ->> 'message_id'), ''));
 		v_refs := floe_msgids(v_m ->> 'in_reply_to') || floe_msgids(v_m ->> 'references');
@@ -468,30 +556,35 @@ BEGIN
 		v_tids := array_append(v_tids, coalesce(v_tid, floe_object_id('T')));
 	END LOOP;
 
+	-- Items appended without parse results ("meta" absent) have none.
+	INSERT INTO blob_meta (hash, envelope, bodystructure, body, partmap, preview, sent_date,
+			       subject, base_subject, from_addr, to_addr, cc_addr, bcc_addr,
+			       sort_from, sort_to, sort_cc, sort_display_from, sort_display_to,
+			       in_reply_to, references_hdr, search_text, headers_text,
+			       has_attachment)
+	SELECT DISTINCT ON (v_hashes[e.k]) v_hashes[e.k], m ->> 'envelope', m ->> 'bodystructure',
+	       m ->> 'body', m ->> 'partmap', m ->> 'preview',
+	       to_timestamp((m ->> 'sent_date')::double precision),
+	       m ->> 'subject', m ->> 'base_subject', m ->> 'from_addr', m ->> 'to_addr',
+	       m ->> 'cc_addr', m ->> 'bcc_addr', m ->> 'sort_from', m ->> 'sort_to',
+	       m ->> 'sort_cc', m ->> 'sort_display_from', m ->> 'sort_display_to',
+	       m ->> 'in_reply_to', m ->> 'references', floe_fold(m ->> 'search_text'),
+	       floe_fold(m ->> 'headers_text'), coalesce((m ->> 'has_attachment')::boolean, false)
+	FROM jsonb_array_elements(p_meta) WITH ORDINALITY AS e(j, k), jsonb_extract_path(e.j, 'meta') AS m
+	WHERE m IS NOT NULL AND jsonb_typeof(m) = 'object'
+	ORDER BY v_hashes[e.k], e.k
+	ON CONFLICT (hash) DO NOTHING;
+
 	RETURN QUERY
 	WITH ins AS (
 		INSERT INTO items (account_id, folder_id, uid, modseq, flags, internal_date, size,
-				   blob_hash, envelope, bodystructure, body, partmap, preview, sent_date,
-				   subject, base_subject, from_addr, to_addr, cc_addr, bcc_addr,
-				   sort_from, sort_to, sort_cc, sort_display_from, sort_display_to,
-				   message_id, in_reply_to, references_hdr, search_text, headers_text,
-				   has_attachment, email_id, thread_id)
+				   blob_hash, message_id, email_id, thread_id)
 		SELECT p_acct, p_fid, v_first + e.k - 1, v_modseq,
-		       floe_flags_norm(ARRAY(SELECT json_array_elements_text(e.j -> 'flags'))),
+		       floe_flags_norm(ARRAY(SELECT jsonb_array_elements_text(e.j -> 'flags'))),
 		       coalesce(to_timestamp((e.j ->> 'internal_date')::double precision), now()),
-		       length(v_bins[e.k]), v_hashes[e.k],
-		       e.j ->> 'envelope', e.j ->> 'bodystructure', e.j ->> 'body',
-		       e.j ->> 'partmap', e.j ->> 'preview',
-		       to_timestamp((e.j ->> 'sent_date')::double precision),
-		       e.j ->> 'subject', e.j ->> 'base_subject', e.j ->> 'from_addr',
-		       e.j ->> 'to_addr', e.j ->> 'cc_addr', e.j ->> 'bcc_addr',
-		       e.j ->> 'sort_from', e.j ->> 'sort_to', e.j ->> 'sort_cc',
-		       e.j ->> 'sort_display_from', e.j ->> 'sort_display_to',
-		       v_mids[e.k], e.j ->> 'in_reply_to', e.j ->> 'references',
-		       e.j ->> 'search_text', e.j ->> 'headers_text',
-		       coalesce((e.j ->> 'has_attachment')::boolean, false),
-		       floe_object_id('M'), v_tids[e.k]
-		FROM json_array_elements(p_meta) WITH ORDINALITY AS e(j, k)
+		       length(v_bins[e.k]), v_hashes[e.k], v_mids[e.k], floe_object_id('M'),
+		       v_tids[e.k]
+		FROM jsonb_array_elements(p_meta) WITH ORDINALITY AS e(j, k)
 		RETURNING items.uid)
 	SELECT v_uidvalidity, ins.uid, v_modseq FROM ins ORDER BY ins.uid;
 	PERFORM floe_notify(p_acct, p_fid, v_modseq);
@@ -506,37 +599,43 @@ CREATE FUNCTION floe_flags(p_acct bigint, p_fid bigint, p_lo bigint[], p_hi bigi
 RETURNS TABLE (r_kind int, r_uid bigint, r_modseq bigint, r_flags text)
 LANGUAGE plpgsql AS $$
 DECLARE
+	v_flags text[] := floe_flags_norm(p_flags);
 	v_modseq bigint;
-	v_changed bigint[];
-	v_modified bigint[];
+	v_count bigint;
 BEGIN
 	SELECT f.highestmodseq INTO v_modseq FROM folders f
 	WHERE f.account_id = p_acct AND f.id = p_fid FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'no such folder' USING ERRCODE = 'FL001';
 	END IF;
-	SELECT array_agg(s.uid ORDER BY s.uid) FILTER (WHERE s.conflict),
-	       array_agg(s.uid ORDER BY s.uid) FILTER (WHERE NOT s.conflict
-						       AND s.nf IS DISTINCT FROM s.flags)
-	INTO v_modified, v_changed
-	FROM (SELECT i.uid, i.flags, floe_flags_apply(i.flags, p_op, p_flags) AS nf,
-		     (p_since > 0 AND i.modseq > p_since) AS conflict
-	      FROM unnest(p_lo, p_hi) AS r(lo, hi)
-	      JOIN items i ON i.account_id = p_acct AND i.folder_id = p_fid
-			  AND i.uid BETWEEN r.lo AND r.hi) s;
-	IF v_changed IS NOT NULL THEN
-		UPDATE folders f SET highestmodseq = f.highestmodseq + 1 WHERE f.id = p_fid
-		RETURNING f.highestmodseq INTO v_modseq;
+	IF p_since > 0 THEN
 		RETURN QUERY
-		WITH u AS (
-			UPDATE items i SET flags = floe_flags_apply(i.flags, p_op, p_flags),
-				modseq = v_modseq
-			WHERE i.account_id = p_acct AND i.folder_id = p_fid AND i.uid = ANY (v_changed)
-			RETURNING i.uid, i.flags)
-		SELECT 0, u.uid, v_modseq, array_to_string(u.flags, ' ') FROM u ORDER BY u.uid;
+		SELECT 1, i.uid, NULL::bigint, NULL::text
+		FROM unnest(p_lo, p_hi) AS r(lo, hi)
+		JOIN items i ON i.account_id = p_acct AND i.folder_id = p_fid
+			    AND i.uid BETWEEN r.lo AND r.hi
+		WHERE i.modseq > p_since;
+	END IF;
+	-- The folder row is locked: the next modseq is ours to give, and is
+	-- only taken if some message changes.
+	RETURN QUERY
+	WITH u AS (
+		UPDATE items i SET flags = s.nf, modseq = v_modseq + 1
+		FROM (SELECT j.uid, j.flags, floe_flags_apply(j.flags, p_op, v_flags) AS nf
+		      FROM unnest(p_lo, p_hi) AS r(lo, hi)
+		      JOIN items j ON j.account_id = p_acct AND j.folder_id = p_fid
+				  AND j.uid BETWEEN r.lo AND r.hi
+		      WHERE p_since = 0 OR j.modseq <= p_since) s
+		WHERE i.account_id = p_acct AND i.folder_id = p_fid AND i.uid = s.uid
+		  AND s.nf IS DISTINCT FROM s.flags
+		RETURNING i.uid, i.flags)
+	SELECT 0, u.uid, v_modseq + 1, array_to_string(u.flags, ' ') FROM u ORDER BY u.uid;
+	GET DIAGNOSTICS v_count = ROW_COUNT;
+	IF v_count > 0 THEN
+		v_modseq := v_modseq + 1;
+		UPDATE folders f SET highestmodseq = v_modseq WHERE f.id = p_fid;
 		PERFORM floe_notify(p_acct, p_fid, v_modseq);
 	END IF;
-	RETURN QUERY SELECT 1, m, NULL::bigint, NULL::text FROM unnest(v_modified) AS m;
 	RETURN QUERY SELECT 2, NULL::bigint, v_modseq, NULL::text;
 END $$;
 
@@ -646,17 +745,9 @@ BEGIN
 		RAISE EXCEPTION 'the destination folder has run out of UIDs' USING ERRCODE = 'FL003';
 	END IF;
 	INSERT INTO items (account_id, folder_id, uid, modseq, flags, internal_date, size, blob_hash,
-			   envelope, bodystructure, body, partmap, preview, sent_date, subject,
-			   base_subject, from_addr, to_addr, cc_addr, bcc_addr, sort_from, sort_to,
-			   sort_cc, sort_display_from, sort_display_to, message_id, in_reply_to,
-			   references_hdr, search_text, headers_text, has_attachment, email_id,
-			   thread_id)
+			   message_id, email_id, thread_id)
 	SELECT p_dacct, p_dst, v_first + u.k - 1, v_dst_modseq, i.flags, i.internal_date, i.size,
-	       i.blob_hash, i.envelope, i.bodystructure, i.body, i.partmap, i.preview, i.sent_date,
-	       i.subject, i.base_subject, i.from_addr, i.to_addr, i.cc_addr, i.bcc_addr,
-	       i.sort_from, i.sort_to, i.sort_cc, i.sort_display_from, i.sort_display_to,
-	       i.message_id, i.in_reply_to, i.references_hdr, i.search_text, i.headers_text,
-	       i.has_attachment, i.email_id, i.thread_id
+	       i.blob_hash, i.message_id, i.email_id, i.thread_id
 	FROM unnest(v_uids) WITH ORDINALITY AS u(uid, k)
 	JOIN items i ON i.account_id = p_acct AND i.folder_id = p_src AND i.uid = u.uid;
 
@@ -690,6 +781,9 @@ DECLARE
 	v_parent bigint := NULL;
 	v_new bigint;
 BEGIN
+	-- Renaming INBOX copies messages, which locks the account row: take it
+	-- first, in the order every writer uses.
+	PERFORM 1 FROM accounts a WHERE a.id = p_acct FOR NO KEY UPDATE;
 	SELECT * INTO v_f FROM folders f WHERE f.account_id = p_acct AND f.id = p_id FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'no such folder' USING ERRCODE = 'FL001';

@@ -9,7 +9,6 @@ A small raw client is used rather than imaplib so that literals (and
 literal8), response codes and the exact untagged responses can be checked."""
 
 import base64
-import os
 import re
 import shutil
 import socket
@@ -287,6 +286,7 @@ def mime_parts(raw):
 @pytest.fixture(scope="module")
 def server(pg):
     srv = floe.Floed(None, pg, workers=2, config={"imap": {"allow_plaintext_auth": "yes"}})
+    srv.pg = pg
     srv.start()
     yield srv
     srv.stop()
@@ -442,6 +442,26 @@ def test_binary_encodings(imap):
     assert st == "NO" and "[UNKNOWN-CTE]" in line, line
     # the connection is still in step
     assert imap.fetch("FETCH 2 (UID)")[2]["UID"]
+
+
+def test_malformed_message_commands(imap):
+    """Every malformed message command gets BAD (or NO) and the session goes on."""
+    imap.ok("APPEND INBOX {}", simple_message("target"))
+    imap.select()
+    for text in ("FETCH", "FETCH 1", "FETCH x FLAGS", "FETCH 1 ()", "FETCH 1 (FLAGS",
+                 "FETCH 1 BODY[", "FETCH 1 BODY[]<>", "FETCH 1 BODY[HEADER.FIELDS]",
+                 "FETCH 1 (FLAGS) (CHANGEDSINCE)", "FETCH 1 FLAGS (FOO)", "FETCH 1 FLAGS () ()",
+                 "STORE", "STORE 1", "STORE 1 FLAGS", "STORE 1 +FLAGS \"x\"", "STORE 1 (FOO 1) FLAGS ()",
+                 "STORE 1 (UNCHANGEDSINCE x) FLAGS ()", "STORE 1 BOGUS (\\Seen)",
+                 "SEARCH", "SEARCH (", "SEARCH OR", "SEARCH HEADER", "SEARCH RETURN (MIN",
+                 "SEARCH CHARSET", "SEARCH UID 1:x", "SORT", "SORT (DATE)", "SORT (DATE) UTF-8",
+                 "SORT DATE UTF-8 ALL", "COPY", "COPY 1", "COPY x INBOX", "MOVE 1",
+                 "UID EXPUNGE", "UID EXPUNGE x", "EXPUNGE 1", "APPEND", "APPEND INBOX",
+                 "APPEND INBOX (\\Seen)", "APPEND INBOX \"x\"", "UID FETCH 1:* (FLAGS) (VANISHED)"):
+        st, _, line = imap.cmd(text)
+        assert st in ("BAD", "NO"), (text, line)
+        imap.ok("NOOP")  # the session ends a run of 20 BADs in a row
+    assert imap.fetch("FETCH 1 (UID)")[1]["UID"]
 
 
 def test_large_message_round_trip(imap):
@@ -653,6 +673,23 @@ def test_store_flags_and_unchangedsince(server, user):
     untagged, line = c.ok("UID STORE 1:* (UNCHANGEDSINCE 0) +FLAGS (\\Draft)")
     assert f"[MODIFIED {uids[0]}:{uids[3]}]" in line, line
     c.close()
+
+
+def test_store_fast_after_bulk_append(imap):
+    """Outlook Sync uploads whole mailboxes on first bind and then sets
+    flags: STORE on a freshly filled 2000-message folder must not wait for
+    PostgreSQL's statistics to catch up (autovacuum's ANALYZE runs a minute
+    or more later)."""
+    for start in range(0, 2000, 200):
+        batch = [simple_message(f"bulk {i}") for i in range(start, start + 200)]
+        imap.ok("APPEND INBOX" + " {}" * len(batch), *batch)
+    imap.select()
+    t0 = time.time()
+    imap.ok("STORE 1:10 +FLAGS.SILENT (\\Flagged)")
+    imap.ok("UID STORE 5 +FLAGS.SILENT (\\Seen)")
+    imap.ok("STORE 1999 +FLAGS.SILENT (\\Deleted)")
+    imap.ok("EXPUNGE")
+    assert time.time() - t0 < 3.0
 
 
 def test_examine_store_refused(imap):
@@ -972,16 +1009,24 @@ def test_changedsince_vanished_exact(server, user):
 # A real client: mbsync (isync)
 
 
+MBSYNC_MESSAGES = 2000
+
+
 def test_mbsync_two_way(server, user, tmp_path):
     mbsync = shutil.which("mbsync")
     if not mbsync:
         pytest.skip("mbsync (isync) is not installed")
     a = session(server, user)
-    for i in range(300):
-        a.ok("APPEND INBOX {}", simple_message(f"sync {i}", body=f"message {i}\n" * 5))
+    for start in range(0, MBSYNC_MESSAGES, 100):
+        batch = [simple_message(f"sync {i}", body=f"message {i}\n" * 5)
+                 for i in range(start, start + 100)]
+        a.ok("APPEND INBOX" + " {}" * len(batch), *batch)
     a.ok('CREATE "Projects"')
     for i in range(20):
         a.ok('APPEND "Projects" (\\Seen) {}', simple_message(f"proj {i}"))
+    # test_store_fast_after_bulk_append covers STORE right after a bulk
+    # load; here the statistics are brought up to date first
+    server.pg.psql("ANALYZE items")
     a.select()
     a.ok("STORE 1:10 +FLAGS.SILENT (\\Flagged)")
     a.close()
@@ -1038,7 +1083,7 @@ Sync All
         return [f for f in maildir_files(box) if letter in f.name.split(":2,")[-1]]
 
     run()
-    assert len(maildir_files("INBOX")) == 300
+    assert len(maildir_files("INBOX")) == MBSYNC_MESSAGES
     assert len(maildir_files("Projects")) == 20
     assert len(flagged("INBOX", "F")) == 10
     assert len(flagged("Projects", "S")) == 20
@@ -1062,10 +1107,11 @@ Sync All
     run()
 
     a = session(server, user)
-    assert a.select()["exists"] == 299  # 300 - 1 expunged far - 1 deleted near + 1 new
+    # one expunged far, one deleted near, one new near
+    assert a.select()["exists"] == MBSYNC_MESSAGES - 1
     assert len(a.search('SEARCH SUBJECT "from maildir"')) == 1
     assert len(a.search("SEARCH FLAGGED")) == 11
     a.close()
-    assert len(maildir_files("INBOX")) == 299
+    assert len(maildir_files("INBOX")) == MBSYNC_MESSAGES - 1
     assert len(flagged("INBOX", "S")) == 1
     quiet_run()
