@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acl.h"
 #include "client-internal.h"
 #include "commands.h"
 #include "config.h"
@@ -186,6 +187,36 @@ client_state_error(const struct imap_client *c, const struct imap_command_def *d
 	return "Command not valid in this state";
 }
 
+/* Runs the current command once its rights on the selected mailbox are
+ * known to be enough (RFC 4314 4). */
+static void
+client_exec(struct imap_client *c)
+{
+	struct client_cmd *cc = c->cmd;
+	const struct imap_command_def *def = cc->pub.def;
+
+	if (c->state == IMAP_STATE_SELECTED && c->view != NULL &&
+	    (def->rights != 0 || def->rights_any != 0)) {
+		unsigned rights = imap_view_rights(c->view);
+
+		if (!acl_has(rights, def->rights) ||
+		    (def->rights_any != 0 && (rights & def->rights_any) == 0)) {
+			imap_cmd_no(&cc->pub, "[NOPERM] You lack the rights to %s in this mailbox",
+			            def->name);
+			imap_cmd_finish(&cc->pub);
+			return;
+		}
+	}
+	if (def->exec(&cc->pub) == IMAP_CMD_DONE)
+		imap_cmd_finish(&cc->pub);
+}
+
+static void
+client_rights_checked(void *ctx)
+{
+	client_exec(ctx);
+}
+
 static void
 client_command(struct imap_client *c)
 {
@@ -227,8 +258,15 @@ client_command(struct imap_client *c)
 	cc->pub.args = args;
 	cc->pub.count = count;
 	c->cmd = cc;
-	if (def->exec(&cc->pub) == IMAP_CMD_DONE)
-		imap_cmd_finish(&cc->pub);
+	/* Another account's folder: its owner may have changed the ACL since
+	 * the last command, so a command of the selected state reads the
+	 * rights again first (one small query; own folders need none). */
+	if (c->state == IMAP_STATE_SELECTED && c->view != NULL && imap_view_shared(c->view) &&
+	    (def->states & IMAP_STATE_AUTH) == 0) {
+		imap_view_check_rights(c->view, client_rights_checked, c);
+		return;
+	}
+	client_exec(c);
 }
 
 static void

@@ -617,7 +617,7 @@ imap_client_capabilities(const struct imap_client *c)
 		evbuffer_add_printf(out, " COMPRESS=DEFLATE");
 	evbuffer_add_printf(out,
 	                    " STATUS=SIZE APPENDLIMIT=%zu MULTIAPPEND SORT OBJECTID BINARY "
-	                    "UTF8=ACCEPT",
+	                    "UTF8=ACCEPT ACL RIGHTS=texk METADATA METADATA-SERVER",
 	                    c->cfg->imap.max_literal_size);
 	if (c->state == IMAP_STATE_NOT_AUTH) {
 		if (!c->tls && imap_server_ssl(c->server) != NULL)

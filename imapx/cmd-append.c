@@ -3,13 +3,17 @@
  * read; the messages are parsed once (modules/message.c) and stored with
  * one store_append transaction, so an APPEND is stored completely or not
  * at all: a client that disconnects mid-literal never reaches exec, and a
- * worker killed mid-transaction leaves nothing behind. */
+ * worker killed mid-transaction leaves nothing behind. Another account's
+ * mailbox ("~owner@domain/...") needs the i right; flags the user may not
+ * set there (\Seen without s, \Deleted without t, others without w) are
+ * dropped, not refused (RFC 4314 4). */
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
 #include "config.h"
+#include "imap-acl.h"
 #include "message.h"
 #include "msg-util.h"
 #include "xmalloc.h"
@@ -32,6 +36,7 @@ struct append_ctx {
 	struct store_op *op;
 	uint64_t literal_total;
 	char *mailbox;
+	struct imap_mailbox_lookup lookup;
 	uint64_t folder_id;
 	struct append_msg *msgs;
 	size_t nmsgs;
@@ -46,6 +51,7 @@ append_cleanup(struct imap_cmd *cmd)
 	if (c == NULL)
 		return;
 	store_op_abandon(&c->op);
+	imap_mailbox_lookup_abandon(&c->lookup);
 	for (size_t i = 0; i < c->nmsgs; i++) {
 		imap_flag_list_clear(&c->msgs[i].flags);
 		if (c->msgs[i].parsed)
@@ -141,20 +147,30 @@ append_cb(const struct store_append_result *res, enum store_err code, const char
 }
 
 static void
-folder_cb(const struct store_folder *folder, enum store_err code, const char *error, void *ctx)
+folder_cb(const struct imap_mailbox *mb, enum store_err code, const char *error, void *ctx)
 {
 	struct append_ctx *c = ctx;
 	struct imap_cmd *cmd = c->cmd;
+	const struct store_folder *folder = mb != NULL ? mb->folder : NULL;
 
-	c->op = NULL;
-	if (folder == NULL) {
-		if (code == STORE_ERR_NOT_FOUND)
-			imap_cmd_no(cmd, "[TRYCREATE] Mailbox does not exist");
-		else
-			imap_cmd_store_error(cmd, "Cannot open the mailbox", code, error);
+	if (mb == NULL) {
+		imap_cmd_store_error(cmd, "Cannot open the mailbox", code, error);
 		imap_cmd_finish(cmd);
 		return;
 	}
+	/* A mailbox the user may not see looks missing. */
+	if (folder == NULL || (!acl_has(mb->rights, ACL_INSERT) && !acl_visible(mb->rights))) {
+		imap_cmd_no(cmd, "[TRYCREATE] Mailbox does not exist");
+		imap_cmd_finish(cmd);
+		return;
+	}
+	if (!acl_has(mb->rights, ACL_INSERT)) {
+		imap_cmd_no(cmd, "[NOPERM] You may not add messages to this mailbox");
+		imap_cmd_finish(cmd);
+		return;
+	}
+	for (size_t i = 0; i < c->nmsgs; i++)
+		imap_flag_list_filter(&c->msgs[i].flags, mb->rights);
 	if (folder->noselect) {
 		imap_cmd_no(cmd, "[CANNOT] Mailbox cannot hold messages");
 		imap_cmd_finish(cmd);
@@ -182,8 +198,8 @@ folder_cb(const struct store_folder *folder, enum store_err code, const char *er
 		items[i].internal_date = m->date;
 		items[i].meta = &m->info.meta;
 	}
-	c->op = store_append(imap_client_store(cmd->client), imap_client_account_id(cmd->client),
-	                     folder->id, items, c->nmsgs, append_cb, c);
+	c->op = store_append(imap_client_store(cmd->client), mb->owner_id, folder->id, items,
+	                     c->nmsgs, append_cb, c);
 }
 
 /* Parses "[flags] [date-time] literal" groups from args[pos..count). */
@@ -260,7 +276,6 @@ cmd_append(struct imap_cmd *cmd)
 			return IMAP_CMD_DONE;
 		}
 	}
-	c->op = store_folder_get(imap_client_store(cmd->client),
-	                         imap_client_account_id(cmd->client), c->mailbox, 0, folder_cb, c);
+	imap_mailbox_lookup_start(&c->lookup, cmd->client, c->mailbox, folder_cb, c);
 	return IMAP_CMD_ASYNC;
 }

@@ -1,17 +1,23 @@
 /* CREATE (RFC 3501 6.3.3) with the USE parameter of RFC 6154
  * (CREATE-SPECIAL-USE): "CREATE Drafts (USE (\Drafts))". A trailing
- * delimiter only declares that the name will have children. */
+ * delimiter only declares that the name will have children. In another
+ * account ("~owner@domain/path") it needs the k right on the nearest
+ * existing parent (the account's root for a top-level name, RFC 4314 4);
+ * the new folder inherits its parent's ACL. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "commands.h"
+#include "imap-acl.h"
 #include "imap-client-private.h"
 #include "xmalloc.h"
 
 struct create_ctx {
 	struct store_op *op;
+	struct imap_mailbox_lookup lookup;
 	char *name;
+	const char *special;
 };
 
 static void
@@ -22,6 +28,7 @@ create_cleanup(struct imap_cmd *cmd)
 	if (ctx == NULL)
 		return;
 	store_op_abandon(&ctx->op);
+	imap_mailbox_lookup_abandon(&ctx->lookup);
 	free(ctx->name);
 	free(ctx);
 	cmd->ctx = NULL;
@@ -43,6 +50,41 @@ create_cb(const struct store_folder *folder, enum store_err code, const char *er
 		imap_cmd_ok(cmd, "CREATE completed");
 	}
 	imap_cmd_finish(cmd);
+}
+
+static void
+create_mailbox_cb(const struct imap_mailbox *mb, enum store_err code, const char *error,
+                  void *context)
+{
+	struct imap_cmd *cmd = context;
+	struct create_ctx *ctx = cmd->ctx;
+
+	if (mb == NULL) {
+		imap_cmd_store_error(cmd, "Cannot create mailbox", code, error);
+		imap_cmd_finish(cmd);
+		return;
+	}
+	if (mb->owner_id == 0 || *mb->path == '\0') {
+		imap_cmd_no(cmd, mb->owner_id == 0 ? "[NONEXISTENT] No such account"
+		                                   : "[CANNOT] Invalid mailbox name");
+		imap_cmd_finish(cmd);
+		return;
+	}
+	if (!acl_has(mb->parent_rights, ACL_CREATE)) {
+		if (acl_visible(mb->parent_rights))
+			imap_cmd_no(cmd, "[NOPERM] You may not create mailboxes there");
+		else
+			imap_cmd_no(cmd, "[NOPERM] You may not create mailboxes in this account");
+		imap_cmd_finish(cmd);
+		return;
+	}
+	if (mb->folder != NULL && !mb->folder->noselect) {
+		imap_cmd_no(cmd, "[ALREADYEXISTS] Mailbox already exists");
+		imap_cmd_finish(cmd);
+		return;
+	}
+	ctx->op = store_folder_create(imap_client_store(cmd->client), mb->owner_id, mb->path, NULL,
+	                              ctx->special, create_cb, cmd);
 }
 
 /* USE (\Drafts): the store's special-use name, or NULL with *error_r. */
@@ -120,8 +162,13 @@ cmd_create(struct imap_cmd *cmd)
 	}
 	ctx = xcalloc(1, sizeof(*ctx));
 	ctx->name = name;
+	ctx->special = special;
 	cmd->ctx = ctx;
 	cmd->cleanup = create_cleanup;
+	if (imap_mailbox_is_other(name)) {
+		imap_mailbox_lookup_start(&ctx->lookup, c, name, create_mailbox_cb, cmd);
+		return IMAP_CMD_ASYNC;
+	}
 	ctx->op = store_folder_create(imap_client_store(c), imap_client_account_id(c), name, NULL,
 	                              special, create_cb, cmd);
 	return IMAP_CMD_ASYNC;

@@ -1,15 +1,18 @@
 /* DELETE (RFC 3501 6.3.4): removes a mailbox and its messages; its
  * children stay. INBOX and default folders cannot be deleted. Deleting the
- * selected mailbox closes it. */
+ * selected mailbox closes it. Another account's folder needs the x right
+ * (RFC 4314 4); its ACL goes with it. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
+#include "imap-acl.h"
 #include "imap-client-private.h"
 #include "xmalloc.h"
 
 struct delete_ctx {
 	struct store_op *op;
+	struct imap_mailbox_lookup lookup;
 	char *name;
 	uint64_t folder_id;
 };
@@ -22,6 +25,7 @@ delete_cleanup(struct imap_cmd *cmd)
 	if (ctx == NULL)
 		return;
 	store_op_abandon(&ctx->op);
+	imap_mailbox_lookup_abandon(&ctx->lookup);
 	free(ctx->name);
 	free(ctx);
 	cmd->ctx = NULL;
@@ -51,32 +55,36 @@ delete_done(enum store_err code, const char *error, void *context)
 }
 
 static void
-delete_folder_cb(const struct store_folder *folder, enum store_err code, const char *error,
-                 void *context)
+delete_mailbox_cb(const struct imap_mailbox *mb, enum store_err code, const char *error,
+                  void *context)
 {
 	struct imap_cmd *cmd = context;
 	struct delete_ctx *ctx = cmd->ctx;
 	struct imap_client *c = cmd->client;
+	const struct store_folder *folder;
 
-	ctx->op = NULL;
-	if (folder == NULL) {
-		if (code == STORE_ERR_NOT_FOUND || code == STORE_OK)
-			imap_cmd_no(cmd, "[NONEXISTENT] Mailbox doesn't exist");
-		else
-			imap_cmd_store_error(cmd, "Cannot delete mailbox", code, error);
+	if (mb == NULL) {
+		imap_cmd_store_error(cmd, "Cannot delete mailbox", code, error);
 		imap_cmd_finish(cmd);
 		return;
 	}
+	if (!imap_mailbox_allow(cmd, mb, ACL_DELETE_MAILBOX, "delete")) {
+		imap_cmd_finish(cmd);
+		return;
+	}
+	folder = mb->folder;
 	if (folder->is_default ||
 	    (folder->special_use != NULL && strcmp(folder->special_use, "inbox") == 0)) {
 		imap_cmd_no(cmd, "[CANNOT] %s cannot be deleted",
-		            strcmp(folder->path, "INBOX") == 0 ? "INBOX" : "A default folder");
+		            folder->parent_id == 0 && strcmp(mb->path, "INBOX") == 0
+		                ? "INBOX"
+		                : "A default folder");
 		imap_cmd_finish(cmd);
 		return;
 	}
 	ctx->folder_id = folder->id;
-	ctx->op = store_folder_delete(imap_client_store(c), imap_client_account_id(c), folder->id,
-	                              delete_done, cmd);
+	ctx->op =
+	    store_folder_delete(imap_client_store(c), mb->owner_id, folder->id, delete_done, cmd);
 }
 
 enum imap_cmd_result
@@ -104,7 +112,6 @@ cmd_delete(struct imap_cmd *cmd)
 	ctx->name = name;
 	cmd->ctx = ctx;
 	cmd->cleanup = delete_cleanup;
-	ctx->op = store_folder_get(imap_client_store(c), imap_client_account_id(c), name, 0,
-	                           delete_folder_cb, cmd);
+	imap_mailbox_lookup_start(&ctx->lookup, c, ctx->name, delete_mailbox_cb, cmd);
 	return IMAP_CMD_ASYNC;
 }

@@ -91,7 +91,7 @@ cmd_expunge(struct imap_cmd *cmd)
 		return IMAP_CMD_DONE;
 	}
 	imap_uid_ranges_init(&c->ranges, c->uids);
-	c->op = store_expunge(imap_client_store(cmd->client), imap_client_account_id(cmd->client),
+	c->op = store_expunge(imap_client_store(cmd->client), imap_view_owner_id(view),
 	                      imap_view_folder_id(view), &c->ranges.ranges, expunge_cb, c);
 	return IMAP_CMD_ASYNC;
 }

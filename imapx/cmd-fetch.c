@@ -11,6 +11,7 @@
 
 #include <event2/buffer.h>
 
+#include "acl.h"
 #include "fetch-private.h"
 #include "msg-util.h"
 #include "xmalloc.h"
@@ -274,7 +275,7 @@ start_batch(struct fetch_ctx *c)
 	imap_uid_array_ranges(c->targets + c->next_target, n, &ranges, &c->batch_pairs);
 	c->next_target += n;
 	c->batch_count = n;
-	c->op = store_fetch(imap_client_store(c->client), imap_client_account_id(c->client),
+	c->op = store_fetch(imap_client_store(c->client), imap_view_owner_id(c->view),
 	                    imap_view_folder_id(c->view), &ranges,
 	                    imap_fetch_items_store_fields(&c->items) | STORE_FETCH_FLAGS,
 	                    c->items.changedsince_set ? c->items.changedsince : 0, fetch_cb, c);
@@ -348,7 +349,7 @@ start_seen(struct fetch_ctx *c)
 	}
 	imap_uid_array_ranges(unseen, n, &ranges, &c->batch_pairs);
 	free(unseen);
-	c->op = store_flags(imap_client_store(c->client), imap_client_account_id(c->client),
+	c->op = store_flags(imap_client_store(c->client), imap_view_owner_id(c->view),
 	                    imap_view_folder_id(c->view), &ranges, STORE_FLAGS_ADD, seen, 1, 0,
 	                    seen_cb, c);
 	return true;
@@ -361,14 +362,16 @@ fetch_continue(struct fetch_ctx *c)
 		switch (c->stage) {
 		case STAGE_SEEN:
 			c->stage = STAGE_VANISHED;
-			if (c->items.sets_seen && !imap_view_readonly(c->view) && start_seen(c))
+			/* Without the s right \Seen is not set (RFC 4314 4). */
+			if (c->items.sets_seen && !imap_view_readonly(c->view) &&
+			    (imap_view_rights(c->view) & ACL_SEEN) != 0 && start_seen(c))
 				return;
 			break;
 		case STAGE_VANISHED:
 			c->stage = STAGE_BATCH;
 			if (c->items.vanished) {
 				c->op = store_changes(imap_client_store(c->client),
-				                      imap_client_account_id(c->client),
+				                      imap_view_owner_id(c->view),
 				                      imap_view_folder_id(c->view),
 				                      c->items.changedsince, vanished_cb, c);
 				return;

@@ -2,12 +2,18 @@
  * SUBSCRIBED, REMOTE, RECURSIVEMATCH, SPECIAL-USE; return options
  * SUBSCRIBED, CHILDREN, SPECIAL-USE; several patterns), SPECIAL-USE
  * attributes (RFC 6154), LIST-STATUS (RFC 5819) and LSUB (RFC 3501
- * 6.3.9). Names are matched in UTF-8 against the store's folder list. */
+ * 6.3.9). Names are matched in UTF-8 against the store's folder list and,
+ * when a pattern can reach the other users' namespace, against the
+ * folders other accounts share with the user: "~owner@domain/path" for
+ * each folder with the l right (RFC 4314 4), with "~owner@domain" and
+ * any parent the user may not see as \Noselect \HasChildren. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "acl.h"
 #include "commands.h"
+#include "imap-acl.h"
 #include "imap-client-private.h"
 #include "mutf7.h"
 #include "xmalloc.h"
@@ -28,6 +34,10 @@ struct list_ctx {
 	unsigned sel, ret, status_items;
 	char **patterns; /* reference + pattern, UTF-8 */
 	size_t npatterns;
+	bool other; /* a pattern may match "~owner/..." names */
+	/* Subscriptions of "~..." names, answered with the shared folders. */
+	char **orphans;
+	size_t norphans;
 	struct store_op *op;
 };
 
@@ -42,6 +52,9 @@ list_cleanup(struct imap_cmd *cmd)
 	for (size_t i = 0; i < ctx->npatterns; i++)
 		free(ctx->patterns[i]);
 	free(ctx->patterns);
+	for (size_t i = 0; i < ctx->norphans; i++)
+		free(ctx->orphans[i]);
+	free(ctx->orphans);
 	free(ctx);
 	cmd->ctx = NULL;
 }
@@ -199,6 +212,18 @@ list_folder(struct imap_cmd *cmd, const struct store_folder_list *list,
 		imap_status_write(cmd->client, f, ctx->status_items);
 }
 
+/* A subscription in the other users' namespace is answered once the
+ * shared folders are known. Returns true if it was kept for then. */
+static bool
+list_defer_orphan(struct list_ctx *ctx, const char *name)
+{
+	if (!ctx->other || !imap_mailbox_is_other(name))
+		return false;
+	ctx->orphans = xreallocarray(ctx->orphans, ctx->norphans + 1, sizeof(*ctx->orphans));
+	ctx->orphans[ctx->norphans++] = xstrdup(name);
+	return true;
+}
+
 static void
 list_lsub(struct imap_cmd *cmd, const struct store_folder_list *list)
 {
@@ -211,10 +236,204 @@ list_lsub(struct imap_cmd *cmd, const struct store_folder_list *list)
 			list_write_line(cmd, "LSUB", "", f->path, false);
 	}
 	for (size_t i = 0; i < list->orphan_count; i++) {
-		if (list_matches(ctx, list->orphan_subscriptions[i]))
+		if (list_matches(ctx, list->orphan_subscriptions[i]) &&
+		    !list_defer_orphan(ctx, list->orphan_subscriptions[i]))
 			list_write_line(cmd, "LSUB", "\\Noselect", list->orphan_subscriptions[i],
 			                false);
 	}
+}
+
+/* ---------------------------------------------------------------------
+ * The other users' namespace
+ */
+
+/* One name to answer: a shared folder, or a parent of some (the owner's
+ * root "~owner", or a folder the user may not see) shown as \Noselect. */
+struct list_other {
+	const char *name;
+	const struct store_acl_shared *folder; /* NULL: a parent only */
+	bool children;                         /* a visible name below it */
+};
+
+static int
+list_other_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct list_other *)a)->name, ((const struct list_other *)b)->name);
+}
+
+/* The first entry whose name is >= key (count if none); entries sorted. */
+static size_t
+list_other_lower(const struct list_other *v, size_t count, const char *key)
+{
+	size_t lo = 0, hi = count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(v[mid].name, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Whether a name below prefix + "/" exists in v (sorted), optionally
+ * only a subscribed shared folder. */
+static bool
+list_other_below(const struct list_other *v, size_t count, const char *name, bool subscribed)
+{
+	char *prefix = xasprintf("%s/", name);
+	size_t len = strlen(prefix), i = list_other_lower(v, count, prefix);
+	bool found = false;
+
+	for (; i < count && strncmp(v[i].name, prefix, len) == 0; i++) {
+		if (!subscribed || (v[i].folder != NULL && v[i].folder->folder.subscribed)) {
+			found = true;
+			break;
+		}
+	}
+	free(prefix);
+	return found;
+}
+
+/* Every shared folder and every parent of one, sorted, each once. The
+ * names of parents are allocated into *names_r (freed by the caller). */
+static struct list_other *
+list_other_build(const struct store_acl_shared_list *shared, size_t *count_r, char ***names_r,
+                 size_t *nnames_r)
+{
+	struct list_other *v = NULL;
+	size_t count = 0, alloc = 0, nnames = 0;
+	char **names = NULL;
+
+	for (size_t i = 0; i < shared->count; i++) {
+		const char *name = shared->folders[i].folder.path;
+
+		/* The folder, then each parent: "~o", "~o/a", "~o/a/b", ... */
+		for (const char *p = strchr(name, '/');; p = strchr(p + 1, '/')) {
+			if (count == alloc) {
+				alloc = alloc == 0 ? 64 : alloc * 2;
+				v = xreallocarray(v, alloc, sizeof(*v));
+			}
+			if (p == NULL) {
+				v[count++] = (struct list_other){.name = name,
+				                                 .folder = &shared->folders[i]};
+				break;
+			}
+			names = xreallocarray(names, nnames + 1, sizeof(*names));
+			names[nnames] = xstrndup(name, (size_t)(p - name));
+			v[count++] = (struct list_other){.name = names[nnames++]};
+		}
+	}
+	qsort(v, count, sizeof(*v), list_other_cmp);
+	/* Drop duplicates, keeping the shared folder over a parent entry. */
+	size_t out = 0;
+	for (size_t i = 0; i < count; i++) {
+		if (out > 0 && strcmp(v[out - 1].name, v[i].name) == 0) {
+			if (v[i].folder != NULL)
+				v[out - 1] = v[i];
+			continue;
+		}
+		v[out++] = v[i];
+	}
+	count = out;
+	for (size_t i = 0; i < count; i++)
+		v[i].children = list_other_below(v, count, v[i].name, false);
+	*count_r = count;
+	*names_r = names;
+	*nnames_r = nnames;
+	return v;
+}
+
+static void
+list_other_write(struct imap_cmd *cmd, const struct list_other *v, size_t count,
+                 const struct list_other *o)
+{
+	struct list_ctx *ctx = cmd->ctx;
+	const struct store_acl_shared *sf = o->folder;
+	bool subscribed = sf != NULL && sf->folder.subscribed, childinfo = false;
+	unsigned rights = sf != NULL ? imap_rights_from_store(sf->rights) : 0;
+	char attrs[128];
+
+	if (!list_matches(ctx, o->name))
+		return;
+	/* Special uses describe one's own folders only. */
+	if ((ctx->sel & SEL_SPECIALUSE) != 0)
+		return;
+	if ((ctx->sel & SEL_SUBSCRIBED) != 0 && !subscribed) {
+		if ((ctx->sel & SEL_RECURSIVEMATCH) == 0 ||
+		    !list_other_below(v, count, o->name, true))
+			return;
+		childinfo = true;
+	}
+	attrs[0] = '\0';
+	if (sf == NULL || sf->folder.noselect)
+		strcat(attrs, "\\Noselect ");
+	strcat(attrs, o->children ? "\\HasChildren" : "\\HasNoChildren");
+	if (subscribed && (ctx->ret & RET_SUBSCRIBED) != 0 && !childinfo)
+		strcat(attrs, " \\Subscribed");
+	list_write_line(cmd, "LIST", attrs, o->name, childinfo);
+	if ((ctx->ret & RET_STATUS) != 0 && sf != NULL && !sf->folder.noselect &&
+	    (rights & ACL_READ) != 0)
+		imap_status_write(cmd->client, &sf->folder, ctx->status_items);
+}
+
+static bool
+list_other_visible(const struct list_other *v, size_t count, const char *name)
+{
+	size_t i = list_other_lower(v, count, name);
+
+	return i < count && strcmp(v[i].name, name) == 0 && v[i].folder != NULL &&
+	       !v[i].folder->folder.noselect;
+}
+
+static void
+list_shared_cb(const struct store_acl_shared_list *shared, const char *error, void *context)
+{
+	struct imap_cmd *cmd = context;
+	struct list_ctx *ctx = cmd->ctx;
+	struct list_other *v;
+	size_t count, nnames;
+	char **names;
+
+	ctx->op = NULL;
+	if (shared == NULL) {
+		imap_cmd_store_error(cmd, "Cannot list shared mailboxes", STORE_ERR_INTERNAL,
+		                     error);
+		imap_cmd_finish(cmd);
+		return;
+	}
+	v = list_other_build(shared, &count, &names, &nnames);
+	if (ctx->lsub) {
+		for (size_t i = 0; i < count; i++) {
+			if (v[i].folder != NULL && v[i].folder->folder.subscribed &&
+			    list_matches(ctx, v[i].name))
+				list_write_line(cmd, "LSUB",
+				                v[i].folder->folder.noselect ? "\\Noselect" : "",
+				                v[i].name, false);
+		}
+	} else {
+		for (size_t i = 0; i < count; i++)
+			list_other_write(cmd, v, count, &v[i]);
+	}
+	/* Subscribed names the user cannot see (any more) look like names
+	 * of nothing. */
+	for (size_t i = 0; i < ctx->norphans; i++) {
+		if (list_other_visible(v, count, ctx->orphans[i]))
+			continue;
+		if (ctx->lsub)
+			list_write_line(cmd, "LSUB", "\\Noselect", ctx->orphans[i], false);
+		else
+			list_write_line(cmd, "LIST", "\\NonExistent \\Subscribed", ctx->orphans[i],
+			                false);
+	}
+	for (size_t i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
+	free(v);
+	imap_cmd_ok(cmd, "%s completed", cmd->name);
+	imap_cmd_finish(cmd);
 }
 
 static void
@@ -236,10 +455,17 @@ list_cb(const struct store_folder_list *list, const char *error, void *context)
 			list_folder(cmd, list, &list->folders[i]);
 		for (size_t i = 0; (ctx->sel & SEL_SUBSCRIBED) != 0 && i < list->orphan_count;
 		     i++) {
-			if (list_matches(ctx, list->orphan_subscriptions[i]))
+			if (list_matches(ctx, list->orphan_subscriptions[i]) &&
+			    !list_defer_orphan(ctx, list->orphan_subscriptions[i]))
 				list_write_line(cmd, "LIST", "\\NonExistent \\Subscribed",
 				                list->orphan_subscriptions[i], false);
 		}
+	}
+	if (ctx->other) {
+		ctx->op =
+		    store_acl_shared(imap_client_store(cmd->client),
+		                     imap_client_account_id(cmd->client), list_shared_cb, cmd);
+		return;
 	}
 	imap_cmd_ok(cmd, "%s completed", cmd->name);
 	imap_cmd_finish(cmd);
@@ -373,6 +599,12 @@ list_start(struct imap_cmd *cmd, bool lsub)
 	if (error != NULL) {
 		imap_cmd_bad(cmd, "Invalid mailbox pattern: %s", error);
 		return IMAP_CMD_DONE;
+	}
+	/* Only a pattern starting with "~" or a wildcard can match a name of
+	 * the other users' namespace; others need no second query. */
+	for (size_t i = 0; i < ctx->npatterns; i++) {
+		if (strchr("~*%", ctx->patterns[i][0]) != NULL && ctx->patterns[i][0] != '\0')
+			ctx->other = true;
 	}
 	/* LIST "" "": the hierarchy delimiter and root (RFC 3501 6.3.8). */
 	if (!lsub && ctx->npatterns == 1 && ctx->patterns[0][0] == '\0' && nsel == 0) {

@@ -1,6 +1,7 @@
 /* NAMESPACE (RFC 2342): the personal namespace is the root with "/" as
- * delimiter, as IceWarp clients expect. Other users' and shared namespaces
- * come with ACL and sharing. */
+ * delimiter, as IceWarp clients expect; other users' folders are under
+ * "~owner@domain/" (IceWarp's form: "~bob@example.com/INBOX"). Public
+ * folders come with group accounts (issue 4). */
 #include "commands.h"
 
 enum imap_cmd_result
@@ -10,7 +11,7 @@ cmd_namespace(struct imap_cmd *cmd)
 		imap_cmd_bad(cmd, "NAMESPACE takes no arguments");
 		return IMAP_CMD_DONE;
 	}
-	imap_client_untagged(cmd->client, "NAMESPACE ((\"\" \"/\")) NIL NIL");
+	imap_client_untagged(cmd->client, "NAMESPACE ((\"\" \"/\")) ((\"~\" \"/\")) NIL");
 	imap_cmd_ok(cmd, "NAMESPACE completed");
 	return IMAP_CMD_DONE;
 }

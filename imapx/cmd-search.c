@@ -168,7 +168,7 @@ cmd_search(struct imap_cmd *cmd)
 		return IMAP_CMD_DONE;
 	}
 	c->have_tree = true;
-	c->op = store_search(imap_client_store(cl), imap_client_account_id(cl),
+	c->op = store_search(imap_client_store(cl), imap_view_owner_id(imap_client_view(cl)),
 	                     imap_view_folder_id(imap_client_view(cl)), &c->tree, NULL, 0,
 	                     search_cb, c);
 	return IMAP_CMD_ASYNC;

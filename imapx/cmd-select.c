@@ -1,11 +1,15 @@
 /* SELECT and EXAMINE (RFC 3501 6.3.1-2, RFC 9051) with the CONDSTORE and
- * QRESYNC parameters (RFC 7162 3.1.8, 3.2.5): looks the folder up, loads
- * its UIDs and flags into a new view, reports the mailbox's state and,
- * for QRESYNC, what changed since the client's modseq. */
+ * QRESYNC parameters (RFC 7162 3.1.8, 3.2.5): looks the folder up (another
+ * account's through the other users' namespace, which needs the r right,
+ * RFC 4314 4), loads its UIDs and flags into a new view, reports the
+ * mailbox's state and, for QRESYNC, what changed since the client's
+ * modseq. Without any right that writes (i, e, s, w, t) the mailbox is
+ * READ-ONLY. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
+#include "imap-acl.h"
 #include "imap-client-private.h"
 #include "seqset.h"
 #include "xmalloc.h"
@@ -18,6 +22,10 @@ struct select_ctx {
 	uint64_t q_modseq;
 	char *q_known_uids; /* NULL: all */
 	char *name;
+	struct imap_mailbox_lookup lookup;
+	uint64_t owner_id;
+	unsigned rights;
+	char *display; /* the name the view reports, canonical */
 	struct store_op *op;
 	struct imap_view *view; /* built, not yet handed to the session */
 };
@@ -30,8 +38,10 @@ select_cleanup(struct imap_cmd *cmd)
 	if (ctx == NULL)
 		return;
 	store_op_abandon(&ctx->op);
+	imap_mailbox_lookup_abandon(&ctx->lookup);
 	imap_view_destroy(&ctx->view);
 	free(ctx->q_known_uids);
+	free(ctx->display);
 	free(ctx->name);
 	free(ctx);
 	cmd->ctx = NULL;
@@ -73,7 +83,7 @@ select_finish(struct imap_cmd *cmd)
 
 	ctx->view = NULL;
 	imap_client_set_view(cmd->client, view);
-	imap_cmd_ok(cmd, "[%s] %s completed", ctx->readonly ? "READ-ONLY" : "READ-WRITE",
+	imap_cmd_ok(cmd, "[%s] %s completed", imap_view_readonly(view) ? "READ-ONLY" : "READ-WRITE",
 	            cmd->name);
 	imap_cmd_finish(cmd);
 }
@@ -121,10 +131,11 @@ select_list_cb(const struct store_msg_list *list, enum store_err code, const cha
 		imap_cmd_finish(cmd);
 		return;
 	}
-	ctx->view = imap_view_create(c, list->folder->path, list, ctx->readonly);
+	ctx->view = imap_view_create(c, ctx->display, list, ctx->readonly);
+	imap_view_set_rights(ctx->view, ctx->rights);
 	select_write_state(cmd, ctx->view);
 	if (ctx->qresync && ctx->q_uidvalidity == imap_view_uidvalidity(ctx->view)) {
-		ctx->op = store_changes(imap_client_store(c), imap_client_account_id(c),
+		ctx->op = store_changes(imap_client_store(c), ctx->owner_id,
 		                        imap_view_folder_id(ctx->view), ctx->q_modseq,
 		                        select_changes_cb, cmd);
 		return;
@@ -133,23 +144,26 @@ select_list_cb(const struct store_msg_list *list, enum store_err code, const cha
 }
 
 static void
-select_folder_cb(const struct store_folder *folder, enum store_err code, const char *error,
-                 void *context)
+select_mailbox_cb(const struct imap_mailbox *mb, enum store_err code, const char *error,
+                  void *context)
 {
 	struct imap_cmd *cmd = context;
 	struct select_ctx *ctx = cmd->ctx;
 	struct imap_client *c = cmd->client;
 
-	ctx->op = NULL;
-	if (folder == NULL) {
-		if (code == STORE_ERR_NOT_FOUND || code == STORE_OK)
-			imap_cmd_no(cmd, "[NONEXISTENT] Mailbox doesn't exist");
-		else
-			imap_cmd_store_error(cmd, "Cannot select mailbox", code, error);
+	if (mb == NULL) {
+		imap_cmd_store_error(cmd, "Cannot select mailbox", code, error);
 		imap_cmd_finish(cmd);
 		return;
 	}
-	ctx->op = store_folder_select(imap_client_store(c), imap_client_account_id(c), folder->id,
+	if (!imap_mailbox_allow(cmd, mb, ACL_READ, "select")) {
+		imap_cmd_finish(cmd);
+		return;
+	}
+	ctx->owner_id = mb->owner_id;
+	ctx->rights = mb->rights;
+	ctx->display = xstrdup(mb->folder->path);
+	ctx->op = store_folder_select(imap_client_store(c), mb->owner_id, mb->folder->id,
 	                              select_list_cb, cmd);
 }
 
@@ -252,8 +266,7 @@ select_start(struct imap_cmd *cmd, bool readonly)
 	}
 	if (ctx->condstore)
 		imap_client_enable(c, IMAP_ENABLED_CONDSTORE);
-	ctx->op = store_folder_get(imap_client_store(c), imap_client_account_id(c), name, 0,
-	                           select_folder_cb, cmd);
+	imap_mailbox_lookup_start(&ctx->lookup, c, ctx->name, select_mailbox_cb, cmd);
 	return IMAP_CMD_ASYNC;
 }
 

@@ -1,11 +1,13 @@
 /* STATUS (RFC 3501 6.3.10) with MESSAGES, UIDNEXT, UIDVALIDITY, UNSEEN,
  * RECENT (always 0: Floe keeps no \Recent), HIGHESTMODSEQ (RFC 7162),
  * SIZE and DELETED (RFC 9051 / STATUS=SIZE) and MAILBOXID (RFC 8474). The
- * item parser and writer also serve LIST-STATUS. */
+ * item parser and writer also serve LIST-STATUS. Another account's folder
+ * needs the r right (RFC 4314 4). */
 #include <stdlib.h>
 #include <strings.h>
 
 #include "commands.h"
+#include "imap-acl.h"
 #include "imap-client-private.h"
 #include "xmalloc.h"
 
@@ -107,7 +109,7 @@ imap_status_write(struct imap_client *c, const struct store_folder *f, unsigned 
 }
 
 struct status_ctx {
-	struct store_op *op;
+	struct imap_mailbox_lookup lookup;
 	unsigned items;
 	char *name;
 };
@@ -119,27 +121,23 @@ status_cleanup(struct imap_cmd *cmd)
 
 	if (ctx == NULL)
 		return;
-	store_op_abandon(&ctx->op);
+	imap_mailbox_lookup_abandon(&ctx->lookup);
 	free(ctx->name);
 	free(ctx);
 	cmd->ctx = NULL;
 }
 
 static void
-status_folder_cb(const struct store_folder *folder, enum store_err code, const char *error,
-                 void *context)
+status_mailbox_cb(const struct imap_mailbox *mb, enum store_err code, const char *error,
+                  void *context)
 {
 	struct imap_cmd *cmd = context;
 	struct status_ctx *ctx = cmd->ctx;
 
-	ctx->op = NULL;
-	if (folder == NULL) {
-		if (code == STORE_ERR_NOT_FOUND || code == STORE_OK)
-			imap_cmd_no(cmd, "[NONEXISTENT] Mailbox doesn't exist");
-		else
-			imap_cmd_store_error(cmd, "Cannot get status", code, error);
-	} else {
-		imap_status_write(cmd->client, folder, ctx->items);
+	if (mb == NULL) {
+		imap_cmd_store_error(cmd, "Cannot get status", code, error);
+	} else if (imap_mailbox_allow(cmd, mb, ACL_READ, "read the status of")) {
+		imap_status_write(cmd->client, mb->folder, ctx->items);
 		imap_cmd_ok(cmd, "STATUS completed");
 	}
 	imap_cmd_finish(cmd);
@@ -172,7 +170,6 @@ cmd_status(struct imap_cmd *cmd)
 	ctx->name = name;
 	cmd->ctx = ctx;
 	cmd->cleanup = status_cleanup;
-	ctx->op = store_folder_get(imap_client_store(c), imap_client_account_id(c), name, 0,
-	                           status_folder_cb, cmd);
+	imap_mailbox_lookup_start(&ctx->lookup, c, ctx->name, status_mailbox_cb, cmd);
 	return IMAP_CMD_ASYNC;
 }

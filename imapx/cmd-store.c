@@ -1,13 +1,18 @@
 /* STORE and UID STORE (RFC 3501 6.4.6, RFC 9051 6.4.6) with the CONDSTORE
  * modifier UNCHANGEDSINCE (RFC 7162 3.1.3): FLAGS, +FLAGS, -FLAGS and their
  * .SILENT forms, one store_flags transaction, then the untagged FETCH
- * responses and [MODIFIED set] for the messages the condition kept. */
+ * responses and [MODIFIED set] for the messages the condition kept.
+ * Rights (RFC 4314 4): \Seen needs s, \Deleted t, other flags w. +FLAGS
+ * and -FLAGS change the flags the session may change and leave the others
+ * (NO [NOPERM] only when none is left); FLAGS, which replaces every flag,
+ * needs all three rights. */
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "commands.h"
+#include "imap-acl.h"
 #include "msg-util.h"
 #include "xmalloc.h"
 
@@ -228,6 +233,17 @@ cmd_store(struct imap_cmd *cmd)
 		imap_cmd_no(cmd, "[READ-ONLY] Mailbox is read-only");
 		return IMAP_CMD_DONE;
 	}
+	if (op == STORE_FLAGS_SET &&
+	    !acl_has(imap_view_rights(view), ACL_SEEN | ACL_WRITE | ACL_DELETE_MSGS)) {
+		imap_cmd_no(cmd, "[NOPERM] Replacing every flag needs the s, w and t rights; "
+		                 "use +FLAGS or -FLAGS");
+		return IMAP_CMD_DONE;
+	}
+	if (op != STORE_FLAGS_SET && c->flags.count > 0 &&
+	    imap_flag_list_filter(&c->flags, imap_view_rights(view)) > 0 && c->flags.count == 0) {
+		imap_cmd_no(cmd, "[NOPERM] You may not change these flags in this mailbox");
+		return IMAP_CMD_DONE;
+	}
 	if (c->unchangedsince_set)
 		imap_client_enable(cmd->client, IMAP_ENABLED_CONDSTORE);
 	c->condstore = imap_client_has(cmd->client, IMAP_ENABLED_CONDSTORE);
@@ -260,7 +276,7 @@ cmd_store(struct imap_cmd *cmd)
 		return IMAP_CMD_DONE;
 	}
 	imap_uid_ranges_init(&c->ranges, c->uids);
-	c->op = store_flags(imap_client_store(cmd->client), imap_client_account_id(cmd->client),
+	c->op = store_flags(imap_client_store(cmd->client), imap_view_owner_id(view),
 	                    imap_view_folder_id(view), &c->ranges.ranges, op,
 	                    (const char *const *)c->flags.flags, c->flags.count,
 	                    c->unchangedsince_set ? unchangedsince : 0, flags_cb, c);

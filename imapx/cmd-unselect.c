@@ -1,6 +1,8 @@
 /* UNSELECT (RFC 3691) and CLOSE (RFC 3501 6.4.2): leave the selected
  * mailbox; CLOSE first removes the messages flagged \Deleted (unless the
- * mailbox was opened with EXAMINE) without sending EXPUNGE responses. */
+ * mailbox was opened with EXAMINE, or the session lacks the e right, RFC
+ * 4314 4) without sending EXPUNGE responses. */
+#include "acl.h"
 #include "commands.h"
 #include "imap-client-private.h"
 #include "log.h"
@@ -40,13 +42,13 @@ cmd_close(struct imap_cmd *cmd)
 		imap_cmd_bad(cmd, "CLOSE takes no arguments");
 		return IMAP_CMD_DONE;
 	}
-	if (imap_view_readonly(view)) {
+	if (imap_view_readonly(view) || !acl_has(imap_view_rights(view), ACL_EXPUNGE)) {
 		imap_client_set_view(c, NULL);
 		imap_cmd_ok(cmd, "CLOSE completed");
 		return IMAP_CMD_DONE;
 	}
 	cmd->cleanup = close_cleanup;
-	cmd->ctx = store_expunge(imap_client_store(c), imap_client_account_id(c),
+	cmd->ctx = store_expunge(imap_client_store(c), imap_view_owner_id(view),
 	                         imap_view_folder_id(view), NULL, close_expunged, cmd);
 	return IMAP_CMD_ASYNC;
 }

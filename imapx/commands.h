@@ -25,6 +25,15 @@ struct imap_command_def {
 	imap_cmd_literal_fn *literal; /* NULL: literals are buffered */
 	unsigned states;              /* IMAP_STATE_* bits where it is valid */
 	unsigned flags;               /* IMAP_CMD_FLAG_* */
+	/* Rights (ACL_* of modules/acl.h) a command of the selected state
+	 * needs on the selected mailbox: all of rights and, when rights_any
+	 * is not 0, at least one of rights_any. The session checks them
+	 * before exec against the view's rights, read again first for another
+	 * account's folder, and answers NO [NOPERM] when they are missing
+	 * (RFC 4314 4). Commands check what depends on their arguments
+	 * (STORE's flags, COPY's destination) themselves. */
+	unsigned rights;
+	unsigned rights_any;
 };
 
 /* The definition of name (case-insensitive), NULL when unknown. */
@@ -35,6 +44,11 @@ imap_cmd_exec_fn cmd_capability, cmd_noop, cmd_check, cmd_logout, cmd_starttls, 
     cmd_login, cmd_id, cmd_enable, cmd_namespace, cmd_idle, cmd_select, cmd_examine, cmd_unselect,
     cmd_close, cmd_list, cmd_lsub, cmd_status, cmd_create, cmd_delete, cmd_rename, cmd_subscribe,
     cmd_unsubscribe, cmd_compress;
+
+/* ACL (RFC 4314, imapx/cmd-acl.c) and METADATA (RFC 5464,
+ * imapx/cmd-metadata.c). */
+imap_cmd_exec_fn cmd_setacl, cmd_deleteacl, cmd_getacl, cmd_listrights, cmd_myrights,
+    cmd_getmetadata, cmd_setmetadata;
 
 /* Message commands (imapx/cmd-fetch.c, cmd-store.c, ...). cmd_expunge serves
  * EXPUNGE and UID EXPUNGE (cmd->uid tells), cmd_search SEARCH and UID

@@ -171,7 +171,7 @@ fetch_body_prefetch(struct fetch_ctx *c)
 		r->pf_lo = lo;
 		r->pf_len = hi - lo;
 		r->pf_op =
-		    store_blob_read(imap_client_store(c->client), imap_client_account_id(c->client),
+		    store_blob_read(imap_client_store(c->client), imap_view_owner_id(c->view),
 		                    imap_view_folder_id(c->view), r->blob_hash, lo,
 		                    (size_t)(hi - lo), prefetch_cb, r);
 	}
@@ -335,7 +335,7 @@ stream_read(struct fetch_ctx *c)
 	uint64_t left = c->end - c->pos;
 	size_t n = left < FETCH_CHUNK ? (size_t)left : FETCH_CHUNK;
 
-	c->op = store_blob_read(imap_client_store(c->client), imap_client_account_id(c->client),
+	c->op = store_blob_read(imap_client_store(c->client), imap_view_owner_id(c->view),
 	                        imap_view_folder_id(c->view), c->rows[c->row].blob_hash, c->pos, n,
 	                        stream_cb, c);
 }
@@ -377,7 +377,7 @@ buffer_read(struct fetch_ctx *c)
 	uint64_t left = c->end - c->pos;
 	size_t n = left < FETCH_CHUNK ? (size_t)left : FETCH_CHUNK;
 
-	c->op = store_blob_read(imap_client_store(c->client), imap_client_account_id(c->client),
+	c->op = store_blob_read(imap_client_store(c->client), imap_view_owner_id(c->view),
 	                        imap_view_folder_id(c->view), c->rows[c->row].blob_hash, c->pos, n,
 	                        buffer_cb, c);
 }

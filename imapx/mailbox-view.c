@@ -9,12 +9,15 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acl.h"
+#include "imap-acl.h"
 #include "imap-client-private.h"
 #include "imap-server.h"
 #include "log.h"
 #include "mailbox-view.h"
 #include "notify.h"
 #include "seqset.h"
+#include "store-acl.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -37,7 +40,9 @@ struct imap_view {
 	struct imap_client *client;
 	uint64_t folder_id, owner_id;
 	char *name;
-	bool readonly;
+	bool examine;    /* selected with EXAMINE */
+	unsigned rights; /* ACL_* of the session on the folder */
+	bool shared;     /* another account's folder: rights may change */
 	uint32_t uidvalidity, uidnext;
 	uint64_t highestmodseq;
 
@@ -58,6 +63,11 @@ struct imap_view {
 	struct store_op *op;
 	imap_view_refresh_fn *done;
 	void *done_ctx;
+
+	/* imap_view_check_rights in flight */
+	struct store_op *rights_op;
+	imap_view_refresh_fn *rights_done;
+	void *rights_ctx;
 };
 
 static const char *const view_system_flags[] = {"\\Answered", "\\Flagged", "\\Deleted", "\\Seen",
@@ -218,7 +228,19 @@ imap_view_name(const struct imap_view *v)
 bool
 imap_view_readonly(const struct imap_view *v)
 {
-	return v->readonly;
+	return v->examine || !acl_writable(v->rights);
+}
+
+unsigned
+imap_view_rights(const struct imap_view *v)
+{
+	return v->rights;
+}
+
+bool
+imap_view_shared(const struct imap_view *v)
+{
+	return v->shared;
 }
 
 uint32_t
@@ -362,25 +384,35 @@ imap_view_write_msg_flags(struct imap_view *v, uint32_t seq)
 	evbuffer_add(out, ")", 1);
 }
 
+/* PERMANENTFLAGS follow the rights (RFC 4314 5.1.1): \Seen needs s,
+ * \Deleted t, the other flags and new keywords w. */
 void
 imap_view_write_flags_responses(struct imap_view *v)
 {
 	struct evbuffer *out = imap_client_output(v->client);
+	const char *sep = "";
 
 	evbuffer_add_printf(out, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
 	for (size_t i = 0; i < v->nkeywords; i++)
 		evbuffer_add_printf(out, " %s", v->keywords[i]);
 	evbuffer_add_printf(out, ")\r\n");
-	if (v->readonly) {
+	if (imap_view_readonly(v)) {
 		evbuffer_add_printf(out, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
 		return;
 	}
 	evbuffer_add_printf(out, "* OK [PERMANENTFLAGS (");
-	for (size_t i = 0; i < sizeof(view_system_flags) / sizeof(*view_system_flags); i++)
-		evbuffer_add_printf(out, "%s ", view_system_flags[i]);
-	for (size_t i = 0; i < v->nkeywords; i++)
-		evbuffer_add_printf(out, "%s ", v->keywords[i]);
-	evbuffer_add_printf(out, "\\*)] Flags permitted\r\n");
+	for (size_t i = 0; i < sizeof(view_system_flags) / sizeof(*view_system_flags); i++) {
+		if (!acl_flag_allowed(v->rights, view_system_flags[i]))
+			continue;
+		evbuffer_add_printf(out, "%s%s", sep, view_system_flags[i]);
+		sep = " ";
+	}
+	if ((v->rights & ACL_WRITE) != 0) {
+		for (size_t i = 0; i < v->nkeywords; i++)
+			evbuffer_add_printf(out, " %s", v->keywords[i]);
+		evbuffer_add_printf(out, "%s\\*", sep);
+	}
+	evbuffer_add_printf(out, ")] Flags permitted\r\n");
 }
 
 /* "* seq FETCH (UID u FLAGS (...) MODSEQ (m))" for an unsolicited update. */
@@ -585,23 +617,14 @@ view_apply_changes(struct imap_view *v, const struct store_msg_list *list)
 		v->uidnext = v->msgs[v->count - 1].uid + 1;
 }
 
+/* Ends a refresh: runs it again if the bus spoke meanwhile, else calls
+ * done. */
 static void
-view_changes_cb(const struct store_msg_list *list, enum store_err code, const char *error,
-                void *ctx)
+view_refresh_finish(struct imap_view *v, bool ok)
 {
-	struct imap_view *v = ctx;
 	imap_view_refresh_fn *done;
 
-	v->op = NULL;
-	if (list != NULL) {
-		view_apply_changes(v, list);
-	} else if (code == STORE_ERR_NOT_FOUND) {
-		imap_client_disconnect(v->client, "Mailbox was deleted");
-	} else {
-		log_warning("imap %s: cannot refresh %s: %s", imap_client_peer(v->client), v->name,
-		            error != NULL ? error : "unknown error");
-	}
-	if (v->again && list != NULL) {
+	if (v->again && ok) {
 		view_start_refresh(v);
 		return;
 	}
@@ -617,12 +640,91 @@ view_changes_cb(const struct store_msg_list *list, enum store_err code, const ch
 }
 
 static void
+view_changes_cb(const struct store_msg_list *list, enum store_err code, const char *error,
+                void *ctx)
+{
+	struct imap_view *v = ctx;
+
+	v->op = NULL;
+	if (list != NULL) {
+		view_apply_changes(v, list);
+	} else if (code == STORE_ERR_NOT_FOUND) {
+		imap_client_disconnect(v->client, "Mailbox was deleted");
+	} else {
+		log_warning("imap %s: cannot refresh %s: %s", imap_client_peer(v->client), v->name,
+		            error != NULL ? error : "unknown error");
+	}
+	view_refresh_finish(v, list != NULL);
+}
+
+static void
+view_start_changes(struct imap_view *v)
+{
+	v->op = store_changes(imap_client_store(v->client), v->owner_id, v->folder_id,
+	                      v->highestmodseq, view_changes_cb, v);
+}
+
+/* Applies rights read from the store and tells the client what changed
+ * for it (RFC 4314 5.1.1): new FLAGS and PERMANENTFLAGS, READ-ONLY or
+ * READ-WRITE when that changed, and a warning when read access is gone. */
+static void
+view_apply_rights(struct imap_view *v, unsigned rights)
+{
+	bool was_readonly = imap_view_readonly(v), now_readonly;
+	unsigned flag_rights = ACL_SEEN | ACL_WRITE | ACL_DELETE_MSGS, old = v->rights;
+
+	if (rights == old)
+		return;
+	if ((old & ACL_READ) != 0 && (rights & ACL_READ) == 0)
+		imap_client_untagged(v->client,
+		                     "NO [NOPERM] Read access to this mailbox was revoked");
+	else if ((old & ACL_READ) == 0 && (rights & ACL_READ) != 0)
+		imap_client_untagged(v->client, "OK Read access to this mailbox was granted");
+	v->rights = rights;
+	now_readonly = imap_view_readonly(v);
+	if (was_readonly != now_readonly || ((old ^ rights) & flag_rights) != 0)
+		imap_view_write_flags_responses(v);
+	if (!was_readonly && now_readonly)
+		imap_client_untagged(v->client, "OK [READ-ONLY] Access rights changed");
+	else if (was_readonly && !now_readonly)
+		imap_client_untagged(v->client, "OK [READ-WRITE] Access rights changed");
+}
+
+/* A shared folder's refresh asks for the rights first: content changes
+ * are fetched only while the session may still read the folder. */
+static void
+view_refresh_rights_cb(const char *rights, enum store_err code, const char *error, void *ctx)
+{
+	struct imap_view *v = ctx;
+
+	v->op = NULL;
+	if (rights == NULL) {
+		log_warning("imap %s: cannot check the rights on %s: %s",
+		            imap_client_peer(v->client), v->name,
+		            error != NULL ? error : "unknown error");
+		view_refresh_finish(v, false);
+		return;
+	}
+	view_apply_rights(v, imap_rights_from_store(rights));
+	if ((v->rights & ACL_READ) == 0) {
+		view_refresh_finish(v, true);
+		return;
+	}
+	view_start_changes(v);
+}
+
+static void
 view_start_refresh(struct imap_view *v)
 {
 	v->dirty = false;
 	v->again = false;
-	v->op = store_changes(imap_client_store(v->client), imap_client_account_id(v->client),
-	                      v->folder_id, v->highestmodseq, view_changes_cb, v);
+	if (v->shared) {
+		v->op = store_acl_rights(imap_client_store(v->client),
+		                         imap_client_account_id(v->client), v->owner_id,
+		                         v->folder_id, view_refresh_rights_cb, v);
+		return;
+	}
+	view_start_changes(v);
 }
 
 void
@@ -649,11 +751,49 @@ imap_view_set_live(struct imap_view *v, bool live)
 }
 
 static void
+view_check_rights_cb(const char *rights, enum store_err code, const char *error, void *ctx)
+{
+	struct imap_view *v = ctx;
+	imap_view_refresh_fn *done = v->rights_done;
+
+	v->rights_op = NULL;
+	v->rights_done = NULL;
+	if (rights != NULL)
+		view_apply_rights(v, imap_rights_from_store(rights));
+	else
+		log_warning("imap %s: cannot check the rights on %s: %s",
+		            imap_client_peer(v->client), v->name,
+		            error != NULL ? error : "unknown error");
+	/* Last thing: done may end the command and, with it, this view. */
+	done(v->rights_ctx);
+}
+
+void
+imap_view_check_rights(struct imap_view *v, imap_view_refresh_fn *done, void *ctx)
+{
+	store_op_abandon(&v->rights_op);
+	v->rights_done = done;
+	v->rights_ctx = ctx;
+	v->rights_op =
+	    store_acl_rights(imap_client_store(v->client), imap_client_account_id(v->client),
+	                     v->owner_id, v->folder_id, view_check_rights_cb, v);
+}
+
+void
+imap_view_set_rights(struct imap_view *v, unsigned rights)
+{
+	v->rights = rights & ACL_ALL;
+}
+
+/* Content changes carry their modseq; ACL changes come with modseq 0. */
+static void
 view_notice(uint64_t account_id, uint64_t folder_id, uint64_t modseq, bool possibly, void *ctx)
 {
 	struct imap_view *v = ctx;
 
 	if (!possibly && modseq != 0 && modseq <= v->highestmodseq)
+		return;
+	if (!possibly && modseq == 0 && !v->shared)
 		return;
 	v->dirty = true;
 	if (v->op != NULL)
@@ -677,7 +817,9 @@ imap_view_create(struct imap_client *client, const char *name, const struct stor
 	v->folder_id = f->id;
 	v->owner_id = f->owner_id != 0 ? f->owner_id : imap_client_account_id(client);
 	v->name = xstrdup(name);
-	v->readonly = readonly;
+	v->examine = readonly;
+	v->rights = ACL_ALL;
+	v->shared = v->owner_id != imap_client_account_id(client);
 	v->uidvalidity = f->uidvalidity;
 	v->uidnext = f->uidnext;
 	v->highestmodseq = f->highestmodseq > 0 ? f->highestmodseq : 1;
@@ -711,6 +853,7 @@ imap_view_destroy(struct imap_view **viewp)
 		return;
 	notify_watch_remove(&v->watch);
 	store_op_abandon(&v->op);
+	store_op_abandon(&v->rights_op);
 	for (size_t i = 0; i < v->nfsets; i++) {
 		free(v->fsets[i].buf);
 		free(v->fsets[i].flags);

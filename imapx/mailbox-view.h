@@ -20,12 +20,23 @@ struct store_msg_list;
  */
 
 uint64_t imap_view_folder_id(const struct imap_view *view);
-/* The folder's owner (the account itself until shared folders exist). */
+/* The folder's owner: the account itself, or another account for a folder
+ * of the other users' namespace. Store calls on the selected mailbox take
+ * this as their account_id. */
 uint64_t imap_view_owner_id(const struct imap_view *view);
-/* The mailbox name in UTF-8, as the store spells it ("INBOX", "a/b"). */
+/* The mailbox name in UTF-8 as the client uses it ("INBOX", "a/b",
+ * "~bob@example.com/INBOX"). */
 const char *imap_view_name(const struct imap_view *view);
-/* Selected with EXAMINE (or without write rights). */
+/* Selected with EXAMINE, or the session has none of the rights that make
+ * a mailbox read-write (RFC 4314 5.2: i, e, s, w, t). */
 bool imap_view_readonly(const struct imap_view *view);
+/* The session's rights on the folder (ACL_* of modules/acl.h): every
+ * right on its own folders; for another account's folder as of SELECT,
+ * refreshed before each selected-state command and whenever the folder's
+ * ACL changes (see imap_view_check_rights). */
+unsigned imap_view_rights(const struct imap_view *view);
+/* True when the folder belongs to another account. */
+bool imap_view_shared(const struct imap_view *view);
 uint32_t imap_view_count(const struct imap_view *view);
 uint32_t imap_view_uidvalidity(const struct imap_view *view);
 /* Greater than every UID the view has. */
@@ -56,7 +67,8 @@ void imap_view_set_saved(struct imap_view *view, struct seqset *uids);
  */
 
 /* Builds a view from store_folder_select's answer and starts watching the
- * change-notice bus for the folder. name is copied. */
+ * change-notice bus for the folder. name is copied. The rights start as
+ * every right; SELECT sets the session's with imap_view_set_rights. */
 struct imap_view *imap_view_create(struct imap_client *client, const char *name,
                                    const struct store_msg_list *list, bool readonly);
 /* Removes the notify watch, abandons a refresh in flight, frees. Accepts
@@ -74,6 +86,17 @@ void imap_view_set_dirty(struct imap_view *view);
  * last caller's done is called. */
 typedef void imap_view_refresh_fn(void *ctx);
 void imap_view_refresh(struct imap_view *view, imap_view_refresh_fn *done, void *ctx);
+/* Sets the rights without telling the client (SELECT, before it reports
+ * the mailbox's state). */
+void imap_view_set_rights(struct imap_view *view, unsigned rights);
+/* Reads the session's rights on the folder again and, if they changed,
+ * tells the client (FLAGS and PERMANENTFLAGS, OK [READ-ONLY] or
+ * [READ-WRITE], NO [NOPERM] when read access is gone); then calls
+ * done(ctx) from the event loop, also after a store error (logged; the
+ * rights stay). One check at a time: a new one replaces one in flight.
+ * A shared folder's refresh (imap_view_refresh) checks the rights the same
+ * way first and fetches no changes while the session may not read. */
+void imap_view_check_rights(struct imap_view *view, imap_view_refresh_fn *done, void *ctx);
 /* True while a refresh is running. */
 bool imap_view_refreshing(const struct imap_view *view);
 /* While set (IDLE), a notice starts a refresh at once and flushes the

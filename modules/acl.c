@@ -10,10 +10,9 @@ static const struct {
 	char letter;
 	unsigned bit;
 } acl_letters[] = {
-    {'l', ACL_LOOKUP},      {'r', ACL_READ},           {'s', ACL_SEEN},
-    {'w', ACL_WRITE},       {'i', ACL_INSERT},         {'p', ACL_POST},
-    {'k', ACL_CREATE},      {'x', ACL_DELETE_MAILBOX}, {'t', ACL_DELETE_MSGS},
-    {'e', ACL_EXPUNGE},     {'a', ACL_ADMIN},
+    {'l', ACL_LOOKUP},      {'r', ACL_READ},    {'s', ACL_SEEN},   {'w', ACL_WRITE},
+    {'i', ACL_INSERT},      {'p', ACL_POST},    {'k', ACL_CREATE}, {'x', ACL_DELETE_MAILBOX},
+    {'t', ACL_DELETE_MSGS}, {'e', ACL_EXPUNGE}, {'a', ACL_ADMIN},
 };
 
 int

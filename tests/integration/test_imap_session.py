@@ -198,7 +198,8 @@ def strict(pg):
 
 BASE_CAPS = ("IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT "
              "CONDSTORE QRESYNC ESEARCH SEARCHRES LIST-EXTENDED LIST-STATUS SPECIAL-USE CHILDREN "
-             "COMPRESS=DEFLATE STATUS=SIZE MULTIAPPEND SORT OBJECTID BINARY UTF8=ACCEPT").split()
+             "COMPRESS=DEFLATE STATUS=SIZE MULTIAPPEND SORT OBJECTID BINARY UTF8=ACCEPT "
+             "ACL RIGHTS=texk METADATA METADATA-SERVER").split()
 
 
 def caps_of(line):
@@ -575,7 +576,7 @@ def test_enable_id_namespace(server, user):
     assert c.cmd("ENABLE CONDSTORE")[0] == "BAD"  # not authenticated
     c.ok(f'LOGIN "{user}" "{PASSWORD}"')
     untagged, _ = c.ok("NAMESPACE")
-    assert untagged == [b'* NAMESPACE (("" "/")) NIL NIL\r\n']
+    assert untagged == [b'* NAMESPACE (("" "/")) (("~" "/")) NIL\r\n']
     untagged, _ = c.ok("ENABLE QRESYNC X-UNKNOWN")
     assert untagged == [b"* ENABLED CONDSTORE QRESYNC\r\n"]
     untagged, _ = c.ok("ENABLE CONDSTORE")

@@ -809,11 +809,11 @@ def test_sort(env, drv, acct, corpus):
 def test_trigram_indexes(env):
     """The search columns have GIN trigram indexes that the planner uses."""
     idx = env.sql("SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes "
-                  "WHERE tablename = 'blob_meta' AND indexname LIKE '%trgm'").split(",")
-    assert "blob_meta_search_text_trgm" in idx and "blob_meta_subject_trgm" in idx
-    plan = env.sql("SET enable_seqscan = off; EXPLAIN SELECT m.hash FROM blob_meta m "
+                  "WHERE tablename = 'message_meta' AND indexname LIKE '%trgm'").split(",")
+    assert "message_meta_search_text_trgm" in idx and "message_meta_subject_trgm" in idx
+    plan = env.sql("SET enable_seqscan = off; EXPLAIN SELECT m.hash FROM message_meta m "
                    "WHERE m.search_text LIKE floe_fold('%quarterly%')")
-    assert "blob_meta_search_text_trgm" in plan, plan
+    assert "message_meta_search_text_trgm" in plan, plan
 
 
 # ---------------------------------------------------------------------------
@@ -865,3 +865,23 @@ def test_abandon(env, drv, acct):
     drv.ok(op="sleep", ms=200)
     # Store calls answered after abandoning still work.
     assert drv.ok(op="select", account=acct, folder=inbox)["folder"]["id"] == inbox
+
+
+def test_remove_user_with_messages(env, drv):
+    """Removing an account (floectl) takes its messages and their parse
+    results along; shared blobs stay for the other account."""
+    address, acct = env.user()
+    _, other = env.user()
+    item = message("shared", body="shared body " + uuid.uuid4().hex)
+    only = message("only", body="only body " + uuid.uuid4().hex)
+    drv.ok(op="append", account=acct, folder=folder_id(drv, acct, "INBOX"), items=[item, only])
+    drv.ok(op="append", account=other, folder=folder_id(drv, other, "INBOX"), items=[item])
+    env.ctl("user", "remove", address)
+    assert env.sql(f"SELECT count(*) FROM items WHERE account_id = {acct}") == "0"
+    assert env.sql(f"SELECT count(*) FROM message_meta WHERE account_id = {acct}") == "0"
+    digest = hashlib.sha256(item["data"].encode()).hexdigest()
+    assert env.sql(f"SELECT count(*) FROM blobs WHERE hash = '\\x{digest}'") == "1"
+    r = drv.ok(op="search", account=other, folder=folder_id(drv, other, "INBOX"),
+               criteria={"key": "body", "text": "shared body"})
+    assert r["uids"] == [1]
+

@@ -184,8 +184,8 @@ test_client_names(void)
 	/* Every name maps back to its letters. */
 	for (size_t i = 0; i < acl_client_rights_count; i++) {
 		n = acl_rights_client_names(acl_client_rights[i].rights, names, 8);
-		ok(n >= 1 && strcmp(names[n - 1], acl_client_rights[i].name) == 0,
-		   "%s round trip", acl_client_rights[i].name);
+		ok(n >= 1 && strcmp(names[n - 1], acl_client_rights[i].name) == 0, "%s round trip",
+		   acl_client_rights[i].name);
 	}
 }
 
