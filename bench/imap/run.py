@@ -123,7 +123,7 @@ async def populate(port, users, per_user, seed=1):
         await asyncio.gather(*(one(u) for u in users[start:start + 10]))
 
 
-async def session(port, user, deadline, lat, rng):
+async def session(port, user, deadline, lat, rng, base_count):
     c = Client()
     t0 = time.perf_counter()
     await c.connect(port)
@@ -131,9 +131,10 @@ async def session(port, user, deadline, lat, rng):
     await c.cmd('LIST "" "*"')
     sel = await c.cmd("SELECT INBOX")
     lat.append(time.perf_counter() - t0)
-    exists = next(int(l.split()[1]) for l in sel if l.endswith(b"EXISTS\r\n"))
-    # Other sessions append and expunge their own messages; the first
-    # `exists` messages stay, so their sequence numbers stay valid.
+    # Other sessions append and expunge messages of their own (EXISTS may
+    # count one of them); the populated messages stay, so sequence numbers
+    # up to their count stay valid.
+    exists = base_count
     small = make_message(rng, 999999, 500)
     while time.perf_counter() < deadline:
         r = rng.random()
@@ -168,12 +169,12 @@ async def session(port, user, deadline, lat, rng):
     c.close()
 
 
-async def load(port, users, clients, duration, seed):
+async def load(port, users, clients, duration, seed, base_count):
     lat = []
     deadline = time.perf_counter() + duration
     rng = random.Random(seed)
     start = time.perf_counter()
-    await asyncio.gather(*(session(port, users[i % len(users)], deadline, lat, random.Random(rng.random()))
+    await asyncio.gather(*(session(port, users[i % len(users)], deadline, lat, random.Random(rng.random()), base_count)
                            for i in range(clients)))
     elapsed = time.perf_counter() - start
     lat.sort()
@@ -315,7 +316,9 @@ def main():
     if args.only != "dovecot":
         pg = floe.PgCluster()
         fl = floe.Floed(None, pg, workers=os.cpu_count(), config={
-            "imap": {"allow_plaintext_auth": "yes"}, "debug": {"test_endpoints": "no"},
+            "imap": {"allow_plaintext_auth": "yes", "max_connections_per_account": 100000,
+                     "max_connections_per_ip": 1000000},
+            "debug": {"test_endpoints": "no"},
             "auth": {"failure_delay": "0ms"}})
         fl.start()
         ctl = [floe.FLOECTL, "--config", fl.config_path]
@@ -337,7 +340,7 @@ def main():
               f"in {time.time() - t:.1f} s", flush=True)
     for rep in range(args.repeat):
         for name, port in servers.items():
-            r = asyncio.run(load(port, users, args.clients, args.duration, seed=rep))
+            r = asyncio.run(load(port, users, args.clients, args.duration, rep, args.messages))
             results[name].append(r)
             print(f"run {rep + 1} {name}: {r['ops']:.0f} commands/s, p50 {r['p50']:.2f} ms, "
                   f"p99 {r['p99']:.2f} ms ({r['count']} commands)", flush=True)
