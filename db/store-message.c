@@ -70,6 +70,8 @@ append_done(struct store_op *op, const struct db_result *res)
 		uids[r] = (uint32_t)store_u64(db_result_value(res, r, 1));
 		result.modseq = store_u64(db_result_value(res, r, 2));
 	}
+	if (rows > 0 && store_bool(db_result_value(res, 0, 3)))
+		store_stats_refresh(op);
 	store_op_deliver_begin(op);
 	a->cb(&result, STORE_OK, NULL, op->ctx);
 	store_op_finish(op);
@@ -205,8 +207,9 @@ store_append(struct store *store, uint64_t account_id, uint64_t folder_id,
 	store_param(&p, json);
 	free(json);
 	store_op_query(&a->op,
-	               "SELECT r_uidvalidity, r_uid, r_modseq FROM floe_append($1, $2, $3, $4)", &p,
-	               append_done);
+	               "SELECT r_uidvalidity, r_uid, r_modseq, r_analyze::text"
+	               " FROM floe_append($1, $2, $3, $4)",
+	               &p, append_done);
 	return &a->op;
 }
 
@@ -371,6 +374,8 @@ copy_done(struct store_op *op, const struct db_result *res)
 		if (db_result_value(res, r, 0)[0] == '0') {
 			result.dest_uidvalidity = (uint32_t)a;
 			result.src_highestmodseq = b;
+			if (store_bool(db_result_value(res, r, 3)))
+				store_stats_refresh(op);
 		} else {
 			src[result.count] = (uint32_t)a;
 			dest[result.count] = (uint32_t)b;
@@ -401,8 +406,10 @@ store_copy(struct store *store, uint64_t account_id, uint64_t src_folder_id,
 	store_param_u64(&p, dest_owner_id);
 	store_param_u64(&p, dest_folder_id);
 	store_param(&p, move ? "true" : "false");
-	store_op_query(&c->op, "SELECT r_kind, r_a, r_b FROM floe_copy($1, $2, $3, $4, $5, $6, $7)",
-	               &p, copy_done);
+	store_op_query(
+	    &c->op,
+	    "SELECT r_kind, r_a, r_b, r_analyze::text FROM floe_copy($1, $2, $3, $4, $5, $6, $7)",
+	    &p, copy_done);
 	return &c->op;
 }
 
@@ -481,13 +488,15 @@ store_fetch(struct store *store, uint64_t account_id, uint64_t folder_id,
 	                                                              : "NULL, NULL, ");
 	store_str_add(&sql, (fields & STORE_FETCH_PARTMAP) != 0 ? "m.partmap, " : "NULL, ");
 	store_str_add(&sql, (fields & STORE_FETCH_PREVIEW) != 0 ? "m.preview, " : "NULL, ");
-	/* Parse results live beside the blob; PostgreSQL drops the join when
-	 * none is selected (blob_meta's key is unique). */
-	store_str_add(&sql, "i.email_id, i.thread_id, encode(i.blob_hash, 'hex')"
-	                    " FROM unnest($3::bigint[], $4::bigint[]) AS r(lo, hi)"
-	                    " JOIN items i ON i.account_id = $1 AND i.folder_id = $2"
-	                    " AND i.uid BETWEEN r.lo AND r.hi"
-	                    " LEFT JOIN blob_meta m ON m.hash = i.blob_hash");
+	/* Parse results are kept per account and content; PostgreSQL drops the join when
+	 * none is selected (message_meta's key is unique). */
+	store_str_add(
+	    &sql,
+	    "i.email_id, i.thread_id, encode(i.blob_hash, 'hex')"
+	    " FROM floe_uids($1, $2, $3, $4) AS u(uid)"
+	    " JOIN items i ON i.account_id = $1 AND i.folder_id = $2"
+	    " AND i.uid = u.uid"
+	    " LEFT JOIN message_meta m ON m.account_id = i.account_id AND m.hash = i.blob_hash");
 	if (changedsince > 0) {
 		store_str_addf(&sql, " WHERE i.modseq > $%d", store_param_u64(&p, changedsince));
 	}

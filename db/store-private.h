@@ -61,6 +61,10 @@ void store_op_fail(struct store_op *op, enum store_err code, const char *error);
 void store_op_deliver_begin(struct store_op *op);
 void store_op_finish(struct store_op *op);
 
+/* Runs floe_analyze() in the background (no callback): a write reported
+ * that the statistics of items lag far behind (see 0002_mail.sql). */
+void store_stats_refresh(struct store_op *op);
+
 /* Memory that lives as long as the operation. */
 void *store_op_alloc(struct store_op *op, size_t size);
 void *store_op_calloc(struct store_op *op, size_t nmemb, size_t size);

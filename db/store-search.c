@@ -108,11 +108,9 @@ build_uids(struct build *b, const struct store_uid_ranges *uids)
 		n = store_param_ranges(&b->params, uids, &b->error);
 		if (n < 0)
 			return -1;
-		store_str_addf(
-		    &b->sql,
-		    "EXISTS (SELECT 1 FROM unnest($%d::bigint[], $%d::bigint[]) AS r(lo, hi)"
-		    " WHERE i.uid BETWEEN r.lo AND r.hi)",
-		    n, n + 1);
+		/* Evaluated once (see floe_uids), whatever the plan around it. */
+		store_str_addf(&b->sql, "i.uid = ANY (ARRAY(SELECT floe_uids($1, $2, $%d, $%d)))",
+		               n, n + 1);
 		return 0;
 	}
 	store_str_add(&b->sql, "(");
@@ -438,10 +436,12 @@ store_search(struct store *store, uint64_t account_id, uint64_t folder_id,
 		return store_op_fail_later(&s->op, STORE_ERR_INVALID, "invalid sort criteria");
 	store_param_u64(&b.params, account_id);
 	store_param_u64(&b.params, folder_id);
-	/* PostgreSQL drops the join when nothing uses blob_meta (unique key). */
-	store_str_add(&b.sql, "SELECT i.uid, i.modseq FROM items i"
-	                      " LEFT JOIN blob_meta m ON m.hash = i.blob_hash"
-	                      " WHERE i.account_id = $1 AND i.folder_id = $2 AND ");
+	/* PostgreSQL drops the join when nothing uses message_meta (unique key). */
+	store_str_add(
+	    &b.sql,
+	    "SELECT i.uid, i.modseq FROM items i"
+	    " LEFT JOIN message_meta m ON m.account_id = i.account_id AND m.hash = i.blob_hash"
+	    " WHERE i.account_id = $1 AND i.folder_id = $2 AND ");
 	if (criteria == NULL)
 		store_str_add(&b.sql, "true");
 	else if (build_node(&b, criteria, 0) < 0)

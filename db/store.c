@@ -173,6 +173,13 @@ store_op_fail_later(struct store_op *op, enum store_err code, const char *fmt, .
 	return op;
 }
 
+void
+store_stats_refresh(struct store_op *op)
+{
+	if (op->store != NULL)
+		db_query(op->store->db, "SELECT floe_analyze()", 0, NULL, NULL, NULL);
+}
+
 /* --- Pool --- */
 
 void *

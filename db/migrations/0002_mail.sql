@@ -9,11 +9,14 @@
 
 -- What the message parser computed from a message's bytes (ENVELOPE,
 -- BODYSTRUCTURE, part map, decoded fields, search text) depends on the
--- bytes alone, so it lives beside the blob, once per content: copies and
--- moves share it, and flag changes, which rewrite item rows, never touch
--- it or its large text-search indexes. Not per account, like blobs.
-CREATE TABLE blob_meta (
-	hash              bytea PRIMARY KEY REFERENCES blobs(hash) ON DELETE CASCADE,
+-- bytes alone, so it is kept once per account and content, not per item:
+-- copies and moves within the account share it, and flag changes, which
+-- rewrite item rows, never touch it or its large text-search indexes. It
+-- is per account (unlike blobs) so that every search stays within the
+-- account's rows and the table can be distributed by account.
+CREATE TABLE message_meta (
+	account_id        bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	hash              bytea NOT NULL REFERENCES blobs(hash),
 	envelope          text,
 	bodystructure     text,
 	body              text,
@@ -37,16 +40,20 @@ CREATE TABLE blob_meta (
 	-- folds only its pattern: the decoded body text, the unfolded header block
 	search_text       text,
 	headers_text      text,
-	has_attachment    boolean NOT NULL DEFAULT false
+	has_attachment    boolean NOT NULL DEFAULT false,
+	PRIMARY KEY (account_id, hash)
 );
+-- Blob garbage collection: does any account still have this content?
+CREATE INDEX message_meta_hash ON message_meta (hash);
 
-INSERT INTO blob_meta (hash, envelope, bodystructure, body, preview, sent_date, subject, from_addr,
-		       to_addr, cc_addr)
-SELECT DISTINCT ON (blob_hash) blob_hash, envelope, bodystructure, body, preview, sent_date,
-       subject, from_addr, to_addr, cc_addr
-FROM items ORDER BY blob_hash;
+INSERT INTO message_meta (account_id, hash, envelope, bodystructure, body, preview, sent_date,
+			  subject, from_addr, to_addr, cc_addr)
+SELECT DISTINCT ON (account_id, blob_hash) account_id, blob_hash, envelope, bodystructure, body,
+       preview, sent_date, subject, from_addr, to_addr, cc_addr
+FROM items ORDER BY account_id, blob_hash;
 
--- Items keep what is per copy: uid, modseq, flags, dates, ids.
+-- Items keep what is per copy: uid, modseq, flags, dates, ids; every item
+-- has its content's message_meta row (which in turn holds the blob).
 ALTER TABLE items
 	DROP COLUMN envelope,
 	DROP COLUMN bodystructure,
@@ -56,7 +63,12 @@ ALTER TABLE items
 	DROP COLUMN subject,
 	DROP COLUMN from_addr,
 	DROP COLUMN to_addr,
-	DROP COLUMN cc_addr;
+	DROP COLUMN cc_addr,
+	DROP CONSTRAINT items_blob_hash_fkey,
+	ADD CONSTRAINT items_meta_fkey FOREIGN KEY (account_id, blob_hash)
+		REFERENCES message_meta (account_id, hash);
+DROP INDEX items_blob;
+CREATE INDEX items_account_blob ON items (account_id, blob_hash);
 
 -- Counters of each folder's items, kept by the statement triggers below so
 -- that LIST-STATUS over many large folders reads one row per folder.
@@ -238,34 +250,45 @@ BEGIN
 END $$;
 
 -- Substring search (IMAP SEARCH SUBJECT/FROM/BODY/TEXT/...) is
--- floe_fold(column) LIKE floe_fold('%text%') (the large search texts are
--- stored folded already: column LIKE floe_fold('%text%')), which GIN trigram indexes
--- (pg_trgm, shipped with the PostgreSQL server in Debian) answer without
--- reading every message of a large folder. Without pg_trgm the same
--- queries work by scanning the folder.
+-- floe_fold(column) LIKE floe_fold('%text%'), or column LIKE ... for the
+-- large texts stored folded. GIN trigram indexes (pg_trgm, which Debian
+-- ships with the server) answer it without reading every message of a
+-- large folder; with btree_gin (shipped alike) each index also leads with
+-- account_id, so a search reads only that account's entries. Without
+-- pg_trgm the same queries work by scanning the folder.
 DO $$
 DECLARE
-	v_schema text;
+	v_trgm text;
+	v_gin text;
 	v_column text;
+	v_expr text;
 BEGIN
 	BEGIN
 		CREATE EXTENSION IF NOT EXISTS pg_trgm;
 	EXCEPTION WHEN OTHERS THEN
 		RAISE WARNING 'pg_trgm is not available (%); text search will scan folders', SQLERRM;
 	END;
-	SELECT n.nspname INTO v_schema FROM pg_extension e
+	BEGIN
+		CREATE EXTENSION IF NOT EXISTS btree_gin;
+	EXCEPTION WHEN OTHERS THEN
+		RAISE WARNING 'btree_gin is not available (%)', SQLERRM;
+	END;
+	SELECT n.nspname INTO v_trgm FROM pg_extension e
 		JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
-	IF v_schema IS NULL THEN
+	SELECT n.nspname INTO v_gin FROM pg_extension e
+		JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'btree_gin';
+	IF v_trgm IS NULL THEN
 		RETURN;
 	END IF;
-	FOREACH v_column IN ARRAY ARRAY['subject', 'from_addr', 'to_addr', 'cc_addr', 'bcc_addr']
-	LOOP
-		EXECUTE format('CREATE INDEX %I ON blob_meta USING gin (floe_fold(%I) %I.gin_trgm_ops)',
-			       'blob_meta_' || v_column || '_trgm', v_column, v_schema);
-	END LOOP;
-	FOREACH v_column IN ARRAY ARRAY['search_text', 'headers_text'] LOOP
-		EXECUTE format('CREATE INDEX %I ON blob_meta USING gin (%I %I.gin_trgm_ops)',
-			       'blob_meta_' || v_column || '_trgm', v_column, v_schema);
+	FOREACH v_column IN ARRAY ARRAY['subject', 'from_addr', 'to_addr', 'cc_addr', 'bcc_addr',
+					'search_text', 'headers_text'] LOOP
+		v_expr := CASE WHEN v_column IN ('search_text', 'headers_text')
+			       THEN quote_ident(v_column)
+			       ELSE format('floe_fold(%I)', v_column) END;
+		EXECUTE format('CREATE INDEX %I ON message_meta USING gin (%s%s %I.gin_trgm_ops)',
+			       'message_meta_' || v_column || '_trgm',
+			       CASE WHEN v_gin IS NOT NULL THEN 'account_id, ' ELSE '' END,
+			       v_expr, v_trgm);
 	END LOOP;
 END $$;
 
@@ -398,17 +421,23 @@ BEGIN
 	RETURN v_id;
 END $$;
 
--- Deletes blobs no item refers to any more. An append of the same bytes
--- running concurrently holds a lock on the blob row; once it commits, the
--- delete fails on the foreign key and the blob rightly stays.
-CREATE FUNCTION floe_blob_gc(p_hashes bytea[]) RETURNS void LANGUAGE plpgsql AS $$
+-- After items of account p_acct with these contents went: deletes the
+-- account's parse results no item of it refers to any more, then the blobs
+-- no account has. An append of the same bytes running concurrently locks
+-- the rows it reuses; once it commits, a delete here fails on the foreign
+-- key and the rows rightly stay (so does, this time, the rest of the batch).
+CREATE FUNCTION floe_content_gc(p_acct bigint, p_hashes bytea[]) RETURNS void
+LANGUAGE plpgsql AS $$
 BEGIN
 	IF coalesce(cardinality(p_hashes), 0) = 0 THEN
 		RETURN;
 	END IF;
 	BEGIN
+		DELETE FROM message_meta m WHERE m.account_id = p_acct AND m.hash = ANY (p_hashes)
+		  AND NOT EXISTS (SELECT 1 FROM items i
+				  WHERE i.account_id = p_acct AND i.blob_hash = m.hash);
 		DELETE FROM blobs b WHERE b.hash = ANY (p_hashes)
-		  AND NOT EXISTS (SELECT 1 FROM items i WHERE i.blob_hash = b.hash);
+		  AND NOT EXISTS (SELECT 1 FROM message_meta m WHERE m.hash = b.hash);
 	EXCEPTION WHEN foreign_key_violation THEN
 		NULL;
 	END;
@@ -446,7 +475,7 @@ BEGIN
 		DELETE FROM folders f WHERE f.id = p_id;
 		v_modseq := v_f.highestmodseq + 1;
 	END IF;
-	PERFORM floe_blob_gc(v_hashes);
+	PERFORM floe_content_gc(p_acct, v_hashes);
 	PERFORM floe_notify(p_acct, p_id, v_modseq);
 END $$;
 
@@ -456,6 +485,58 @@ END $$;
 -- item it changes, and ends with the change notice (delivered on commit).
 -- Writes that add bytes lock the account row before any folder row, so the
 -- quota check is exact and the lock order is always account, folders by id.
+
+-- Statistics lag behind bulk loads (autovacuum analyzes a minute or more
+-- later), and a plan made while items looked empty can loop over a large
+-- folder once per message. The writes that add rows say when items or
+-- message_meta changed much since their last ANALYZE; the store then runs
+-- floe_analyze() on its own, outside the write.
+CREATE FUNCTION floe_stats_stale() RETURNS boolean LANGUAGE sql STABLE AS $$
+	SELECT coalesce(bool_or(pg_stat_get_mod_since_analyze(c.oid)
+				> 500 + 0.2 * greatest(c.reltuples, 0)), false)
+	FROM pg_class c WHERE c.oid IN ('items'::regclass, 'message_meta'::regclass)
+$$;
+
+CREATE FUNCTION floe_analyze() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	-- One at a time: the others have nothing to add.
+	IF pg_try_advisory_xact_lock(5074766543727849338) THEN
+		ANALYZE items;
+		ANALYZE message_meta;
+	END IF;
+END $$;
+
+-- The UIDs of a folder's messages in the ranges [p_lo[k], p_hi[k]]
+-- (sorted, not overlapping), in order. Joining items to the ranges would
+-- leave the plan to statistics, which lag behind bulk appends (a nested
+-- loop over every message for every range costs seconds), and a cached
+-- generic plan cannot see the ranges either; so each call plans with the
+-- actual values (EXECUTE): ranges covering up to 100000 UIDs become one
+-- "uid = ANY (list)" index scan, larger ones an index range scan each.
+CREATE FUNCTION floe_uids(p_acct bigint, p_fid bigint, p_lo bigint[], p_hi bigint[])
+RETURNS SETOF bigint LANGUAGE plpgsql STABLE ROWS 100 AS $$
+DECLARE
+	v_n int := coalesce(cardinality(p_lo), 0);
+	v_span bigint := 0;
+BEGIN
+	FOR k IN 1..v_n LOOP
+		v_span := v_span + (p_hi[k] - p_lo[k] + 1);
+	END LOOP;
+	IF v_span <= 100000 THEN
+		RETURN QUERY EXECUTE
+			'SELECT i.uid FROM items i WHERE i.account_id = $1 AND i.folder_id = $2'
+			' AND i.uid = ANY ($3) ORDER BY i.uid'
+		USING p_acct, p_fid,
+		      ARRAY(SELECT generate_series(p_lo[k], p_hi[k]) FROM generate_series(1, v_n) AS k);
+		RETURN;
+	END IF;
+	FOR k IN 1..v_n LOOP
+		RETURN QUERY EXECUTE
+			'SELECT i.uid FROM items i WHERE i.account_id = $1 AND i.folder_id = $2'
+			' AND i.uid BETWEEN $3 AND $4 ORDER BY i.uid'
+		USING p_acct, p_fid, p_lo[k], p_hi[k];
+	END LOOP;
+END $$;
 
 CREATE FUNCTION floe_quota_check(p_acct bigint, p_quota bigint, p_added bigint) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -473,9 +554,10 @@ END $$;
 
 -- p_datas: the raw messages in base64; p_meta: a JSON array with one object
 -- per message: flags, internal_date, and meta (the parse results, named as
--- in struct store_msg_meta) unless the message was not parsed.
+-- in struct store_msg_meta) unless the message was not parsed. Returns the
+-- UIDVALIDITY, each new UID and the modseq, and floe_stats_stale().
 CREATE FUNCTION floe_append(p_acct bigint, p_fid bigint, p_datas text[], p_meta jsonb)
-RETURNS TABLE (r_uidvalidity bigint, r_uid bigint, r_modseq bigint)
+RETURNS TABLE (r_uidvalidity bigint, r_uid bigint, r_modseq bigint, r_analyze boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
 	v_n int := coalesce(cardinality(p_datas), 0);
@@ -522,7 +604,7 @@ BEGIN
 	PERFORM floe_quota_check(p_acct, v_quota, v_added);
 
 	-- DO UPDATE (which changes nothing) rather than DO NOTHING: it locks an
-	-- existing blob, so that floe_blob_gc cannot remove it under us.
+	-- existing blob, so that floe_content_gc cannot remove it under us.
 	INSERT INTO blobs (hash, size, data)
 	SELECT DISTINCT ON (u.h) u.h, length(u.b), u.b FROM unnest(v_hashes, v_bins) AS u(h, b)
 	ORDER BY u.h
@@ -556,24 +638,37 @@ BEGIN
 		v_tids := array_append(v_tids, coalesce(v_tid, floe_object_id('T')));
 	END LOOP;
 
-	-- Items appended without parse results ("meta" absent) have none.
-	INSERT INTO blob_meta (hash, envelope, bodystructure, body, partmap, preview, sent_date,
-			       subject, base_subject, from_addr, to_addr, cc_addr, bcc_addr,
-			       sort_from, sort_to, sort_cc, sort_display_from, sort_display_to,
-			       in_reply_to, references_hdr, search_text, headers_text,
-			       has_attachment)
-	SELECT DISTINCT ON (v_hashes[e.k]) v_hashes[e.k], m ->> 'envelope', m ->> 'bodystructure',
-	       m ->> 'body', m ->> 'partmap', m ->> 'preview',
+	-- The account's parse results of each content: kept if present (and
+	-- locked, as above), filled in if an earlier append of the same bytes
+	-- came without them ("meta" absent: all NULL).
+	INSERT INTO message_meta AS mm (account_id, hash, envelope, bodystructure, body, partmap,
+				       preview, sent_date, subject, base_subject, from_addr, to_addr,
+				       cc_addr, bcc_addr, sort_from, sort_to, sort_cc,
+				       sort_display_from, sort_display_to, in_reply_to,
+				       references_hdr, search_text, headers_text, has_attachment)
+	SELECT DISTINCT ON (v_hashes[e.k]) p_acct, v_hashes[e.k], m ->> 'envelope',
+	       m ->> 'bodystructure', m ->> 'body', m ->> 'partmap', m ->> 'preview',
 	       to_timestamp((m ->> 'sent_date')::double precision),
 	       m ->> 'subject', m ->> 'base_subject', m ->> 'from_addr', m ->> 'to_addr',
 	       m ->> 'cc_addr', m ->> 'bcc_addr', m ->> 'sort_from', m ->> 'sort_to',
 	       m ->> 'sort_cc', m ->> 'sort_display_from', m ->> 'sort_display_to',
 	       m ->> 'in_reply_to', m ->> 'references', floe_fold(m ->> 'search_text'),
 	       floe_fold(m ->> 'headers_text'), coalesce((m ->> 'has_attachment')::boolean, false)
-	FROM jsonb_array_elements(p_meta) WITH ORDINALITY AS e(j, k), jsonb_extract_path(e.j, 'meta') AS m
-	WHERE m IS NOT NULL AND jsonb_typeof(m) = 'object'
-	ORDER BY v_hashes[e.k], e.k
-	ON CONFLICT (hash) DO NOTHING;
+	FROM jsonb_array_elements(p_meta) WITH ORDINALITY AS e(j, k),
+	     jsonb_extract_path(e.j, 'meta') AS m
+	ORDER BY v_hashes[e.k], (m ->> 'bodystructure') IS NULL, e.k
+	ON CONFLICT (account_id, hash) DO UPDATE
+	SET envelope = EXCLUDED.envelope, bodystructure = EXCLUDED.bodystructure,
+	    body = EXCLUDED.body, partmap = EXCLUDED.partmap, preview = EXCLUDED.preview,
+	    sent_date = EXCLUDED.sent_date, subject = EXCLUDED.subject,
+	    base_subject = EXCLUDED.base_subject, from_addr = EXCLUDED.from_addr,
+	    to_addr = EXCLUDED.to_addr, cc_addr = EXCLUDED.cc_addr, bcc_addr = EXCLUDED.bcc_addr,
+	    sort_from = EXCLUDED.sort_from, sort_to = EXCLUDED.sort_to,
+	    sort_cc = EXCLUDED.sort_cc, sort_display_from = EXCLUDED.sort_display_from,
+	    sort_display_to = EXCLUDED.sort_display_to, in_reply_to = EXCLUDED.in_reply_to,
+	    references_hdr = EXCLUDED.references_hdr, search_text = EXCLUDED.search_text,
+	    headers_text = EXCLUDED.headers_text, has_attachment = EXCLUDED.has_attachment
+	WHERE mm.bodystructure IS NULL AND EXCLUDED.bodystructure IS NOT NULL;
 
 	RETURN QUERY
 	WITH ins AS (
@@ -586,7 +681,7 @@ BEGIN
 		       v_tids[e.k]
 		FROM jsonb_array_elements(p_meta) WITH ORDINALITY AS e(j, k)
 		RETURNING items.uid)
-	SELECT v_uidvalidity, ins.uid, v_modseq FROM ins ORDER BY ins.uid;
+	SELECT v_uidvalidity, ins.uid, v_modseq, floe_stats_stale() FROM ins ORDER BY ins.uid;
 	PERFORM floe_notify(p_acct, p_fid, v_modseq);
 END $$;
 
@@ -602,35 +697,34 @@ DECLARE
 	v_flags text[] := floe_flags_norm(p_flags);
 	v_modseq bigint;
 	v_count bigint;
+	v_uids bigint[];
 BEGIN
 	SELECT f.highestmodseq INTO v_modseq FROM folders f
 	WHERE f.account_id = p_acct AND f.id = p_fid FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'no such folder' USING ERRCODE = 'FL001';
 	END IF;
-	IF p_since > 0 THEN
-		RETURN QUERY
-		SELECT 1, i.uid, NULL::bigint, NULL::text
-		FROM unnest(p_lo, p_hi) AS r(lo, hi)
-		JOIN items i ON i.account_id = p_acct AND i.folder_id = p_fid
-			    AND i.uid BETWEEN r.lo AND r.hi
-		WHERE i.modseq > p_since;
-	END IF;
+	-- Two steps, so that no plan can run floe_flags_apply on messages
+	-- outside the ranges.
+	v_uids := ARRAY(SELECT floe_uids(p_acct, p_fid, p_lo, p_hi));
 	-- The folder row is locked: the next modseq is ours to give, and is
 	-- only taken if some message changes.
 	RETURN QUERY
 	WITH u AS (
-		UPDATE items i SET flags = s.nf, modseq = v_modseq + 1
-		FROM (SELECT j.uid, j.flags, floe_flags_apply(j.flags, p_op, v_flags) AS nf
-		      FROM unnest(p_lo, p_hi) AS r(lo, hi)
-		      JOIN items j ON j.account_id = p_acct AND j.folder_id = p_fid
-				  AND j.uid BETWEEN r.lo AND r.hi
-		      WHERE p_since = 0 OR j.modseq <= p_since) s
-		WHERE i.account_id = p_acct AND i.folder_id = p_fid AND i.uid = s.uid
-		  AND s.nf IS DISTINCT FROM s.flags
+		UPDATE items i SET flags = floe_flags_apply(i.flags, p_op, v_flags),
+			modseq = v_modseq + 1
+		WHERE i.account_id = p_acct AND i.folder_id = p_fid AND i.uid = ANY (v_uids)
+		  AND (p_since = 0 OR i.modseq <= p_since)
+		  AND floe_flags_apply(i.flags, p_op, v_flags) IS DISTINCT FROM i.flags
 		RETURNING i.uid, i.flags)
 	SELECT 0, u.uid, v_modseq + 1, array_to_string(u.flags, ' ') FROM u ORDER BY u.uid;
 	GET DIAGNOSTICS v_count = ROW_COUNT;
+	IF p_since > 0 THEN
+		RETURN QUERY
+		SELECT 1, i.uid, NULL::bigint, NULL::text FROM items i
+		WHERE i.account_id = p_acct AND i.folder_id = p_fid AND i.uid = ANY (v_uids)
+		  AND i.modseq > p_since AND i.modseq <> v_modseq + 1;
+	END IF;
 	IF v_count > 0 THEN
 		v_modseq := v_modseq + 1;
 		UPDATE folders f SET highestmodseq = v_modseq WHERE f.id = p_fid;
@@ -657,8 +751,8 @@ BEGIN
 	v_uids := ARRAY(SELECT i.uid FROM items i
 			WHERE i.account_id = p_acct AND i.folder_id = p_fid
 			  AND '\Deleted' = ANY (i.flags)
-			  AND (p_lo IS NULL OR EXISTS (SELECT 1 FROM unnest(p_lo, p_hi) AS r(lo, hi)
-						       WHERE i.uid BETWEEN r.lo AND r.hi))
+			  AND (p_lo IS NULL
+			       OR i.uid = ANY (ARRAY(SELECT floe_uids(p_acct, p_fid, p_lo, p_hi))))
 			ORDER BY i.uid);
 	IF cardinality(v_uids) > 0 THEN
 		UPDATE folders f SET highestmodseq = f.highestmodseq + 1 WHERE f.id = p_fid
@@ -671,7 +765,7 @@ BEGIN
 		INSERT INTO tombstones (account_id, folder_id, uid, modseq)
 		SELECT p_acct, p_fid, u, v_modseq FROM unnest(v_uids) AS u
 		ON CONFLICT (account_id, folder_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq;
-		PERFORM floe_blob_gc(v_hashes);
+		PERFORM floe_content_gc(p_acct, v_hashes);
 		PERFORM floe_notify(p_acct, p_fid, v_modseq);
 	END IF;
 	RETURN QUERY SELECT 0, v_modseq;
@@ -681,11 +775,12 @@ END $$;
 -- Copies (p_move: moves) the messages in the ranges of p_src to p_dst of
 -- account p_dacct, sharing their blobs and keeping flags, internal dates,
 -- EMAILID and THREADID. Returns one kind 0 row (r_a: the destination's
--- UIDVALIDITY, r_b: the source's HIGHESTMODSEQ) and kind 1 rows (r_a:
--- source uid, r_b: its copy's uid), in source uid order.
+-- UIDVALIDITY, r_b: the source's HIGHESTMODSEQ, r_analyze:
+-- floe_stats_stale()) and kind 1 rows (r_a: source uid, r_b: its copy's
+-- uid), in source uid order.
 CREATE FUNCTION floe_copy(p_acct bigint, p_src bigint, p_lo bigint[], p_hi bigint[],
 			  p_dacct bigint, p_dst bigint, p_move boolean)
-RETURNS TABLE (r_kind int, r_a bigint, r_b bigint) LANGUAGE plpgsql AS $$
+RETURNS TABLE (r_kind int, r_a bigint, r_b bigint, r_analyze boolean) LANGUAGE plpgsql AS $$
 DECLARE
 	v_quota bigint;
 	v_uids bigint[];
@@ -696,6 +791,7 @@ DECLARE
 	v_dst_noselect boolean;
 	v_first bigint;
 	v_dst_modseq bigint;
+	v_hashes bytea[];
 	v_row record;
 BEGIN
 	IF p_move AND p_acct = p_dacct AND p_src = p_dst THEN
@@ -727,12 +823,12 @@ BEGIN
 		RAISE EXCEPTION 'the destination folder cannot hold messages' USING ERRCODE = 'FL003';
 	END IF;
 
-	SELECT array_agg(i.uid ORDER BY i.uid), coalesce(sum(i.size), 0) INTO v_uids, v_added
-	FROM unnest(p_lo, p_hi) AS r(lo, hi)
-	JOIN items i ON i.account_id = p_acct AND i.folder_id = p_src AND i.uid BETWEEN r.lo AND r.hi;
+	v_uids := ARRAY(SELECT floe_uids(p_acct, p_src, p_lo, p_hi));
+	SELECT coalesce(sum(i.size), 0) INTO v_added FROM items i
+	WHERE i.account_id = p_acct AND i.folder_id = p_src AND i.uid = ANY (v_uids);
 	v_n := coalesce(cardinality(v_uids), 0);
 	IF v_n = 0 THEN
-		RETURN QUERY SELECT 0, v_dst_uidvalidity, v_src_modseq;
+		RETURN QUERY SELECT 0, v_dst_uidvalidity, v_src_modseq, false;
 		RETURN;
 	END IF;
 	IF NOT (p_move AND p_acct = p_dacct) THEN
@@ -744,6 +840,28 @@ BEGIN
 	IF v_first + v_n - 1 > 4294967295 THEN
 		RAISE EXCEPTION 'the destination folder has run out of UIDs' USING ERRCODE = 'FL003';
 	END IF;
+	IF p_dacct <> p_acct THEN
+		-- The destination account gets its own parse results (locked
+		-- when it has them already, see floe_append).
+		INSERT INTO message_meta AS mm (account_id, hash, envelope, bodystructure, body,
+					       partmap, preview, sent_date, subject, base_subject,
+					       from_addr, to_addr, cc_addr, bcc_addr, sort_from,
+					       sort_to, sort_cc, sort_display_from, sort_display_to,
+					       in_reply_to, references_hdr, search_text, headers_text,
+					       has_attachment)
+		SELECT p_dacct, m.hash, m.envelope, m.bodystructure, m.body, m.partmap, m.preview,
+		       m.sent_date, m.subject, m.base_subject, m.from_addr, m.to_addr, m.cc_addr,
+		       m.bcc_addr, m.sort_from, m.sort_to, m.sort_cc, m.sort_display_from,
+		       m.sort_display_to, m.in_reply_to, m.references_hdr, m.search_text,
+		       m.headers_text, m.has_attachment
+		FROM message_meta m
+		WHERE m.account_id = p_acct AND m.hash IN (SELECT i.blob_hash FROM items i
+							   WHERE i.account_id = p_acct
+							     AND i.folder_id = p_src
+							     AND i.uid = ANY (v_uids))
+		ON CONFLICT (account_id, hash) DO UPDATE SET has_attachment = mm.has_attachment
+		WHERE false;
+	END IF;
 	INSERT INTO items (account_id, folder_id, uid, modseq, flags, internal_date, size, blob_hash,
 			   message_id, email_id, thread_id)
 	SELECT p_dacct, p_dst, v_first + u.k - 1, v_dst_modseq, i.flags, i.internal_date, i.size,
@@ -754,18 +872,25 @@ BEGIN
 	IF p_move THEN
 		UPDATE folders f SET highestmodseq = f.highestmodseq + 1 WHERE f.id = p_src
 		RETURNING f.highestmodseq INTO v_src_modseq;
-		DELETE FROM items i
-		WHERE i.account_id = p_acct AND i.folder_id = p_src AND i.uid = ANY (v_uids);
+		WITH d AS (
+			DELETE FROM items i
+			WHERE i.account_id = p_acct AND i.folder_id = p_src AND i.uid = ANY (v_uids)
+			RETURNING i.blob_hash)
+		SELECT array_agg(DISTINCT d.blob_hash) INTO v_hashes FROM d;
 		INSERT INTO tombstones (account_id, folder_id, uid, modseq)
 		SELECT p_acct, p_src, u, v_src_modseq FROM unnest(v_uids) AS u
 		ON CONFLICT (account_id, folder_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq;
+		IF p_dacct <> p_acct THEN
+			PERFORM floe_content_gc(p_acct, v_hashes);
+		END IF;
 		PERFORM floe_notify(p_acct, p_src, v_src_modseq);
 	ELSIF p_acct = p_dacct AND p_src = p_dst THEN
 		v_src_modseq := v_dst_modseq;
 	END IF;
 	PERFORM floe_notify(p_dacct, p_dst, v_dst_modseq);
-	RETURN QUERY SELECT 0, v_dst_uidvalidity, v_src_modseq;
-	RETURN QUERY SELECT 1, u.uid, v_first + u.k - 1 FROM unnest(v_uids) WITH ORDINALITY AS u(uid, k)
+	RETURN QUERY SELECT 0, v_dst_uidvalidity, v_src_modseq, floe_stats_stale();
+	RETURN QUERY SELECT 1, u.uid, v_first + u.k - 1, false
+		     FROM unnest(v_uids) WITH ORDINALITY AS u(uid, k)
 		     ORDER BY u.k;
 END $$;
 
@@ -810,3 +935,12 @@ BEGIN
 	UPDATE folders f SET parent_id = v_parent, name = v_parts[v_n] WHERE f.id = p_id;
 	PERFORM floe_notify(p_acct, p_id, v_f.highestmodseq);
 END $$;
+
+-- Statements over UID lists planned generically (plpgsql caches plans)
+-- cannot see how many UIDs there are; these writes plan with the values.
+ALTER FUNCTION floe_flags(bigint, bigint, bigint[], bigint[], int, text[], bigint)
+	SET plan_cache_mode = force_custom_plan;
+ALTER FUNCTION floe_expunge(bigint, bigint, bigint[], bigint[])
+	SET plan_cache_mode = force_custom_plan;
+ALTER FUNCTION floe_copy(bigint, bigint, bigint[], bigint[], bigint, bigint, boolean)
+	SET plan_cache_mode = force_custom_plan;
