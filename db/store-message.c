@@ -490,15 +490,26 @@ store_fetch(struct store *store, uint64_t account_id, uint64_t folder_id,
 	store_str_add(&sql, (fields & STORE_FETCH_PREVIEW) != 0 ? "m.preview, " : "NULL, ");
 	/* Parse results are kept per account and content; PostgreSQL drops the join when
 	 * none is selected (message_meta's key is unique). */
-	store_str_add(
-	    &sql,
-	    "i.email_id, i.thread_id, encode(i.blob_hash, 'hex')"
-	    " FROM floe_uids($1, $2, $3, $4) AS u(uid)"
-	    " JOIN items i ON i.account_id = $1 AND i.folder_id = $2"
-	    " AND i.uid = u.uid"
-	    " LEFT JOIN message_meta m ON m.account_id = i.account_id AND m.hash = i.blob_hash");
+	store_str_add(&sql, "i.email_id, i.thread_id, encode(i.blob_hash, 'hex')");
 	if (changedsince > 0) {
-		store_str_addf(&sql, " WHERE i.modseq > $%d", store_param_u64(&p, changedsince));
+		/* CONDSTORE polls ("anything changed since n?") are driven by the
+		 * (account, folder, modseq) index: usually nothing, however large
+		 * the UID set. */
+		store_str_addf(&sql,
+		               " FROM items i"
+		               " LEFT JOIN message_meta m ON m.account_id = i.account_id"
+		               " AND m.hash = i.blob_hash"
+		               " WHERE i.account_id = $1 AND i.folder_id = $2 AND i.modseq > $%d"
+		               " AND EXISTS (SELECT 1 FROM unnest($3::bigint[], $4::bigint[])"
+		               " AS r(lo, hi) WHERE i.uid BETWEEN r.lo AND r.hi)",
+		               store_param_u64(&p, changedsince));
+	} else {
+		store_str_add(&sql,
+		              " FROM floe_uids($1, $2, $3, $4) AS u(uid)"
+		              " JOIN items i ON i.account_id = $1 AND i.folder_id = $2"
+		              " AND i.uid = u.uid"
+		              " LEFT JOIN message_meta m ON m.account_id = i.account_id"
+		              " AND m.hash = i.blob_hash");
 	}
 	store_str_add(&sql, " ORDER BY i.uid");
 	store_op_query(&f->op, sql.s, &p, fetch_done);
