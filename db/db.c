@@ -4,6 +4,7 @@
  * for an idle connection, per-query client-side timeouts, and transactions
  * that reserve one connection from BEGIN to COMMIT/ROLLBACK. */
 #include "db.h"
+#include "pg-socket.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -105,9 +106,7 @@ struct db_conn {
 	unsigned id;
 	enum conn_state state;
 	PGconn *pg;
-	struct event *io;
-	evutil_socket_t io_fd;
-	short io_what;
+	struct pg_socket io;
 	/* Connect timeout, reconnect delay, or (ready) a deferred loss. */
 	struct event *timer;
 	enum conn_job job;
@@ -578,12 +577,7 @@ static void conn_send(struct db_conn *conn, struct db_query *q);
 static void
 conn_teardown(struct db_conn *conn)
 {
-	if (conn->io != NULL) {
-		event_free(conn->io);
-		conn->io = NULL;
-	}
-	conn->io_fd = -1;
-	conn->io_what = 0;
+	pg_socket_clear(&conn->io);
 	if (conn->result != NULL) {
 		PQclear(conn->result);
 		conn->result = NULL;
@@ -603,19 +597,7 @@ conn_teardown(struct db_conn *conn)
 static void
 conn_watch(struct db_conn *conn, short what)
 {
-	evutil_socket_t fd = PQsocket(conn->pg);
-
-	if (conn->io != NULL && fd == conn->io_fd && what == conn->io_what)
-		return;
-	if (conn->io != NULL)
-		event_free(conn->io);
-	conn->io = NULL;
-	conn->io_fd = fd;
-	conn->io_what = what;
-	if (fd < 0)
-		return;
-	conn->io = event_new(conn->db->base, fd, what | EV_PERSIST, conn_io_cb, conn);
-	event_add(conn->io, NULL);
+	pg_socket_watch(&conn->io, conn->db->base, conn->pg, what, conn_io_cb, conn);
 }
 
 static void
@@ -801,12 +783,12 @@ conn_poll_connect(struct db_conn *conn)
 	switch (PQconnectPoll(conn->pg)) {
 	case PGRES_POLLING_READING:
 		conn_watch(conn, EV_READ);
-		if (conn->io == NULL)
+		if (conn->io.ev == NULL)
 			conn_attempt_failed(conn, PQerrorMessage(conn->pg));
 		break;
 	case PGRES_POLLING_WRITING:
 		conn_watch(conn, EV_WRITE);
-		if (conn->io == NULL)
+		if (conn->io.ev == NULL)
 			conn_attempt_failed(conn, PQerrorMessage(conn->pg));
 		break;
 	case PGRES_POLLING_OK:
@@ -845,7 +827,7 @@ conn_connect(struct db_conn *conn)
 	}
 	/* Right after PQconnectStart, libpq wants write readiness. */
 	conn_watch(conn, EV_WRITE);
-	if (conn->io == NULL)
+	if (conn->io.ev == NULL)
 		conn_attempt_failed(conn, "no socket for the connection");
 }
 
@@ -1131,7 +1113,7 @@ db_create(struct event_base *base, const struct db_settings *settings)
 
 		conn->db = db;
 		conn->id = i + 1;
-		conn->io_fd = -1;
+		pg_socket_init(&conn->io);
 		conn->timer = evtimer_new(base, conn_timer_cb, conn);
 		conn_connect(conn);
 	}

@@ -3,6 +3,7 @@
  * to the watches that parked requests (EAS Ping, IMAP IDLE) registered.
  * Callbacks may add and remove watches while a notice is being dispatched. */
 #include "notify.h"
+#include "pg-socket.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -49,9 +50,7 @@ struct notify_bus {
 
 	enum bus_state state;
 	PGconn *pg;
-	struct event *io;
-	evutil_socket_t io_fd;
-	short io_what;
+	struct pg_socket io;
 	struct event *timer; /* connect timeout or reconnect delay */
 	bool want_write;
 	unsigned backoff_ms;
@@ -335,12 +334,7 @@ one_line(const char *msg)
 static void
 bus_teardown(struct notify_bus *bus)
 {
-	if (bus->io != NULL) {
-		event_free(bus->io);
-		bus->io = NULL;
-	}
-	bus->io_fd = -1;
-	bus->io_what = 0;
+	pg_socket_clear(&bus->io);
 	if (bus->pg != NULL) {
 		PQfinish(bus->pg);
 		bus->pg = NULL;
@@ -354,19 +348,7 @@ bus_teardown(struct notify_bus *bus)
 static void
 bus_watch(struct notify_bus *bus, short what)
 {
-	evutil_socket_t fd = PQsocket(bus->pg);
-
-	if (bus->io != NULL && fd == bus->io_fd && what == bus->io_what)
-		return;
-	if (bus->io != NULL)
-		event_free(bus->io);
-	bus->io = NULL;
-	bus->io_fd = fd;
-	bus->io_what = what;
-	if (fd < 0)
-		return;
-	bus->io = event_new(bus->base, fd, what | EV_PERSIST, bus_io_cb, bus);
-	event_add(bus->io, NULL);
+	pg_socket_watch(&bus->io, bus->base, bus->pg, what, bus_io_cb, bus);
 }
 
 static unsigned
@@ -545,7 +527,7 @@ bus_poll_connect(struct notify_bus *bus)
 		bus_attempt_failed(bus, PQerrorMessage(bus->pg));
 		return;
 	}
-	if (bus->io == NULL)
+	if (bus->io.ev == NULL)
 		bus_attempt_failed(bus, PQerrorMessage(bus->pg));
 }
 
@@ -618,7 +600,7 @@ bus_connect(struct notify_bus *bus)
 		evtimer_add(bus->timer, &tv);
 	}
 	bus_watch(bus, EV_WRITE);
-	if (bus->io == NULL)
+	if (bus->io.ev == NULL)
 		bus_attempt_failed(bus, "no socket for the connection");
 }
 
@@ -630,7 +612,7 @@ notify_bus_create(struct event_base *base, const char *conninfo, unsigned connec
 	bus->base = base;
 	bus->conninfo = xstrdup(conninfo != NULL ? conninfo : "");
 	bus->connect_timeout_ms = connect_timeout_ms;
-	bus->io_fd = -1;
+	pg_socket_init(&bus->io);
 	bus->timer = evtimer_new(base, bus_timer_cb, bus);
 	bus->nbuckets = NOTIFY_BUCKETS_MIN;
 	bus->buckets = xcalloc(bus->nbuckets, sizeof(*bus->buckets));

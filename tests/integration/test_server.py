@@ -1,6 +1,6 @@
 """floed as a process: configuration checking, start-up errors, privilege
 dropping, worker supervision, reload, graceful stop, TLS, the embedded
-PostgreSQL, and the placeholder replies of protocols not served yet."""
+PostgreSQL, and the "service not available" replies of protocols not served yet."""
 
 import os
 import signal
