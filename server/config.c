@@ -94,7 +94,15 @@ static const struct config_key config_keys[] = {
 	{"http", "write_timeout", CT_DURATION, OFF(http.write_timeout_ms), "60s", 0, 0},
 	{"lmtp", "listen", CT_LISTEN, OFF(lmtp.listen), "127.0.0.1:24", 0, 0},
 	{"smtp", "listen", CT_LISTEN, OFF(smtp.listen), "0.0.0.0:587", 0, 0},
+	/* [lmtp] keys */
 	{"smtp", "listen_tls", CT_LISTEN, OFF(smtp.listen_tls), "0.0.0.0:465", 0, 0},
+	/* [smtp] keys */
+	/* [queue] keys */
+	/* [delivery] keys */
+	{"pop3", "listen", CT_LISTEN, OFF(pop3.listen), "0.0.0.0:110", 0, 0},
+	{"pop3", "listen_tls", CT_LISTEN, OFF(pop3.listen_tls), "0.0.0.0:995", 0, 0},
+	/* [pop3] keys */
+	/* [eas] keys */
 	{"debug", "test_endpoints", CT_BOOL, OFF(debug.test_endpoints), "no", 0, 0},
 	{NULL, NULL, 0, 0, NULL, 0, 0},
 };
@@ -510,6 +518,8 @@ static void config_validate(struct floe_config *cfg, struct config_errors *error
 		{"lmtp.listen", &cfg->lmtp.listen, false},
 		{"smtp.listen", &cfg->smtp.listen, false},
 		{"smtp.listen_tls", &cfg->smtp.listen_tls, true},
+		{"pop3.listen", &cfg->pop3.listen, false},
+		{"pop3.listen_tls", &cfg->pop3.listen_tls, true},
 	};
 	const size_t nlists = sizeof(lists) / sizeof(lists[0]);
 	bool need_tls = false;

@@ -78,10 +78,25 @@ struct floe_config {
 	} http;
 	struct {
 		struct config_listen_list listen;
+		/* [lmtp] keys */
 	} lmtp;
 	struct {
 		struct config_listen_list listen, listen_tls;
+		/* [smtp] keys */
 	} smtp;
+	struct {
+		int unused_; /* [queue] keys */
+	} queue;
+	struct {
+		int unused_; /* [delivery] keys */
+	} delivery;
+	struct {
+		struct config_listen_list listen, listen_tls;
+		/* [pop3] keys */
+	} pop3;
+	struct {
+		int unused_; /* [eas] keys */
+	} eas;
 	struct {
 		bool test_endpoints;
 	} debug;

@@ -24,6 +24,8 @@ const char *listen_proto_name(enum listen_proto proto)
 		return "lmtp";
 	case LISTEN_PROTO_SMTP:
 		return "smtp";
+	case LISTEN_PROTO_POP3:
+		return "pop3";
 	}
 	return "?";
 }
@@ -96,6 +98,8 @@ int listeners_bind(const struct floe_config *cfg, const struct listener_set *old
 	listen_add(&set, &cfg->lmtp.listen, LISTEN_PROTO_LMTP, false, "lmtp.listen");
 	listen_add(&set, &cfg->smtp.listen, LISTEN_PROTO_SMTP, false, "smtp.listen");
 	listen_add(&set, &cfg->smtp.listen_tls, LISTEN_PROTO_SMTP, true, "smtp.listen_tls");
+	listen_add(&set, &cfg->pop3.listen, LISTEN_PROTO_POP3, false, "pop3.listen");
+	listen_add(&set, &cfg->pop3.listen_tls, LISTEN_PROTO_POP3, true, "pop3.listen_tls");
 
 	for (size_t i = 0; i < set.count; i++) {
 		struct listener *l = &set.items[i];

@@ -14,6 +14,7 @@ enum listen_proto {
 	LISTEN_PROTO_IMAP,
 	LISTEN_PROTO_LMTP,
 	LISTEN_PROTO_SMTP,
+	LISTEN_PROTO_POP3,
 };
 
 struct listener {

@@ -43,11 +43,12 @@ struct worker {
 	struct store *store;
 	struct auth *auth;
 	struct imap_server *imap;
+	/* services: one field per protocol server (add yours here) */
 	struct worker_listener *listeners;
 	size_t nlisteners;
 	struct event *sigterm, *sigint, *sighup, *grace;
 	bool stopping;
-	bool http_drained, imap_drained;
+	unsigned draining; /* services whose shutdown has not finished */
 };
 
 static const char *worker_unavailable_reply(enum listen_proto proto)
@@ -57,6 +58,8 @@ static const char *worker_unavailable_reply(enum listen_proto proto)
 		return "421 4.3.2 LMTP delivery is not available in this version of Floe\r\n";
 	case LISTEN_PROTO_SMTP:
 		return "421 4.3.2 SMTP submission is not available in this version of Floe\r\n";
+	case LISTEN_PROTO_POP3:
+		return "-ERR [SYS/TEMP] POP3 is not available in this version of Floe\r\n";
 	case LISTEN_PROTO_HTTP:
 	case LISTEN_PROTO_IMAP:
 		break;
@@ -104,6 +107,7 @@ static void worker_accept(struct evconnlistener *evl, evutil_socket_t fd, struct
 		imap_server_accept(w->imap, bev, peer, (socklen_t)peer_len, wl->conf->tls);
 		return;
 	}
+	/* services: hand other protocols' connections to their server here */
 	{
 		struct timeval tv = {30, 0};
 
@@ -135,28 +139,23 @@ static void worker_stop_listening(struct worker *w)
 	}
 }
 
-static void worker_check_drained(struct worker *w)
+/* Each service's shutdown calls this once its last connection is gone. */
+static void worker_service_drained(void *ctx)
 {
-	if (!w->http_drained || !w->imap_drained)
+	struct worker *w = ctx;
+
+	if (--w->draining > 0)
 		return;
 	log_info("all connections finished; exiting");
 	event_base_loopbreak(w->base);
 }
 
-static void worker_http_drained(void *ctx)
+static size_t worker_connection_count(const struct worker *w)
 {
-	struct worker *w = ctx;
+	size_t n = http_server_connection_count(w->http) + imap_server_connection_count(w->imap);
 
-	w->http_drained = true;
-	worker_check_drained(w);
-}
-
-static void worker_imap_drained(void *ctx)
-{
-	struct worker *w = ctx;
-
-	w->imap_drained = true;
-	worker_check_drained(w);
+	/* services: add each server's connection count */
+	return n;
 }
 
 static void worker_grace_expired(evutil_socket_t fd, short what, void *ctx)
@@ -164,7 +163,7 @@ static void worker_grace_expired(evutil_socket_t fd, short what, void *ctx)
 	struct worker *w = ctx;
 
 	log_warning("shutdown timeout: closing %zu remaining connection(s)",
-		    http_server_connection_count(w->http) + imap_server_connection_count(w->imap));
+		    worker_connection_count(w));
 	event_base_loopbreak(w->base);
 }
 
@@ -177,14 +176,18 @@ static void worker_on_term(evutil_socket_t sig, short what, void *ctx)
 		return;
 	w->stopping = true;
 	log_info("stopping: no new connections, finishing %zu open one(s)",
-		 http_server_connection_count(w->http) + imap_server_connection_count(w->imap));
+		 worker_connection_count(w));
 	worker_stop_listening(w);
 	tv.tv_sec = w->cfg->server.shutdown_timeout_ms / 1000;
 	tv.tv_usec = (w->cfg->server.shutdown_timeout_ms % 1000) * 1000;
 	w->grace = evtimer_new(w->base, worker_grace_expired, w);
 	evtimer_add(w->grace, &tv);
-	http_server_shutdown(w->http, worker_http_drained, w);
-	imap_server_shutdown(w->imap, worker_imap_drained, w);
+	/* Count every service before starting any: a shutdown may finish at once. */
+	w->draining = 2;
+	/* services: w->draining++ for each server shut down below */
+	http_server_shutdown(w->http, worker_service_drained, w);
+	imap_server_shutdown(w->imap, worker_service_drained, w);
+	/* services: xxx_server_shutdown(w->xxx, worker_service_drained, w); */
 }
 
 static void worker_on_hup(evutil_socket_t sig, short what, void *ctx)
@@ -242,6 +245,8 @@ void worker_main(const struct floe_config *cfg, const struct listener_set *set, 
 	as.threads = cfg->auth.threads;
 	w.auth = auth_create(w.base, w.db, w.store, &as);
 	w.imap = imap_server_create(w.base, cfg, w.store, w.auth, w.bus, ssl);
+	/* services: create each protocol server here (after the shared objects,
+	 * before the listeners; HTTP services register their routes on w.http) */
 
 	db_routes_register(w.http, w.db, w.bus, cfg->debug.test_endpoints);
 	if (cfg->debug.test_endpoints)
@@ -277,6 +282,7 @@ void worker_main(const struct floe_config *cfg, const struct listener_set *set, 
 	/* Sessions first: they hold auth requests, store operations and
 	 * notify watches. */
 	imap_server_destroy(&w.imap);
+	/* services: destroy each protocol server here, before auth and store */
 	auth_destroy(&w.auth);
 	store_destroy(&w.store);
 	notify_bus_destroy(&w.bus);

@@ -15,7 +15,10 @@ BUILD_PACKAGES="build-essential autoconf automake pkg-config libevent-dev libssl
 	libxml2-dev libical-dev libjansson-dev libgmime-3.0-dev libsodium-dev zlib1g-dev
 	libhttp-parser-dev"
 RUN_PACKAGES="postgresql-15 openssl ca-certificates curl"
-TEST_PACKAGES="python3 python3-pytest"
+# Real clients and independent implementations the protocol tests drive:
+# mbsync (isync) and python3-imap-tools for IMAP, libwbxml2-utils as a
+# second WBXML codec, Postfix delivering over LMTP.
+TEST_PACKAGES="python3 python3-pytest isync python3-imap-tools libwbxml2-utils postfix"
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -33,6 +36,8 @@ install_packages() {
 	echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/floe.conf
 	say "installing Debian packages"
 	export DEBIAN_FRONTEND=noninteractive
+	# Postfix is only a test client: no system-wide configuration or service.
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 	apt-get update -qq
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $BUILD_PACKAGES $RUN_PACKAGES "$@" >/dev/null
@@ -103,6 +108,9 @@ listen = 0.0.0.0:587
 listen_tls = 0.0.0.0:465
 [lmtp]
 listen = 127.0.0.1:24
+[pop3]
+listen = 0.0.0.0:110
+listen_tls = 0.0.0.0:995
 CONF
 	fi
 	build/floed --config "$var/floe.conf" --check

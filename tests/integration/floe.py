@@ -168,6 +168,11 @@ class Floed:
         self.config_path = os.path.join(self.dir, "floe.conf")
         self.log_path = os.path.join(self.dir, "floed.log")
         self.http_port, self.https_port, self.imap_port = free_port(), free_port(), free_port()
+        # Ports for the mail-flow listeners; a test turns a listener on with
+        # e.g. config={"lmtp": {"listen": f"127.0.0.1:{f.lmtp_port}"}} or
+        # Floed.enable(...) below.
+        self.lmtp_port, self.smtp_port, self.smtps_port = free_port(), free_port(), free_port()
+        self.pop3_port, self.pop3s_port = free_port(), free_port()
         cert, key = tls_pair()
         self.sections = {
             "server": {"state_dir": self.state_dir, "workers": workers, "user": SERVER_USER,
@@ -180,12 +185,28 @@ class Floed:
             "imap": {"listen": f"127.0.0.1:{self.imap_port}", "listen_tls": ""},
             "lmtp": {"listen": ""},
             "smtp": {"listen": "", "listen_tls": ""},
+            "pop3": {"listen": "", "listen_tls": ""},
             "debug": {"test_endpoints": "yes"},
         }
         self.write_config(config or {})
         self.proc = None
         self.pid = None
         _cleanups.append(self.kill)
+
+    def enable(self, *protocols):
+        """Turns on loopback listeners before start(): "lmtp", "smtp" (587-style,
+        STARTTLS), "smtps" (implicit TLS), "pop3", "pop3s", "imaps"."""
+        ports = {"lmtp": ("lmtp", "listen", "lmtp_port"), "smtp": ("smtp", "listen", "smtp_port"),
+                 "smtps": ("smtp", "listen_tls", "smtps_port"), "pop3": ("pop3", "listen", "pop3_port"),
+                 "pop3s": ("pop3", "listen_tls", "pop3s_port")}
+        for proto in protocols:
+            if proto == "imaps":
+                self.imaps_port = free_port()
+                self.write_config({"imap": {"listen_tls": f"127.0.0.1:{self.imaps_port}"}})
+                continue
+            section, key, attr = ports[proto]
+            self.write_config({section: {key: f"127.0.0.1:{getattr(self, attr)}"}})
+        return self
 
     def write_config(self, extra=None, raw=None):
         """Rewrites the config file with extra {section: {key: value}} merged in,

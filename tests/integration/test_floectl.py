@@ -40,6 +40,7 @@ def write_config(path, url, state_dir):
         "imap": {"listen": "", "listen_tls": ""},
         "lmtp": {"listen": ""},
         "smtp": {"listen": "", "listen_tls": ""},
+        "pop3": {"listen": "", "listen_tls": ""},
     }
     with open(path, "w") as f:
         f.write(floe.render_config(sections))

@@ -27,7 +27,7 @@ def write(tmpdir, text):
     return path
 
 
-NOLISTEN = "[imap]\nlisten =\nlisten_tls =\n[http]\nlisten =\nlisten_tls =\n[smtp]\nlisten =\nlisten_tls =\n[lmtp]\nlisten =\n"
+NOLISTEN = "[imap]\nlisten =\nlisten_tls =\n[http]\nlisten =\nlisten_tls =\n[smtp]\nlisten =\nlisten_tls =\n[lmtp]\nlisten =\n[pop3]\nlisten =\nlisten_tls =\n"
 
 
 def test_check_accepts_valid_file(tmp_path):
@@ -43,9 +43,9 @@ def test_check_accepts_valid_file(tmp_path):
     ("[server]\nuser =\nworkers = many\n", ":3: server.workers = \"many\""),
     ("[http]\nmax_body_size = huge\n", ":2: http.max_body_size = \"huge\": expected a size"),
     ("[imap]\nlisten = 127.0.0.1:70000\n", ":2: imap.listen = \"127.0.0.1:70000\": bad listen address"),
-    ("[server]\nuser =\nstate_dir = /x\n[imap]\nlisten =\nlisten_tls =\n[smtp]\nlisten =\nlisten_tls =\n"
+    ("[server]\nuser =\nstate_dir = /x\n[imap]\nlisten =\nlisten_tls =\n[smtp]\nlisten =\nlisten_tls =\n[pop3]\nlisten =\nlisten_tls =\n"
      "[http]\nlisten =\nlisten_tls = 127.0.0.1:4443\n",
-     ":12: http.listen_tls = 127.0.0.1:4443 needs a certificate"),
+     ":15: http.listen_tls = 127.0.0.1:4443 needs a certificate"),
 ])
 def test_check_reports_file_and_line(tmp_path, text, needle):
     path = write(tmp_path, text)

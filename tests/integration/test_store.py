@@ -145,6 +145,7 @@ def env(pg, tmp_path_factory):
         "imap": {"listen": "", "listen_tls": ""},
         "lmtp": {"listen": ""},
         "smtp": {"listen": "", "listen_tls": ""},
+        "pop3": {"listen": "", "listen_tls": ""},
     }))
     e = Env(pg, dbname, url, str(config))
     e.ctl("db", "migrate")

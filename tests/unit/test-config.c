@@ -40,13 +40,13 @@ static void expect_error(const char *text, const char *want, const char *what)
 #define BASE "[server]\nuser =\nstate_dir = /tmp/floe-x\n"
 #define NOLISTEN                                                                                   \
 	"[imap]\nlisten =\nlisten_tls =\n[http]\nlisten =\nlisten_tls =\n[smtp]\nlisten =\n"        \
-	"listen_tls =\n[lmtp]\nlisten =\n"
+	"listen_tls =\n[lmtp]\nlisten =\n[pop3]\nlisten =\nlisten_tls =\n"
 
 static void test_defaults(void)
 {
 	char err[1024];
 	struct floe_config *cfg = parse(BASE "[imap]\nlisten_tls =\n[http]\nlisten_tls =\n[smtp]\n"
-					     "listen_tls =\n",
+					     "listen_tls =\n[pop3]\nlisten_tls =\n",
 					err, sizeof(err), NULL);
 
 	ok(cfg != NULL, "defaults parse (%s)", err);
@@ -78,7 +78,8 @@ static void test_values(void)
 		    "workers = 3\n[http]\nlisten = 127.0.0.1:8080, [::1]:8080 8081\nlisten_tls =\n"
 		    "max_body_size = 10M\nheader_timeout = 500ms\npublic_url = "
 		    "https://mail.example.com\n[db]\nurl = postgresql://u@h/db\nquery_timeout = 2m\n"
-		    "[debug]\ntest_endpoints = yes\n[imap]\nlisten_tls=\n[smtp]\nlisten_tls =\n",
+		    "[debug]\ntest_endpoints = yes\n[imap]\nlisten_tls=\n[smtp]\nlisten_tls =\n"
+		    "[pop3]\nlisten_tls =\n",
 		    err, sizeof(err), NULL);
 	ok(cfg != NULL, "full file parses (%s)", err);
 	if (cfg == NULL)
@@ -101,21 +102,21 @@ static void test_values(void)
 static void test_errors(void)
 {
 	expect_error(BASE "[imap]\nlisten_tls=\n[http]\nlisten_tls =\n[smtp]\nlisten_tls =\n"
-			  "[nonsense]\nx = 1\n",
-		     "test.conf:10: unknown section [nonsense]", "unknown section with line");
+			  "[pop3]\nlisten_tls =\n[nonsense]\nx = 1\n",
+		     "test.conf:12: unknown section [nonsense]", "unknown section with line");
 	expect_error(BASE NOLISTEN "[server]\nwrokers = 2\n",
-		     "test.conf:16: unknown key \"wrokers\" in [server]", "unknown key with line");
-	expect_error(BASE NOLISTEN "[server]\nworkers = lots\n", "test.conf:16: server.workers",
+		     "test.conf:19: unknown key \"wrokers\" in [server]", "unknown key with line");
+	expect_error(BASE NOLISTEN "[server]\nworkers = lots\n", "test.conf:19: server.workers",
 		     "bad number");
 	expect_error(BASE NOLISTEN "[server]\nworkers = 0\n", "from 1 to 256", "workers range");
 	expect_error(BASE NOLISTEN "[http]\nmax_body_size = 10X\n",
-		     "test.conf:16: http.max_body_size = \"10X\": expected a size", "bad size");
+		     "test.conf:19: http.max_body_size = \"10X\": expected a size", "bad size");
 	expect_error(BASE NOLISTEN "[http]\nheader_timeout = soon\n", "expected a duration",
 		     "bad duration");
 	expect_error(BASE NOLISTEN "[debug]\ntest_endpoints = maybe\n", "expected yes or no",
 		     "bad boolean");
 	expect_error(BASE NOLISTEN "[log]\nlevel = loud\n", "expected debug, info", "bad level");
-	expect_error(BASE NOLISTEN "[db]\nurl = mysql:x\n", "test.conf:16: db.url",
+	expect_error(BASE NOLISTEN "[db]\nurl = mysql:x\n", "test.conf:19: db.url",
 		     "bad database url");
 	expect_error(BASE NOLISTEN "[http]\npublic_url = ftp://x\n", "http:// or https://",
 		     "bad public url");
@@ -123,19 +124,20 @@ static void test_errors(void)
 		     "port out of range");
 	expect_error(BASE "[imap]\nlisten = mail.example.com:143\n", "bad listen address",
 		     "host names are refused");
-	expect_error(BASE NOLISTEN "[server]\nworkers 2\n", "test.conf:16: expected \"key = value\"",
+	expect_error(BASE NOLISTEN "[server]\nworkers 2\n", "test.conf:19: expected \"key = value\"",
 		     "missing =");
 	expect_error("workers = 2\n", "test.conf:1: key \"workers\" outside any [section]",
 		     "key outside section");
-	expect_error(BASE NOLISTEN "[server\n", "test.conf:15: malformed section header",
+	expect_error(BASE NOLISTEN "[server\n", "test.conf:18: malformed section header",
 		     "malformed section header");
 	expect_error(BASE NOLISTEN "[log]\nlevel = info\nlevel = debug\n",
-		     "test.conf:17: log.level set twice (first at line 16)", "duplicate key");
+		     "test.conf:20: log.level set twice (first at line 19)", "duplicate key");
 	expect_error("[server]\nuser =\nstate_dir = /x\n" NOLISTEN "[imap]\nlisten =\n",
-		     "test.conf:16: imap.listen set twice (first at line 5)",
+		     "test.conf:19: imap.listen set twice (first at line 5)",
 		     "duplicate key across a repeated section");
 	expect_error(BASE "[imap]\nlisten_tls = 127.0.0.1:993\nlisten =\n[http]\nlisten =\n"
-			  "listen_tls =\n[smtp]\nlisten =\nlisten_tls =\n[lmtp]\nlisten =\n",
+			  "listen_tls =\n[smtp]\nlisten =\nlisten_tls =\n[lmtp]\nlisten =\n[pop3]\nlisten =\n"
+			  "listen_tls =\n",
 		     "test.conf:5: imap.listen_tls = 127.0.0.1:993 needs a certificate",
 		     "TLS listener without certificate");
 	expect_error(BASE "[imap]\nlisten = 127.0.0.1:1143\nlisten_tls =\n[http]\nlisten = "
@@ -147,7 +149,7 @@ static void test_errors(void)
 		     "test.conf:2: [server] user \"no-such-user-floe\" does not exist",
 		     "unknown user");
 	expect_error(BASE NOLISTEN "[tls]\ncert = /nonexistent/cert.pem\nkey = /nonexistent/k\n",
-		     "test.conf:16: [tls] cert /nonexistent/cert.pem", "unreadable certificate");
+		     "test.conf:19: [tls] cert /nonexistent/cert.pem", "unreadable certificate");
 	expect_error(BASE NOLISTEN "[tls]\ncert = /etc/hostname\n",
 		     "[tls] cert and key must be set together", "cert without key");
 	expect_error("[server]\nuser =\nstate_dir = relative/dir\n" NOLISTEN,

@@ -1,0 +1,1 @@
+-- 0005_activesync: being written (session 2)

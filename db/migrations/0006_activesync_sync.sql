@@ -1,0 +1,1 @@
+-- 0006_activesync_sync: being written (session 2)

@@ -1,0 +1,1 @@
+-- 0007_delivery: being written (session 2)

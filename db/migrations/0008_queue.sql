@@ -1,0 +1,1 @@
+-- 0008_queue: being written (session 2)

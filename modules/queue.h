@@ -1,0 +1,39 @@
+/* The outgoing queue: messages for remote recipients, kept in PostgreSQL
+ * (tables queue_messages and queue_recipients, migration 0008) with
+ * state, attempts and next try per recipient. Every worker runs a queue
+ * runner; exactly one delivers a given message at a time (row locking
+ * with FOR UPDATE SKIP LOCKED and a lease), to the configured relay or to
+ * the recipient domain's MX, retrying temporary failures with back-off
+ * until [queue] max_age, then bouncing with an RFC 3464 DSN to the sender
+ * (delivered locally or queued); permanent failures bounce at once. */
+#ifndef FLOE_QUEUE_H
+#define FLOE_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct db;
+struct event_base;
+struct floe_config;
+struct queue;
+struct queue_op;
+struct delivery;
+
+/* Creates the worker's queue and starts its runner. */
+struct queue *queue_create(struct event_base *base, const struct floe_config *cfg, struct db *db);
+/* The runner bounces through delivery (set once both exist). */
+void queue_set_delivery(struct queue *q, struct delivery *d);
+/* Stops the runner (deliveries in progress are abandoned: their lease
+ * expires and another worker retries them). Accepts NULL. */
+void queue_destroy(struct queue **q);
+void queue_op_abandon(struct queue_op **op);
+
+/* Queues data for rcpts (remote addresses) from mail_from ("" = <>) in one
+ * transaction, then wakes the runners (pg_notify 'floe_queue'). cb gets
+ * the new message id, or error (then nothing was queued). */
+typedef void queue_enqueue_cb(uint64_t message_id, const char *error, void *ctx);
+struct queue_op *queue_enqueue(struct queue *q, uint64_t account_id, const char *mail_from,
+			       const void *data, size_t size, const char *const *rcpts,
+			       size_t nrcpts, queue_enqueue_cb *cb, void *ctx);
+
+#endif
