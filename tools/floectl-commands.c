@@ -976,5 +976,8 @@ const struct floectl_command floectl_commands[] = {
         .max_args = 0,
         .exec = cmd_db_migrate,
     },
+    /* commands of later parts: device (ActiveSync) */
+    /* commands of later parts: delivery (forwarding, responder) */
+    /* commands of later parts: queue */
     {0},
 };

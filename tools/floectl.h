@@ -44,6 +44,12 @@ struct floectl_command {
 	            const struct floectl_args *args);
 };
 
+/* Handlers of commands implemented in other files (tools/floectl-*.c),
+ * listed in the table of floectl-commands.c. */
+/* floectl handlers: device */
+/* floectl handlers: delivery */
+/* floectl handlers: queue */
+
 /* Terminated by .name == NULL (floectl-commands.c). */
 extern const struct floectl_command floectl_commands[];
 
