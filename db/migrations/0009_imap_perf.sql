@@ -1,0 +1,1 @@
+-- 0009_imap_perf: being written (session 2)

@@ -1,0 +1,1 @@
+-- 0010_groupware: being written (session 2)
