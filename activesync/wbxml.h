@@ -107,6 +107,10 @@ unsigned wbxml_writer_depth(const struct wbxml_writer *w);
  * calls were well-formed, else -1 (a programming error, logged). Sets *w
  * to NULL. */
 int wbxml_writer_finish(struct wbxml_writer **w);
+/* Frees the writer of a document that is being thrown away after an error
+ * (what it wrote stays in the evbuffer: discard that too). Accepts NULL;
+ * sets *w to NULL. */
+void wbxml_writer_abort(struct wbxml_writer **w);
 
 /* ---------------------------------------------------------------------
  * Names and XML

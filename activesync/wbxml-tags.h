@@ -1,0 +1,747 @@
+/* Every tag of the 26 MS-ASWBXML code pages (ActiveSync 2.5 to 16.1) as
+ * EAS_<PAGE>_<TAG> constants, and the pages as EAS_PAGE_<PAGE>. Each tag line
+ * ends with a comment holding the tag's name as the specification spells
+ * it: tests/integration/easwbxml.py reads the names from there, so keep one
+ * "#define EAS_X_Y WBXML_TAG(page, 0xNN) <comment with Name>" per line.
+ * A few tokens that only 2.5-era clients send (AirSync Truncation,
+ * RTFTruncation, NotifyGUID; CompressedRTF and the old Body tags of Contacts,
+ * Calendar and Tasks; unused FolderHierarchy tokens) are kept so
+ * that such requests still decode. */
+#ifndef FLOE_WBXML_TAGS_H
+#define FLOE_WBXML_TAGS_H
+
+#include <stdint.h>
+
+/* Same definition as in wbxml.h (an identical redefinition is allowed), so
+ * that this header can be used on its own. */
+#ifndef WBXML_TAG
+#define WBXML_TAG(page, token) ((uint16_t)(((page) << 8) | (token)))
+#endif
+
+#define EAS_PAGE_COUNT 26
+
+/* One definition per line, whatever its length (see above). */
+/* clang-format off */
+#define EAS_PAGE_AIRSYNC 0 /* AirSync */
+#define EAS_PAGE_CONTACTS 1 /* Contacts */
+#define EAS_PAGE_EMAIL 2 /* Email */
+#define EAS_PAGE_AIRNOTIFY 3 /* AirNotify */
+#define EAS_PAGE_CALENDAR 4 /* Calendar */
+#define EAS_PAGE_MOVE 5 /* Move */
+#define EAS_PAGE_GETITEMESTIMATE 6 /* GetItemEstimate */
+#define EAS_PAGE_FOLDERHIERARCHY 7 /* FolderHierarchy */
+#define EAS_PAGE_MEETINGRESPONSE 8 /* MeetingResponse */
+#define EAS_PAGE_TASKS 9 /* Tasks */
+#define EAS_PAGE_RESOLVERECIPIENTS 10 /* ResolveRecipients */
+#define EAS_PAGE_VALIDATECERT 11 /* ValidateCert */
+#define EAS_PAGE_CONTACTS2 12 /* Contacts2 */
+#define EAS_PAGE_PING 13 /* Ping */
+#define EAS_PAGE_PROVISION 14 /* Provision */
+#define EAS_PAGE_SEARCH 15 /* Search */
+#define EAS_PAGE_GAL 16 /* GAL */
+#define EAS_PAGE_AIRSYNCBASE 17 /* AirSyncBase */
+#define EAS_PAGE_SETTINGS 18 /* Settings */
+#define EAS_PAGE_DOCUMENTLIBRARY 19 /* DocumentLibrary */
+#define EAS_PAGE_ITEMOPERATIONS 20 /* ItemOperations */
+#define EAS_PAGE_COMPOSEMAIL 21 /* ComposeMail */
+#define EAS_PAGE_EMAIL2 22 /* Email2 */
+#define EAS_PAGE_NOTES 23 /* Notes */
+#define EAS_PAGE_RIGHTSMANAGEMENT 24 /* RightsManagement */
+#define EAS_PAGE_FIND 25 /* Find */
+
+/* Code page 0: AirSync */
+#define EAS_AIRSYNC_SYNC WBXML_TAG(0, 0x05) /* Sync */
+#define EAS_AIRSYNC_RESPONSES WBXML_TAG(0, 0x06) /* Responses */
+#define EAS_AIRSYNC_ADD WBXML_TAG(0, 0x07) /* Add */
+#define EAS_AIRSYNC_CHANGE WBXML_TAG(0, 0x08) /* Change */
+#define EAS_AIRSYNC_DELETE WBXML_TAG(0, 0x09) /* Delete */
+#define EAS_AIRSYNC_FETCH WBXML_TAG(0, 0x0A) /* Fetch */
+#define EAS_AIRSYNC_SYNCKEY WBXML_TAG(0, 0x0B) /* SyncKey */
+#define EAS_AIRSYNC_CLIENTID WBXML_TAG(0, 0x0C) /* ClientId */
+#define EAS_AIRSYNC_SERVERID WBXML_TAG(0, 0x0D) /* ServerId */
+#define EAS_AIRSYNC_STATUS WBXML_TAG(0, 0x0E) /* Status */
+#define EAS_AIRSYNC_COLLECTION WBXML_TAG(0, 0x0F) /* Collection */
+#define EAS_AIRSYNC_CLASS WBXML_TAG(0, 0x10) /* Class */
+#define EAS_AIRSYNC_COLLECTIONID WBXML_TAG(0, 0x12) /* CollectionId */
+#define EAS_AIRSYNC_GETCHANGES WBXML_TAG(0, 0x13) /* GetChanges */
+#define EAS_AIRSYNC_MOREAVAILABLE WBXML_TAG(0, 0x14) /* MoreAvailable */
+#define EAS_AIRSYNC_WINDOWSIZE WBXML_TAG(0, 0x15) /* WindowSize */
+#define EAS_AIRSYNC_COMMANDS WBXML_TAG(0, 0x16) /* Commands */
+#define EAS_AIRSYNC_OPTIONS WBXML_TAG(0, 0x17) /* Options */
+#define EAS_AIRSYNC_FILTERTYPE WBXML_TAG(0, 0x18) /* FilterType */
+#define EAS_AIRSYNC_TRUNCATION WBXML_TAG(0, 0x19) /* Truncation */
+#define EAS_AIRSYNC_RTFTRUNCATION WBXML_TAG(0, 0x1A) /* RTFTruncation */
+#define EAS_AIRSYNC_CONFLICT WBXML_TAG(0, 0x1B) /* Conflict */
+#define EAS_AIRSYNC_COLLECTIONS WBXML_TAG(0, 0x1C) /* Collections */
+#define EAS_AIRSYNC_APPLICATIONDATA WBXML_TAG(0, 0x1D) /* ApplicationData */
+#define EAS_AIRSYNC_DELETESASMOVES WBXML_TAG(0, 0x1E) /* DeletesAsMoves */
+#define EAS_AIRSYNC_NOTIFYGUID WBXML_TAG(0, 0x1F) /* NotifyGUID */
+#define EAS_AIRSYNC_SUPPORTED WBXML_TAG(0, 0x20) /* Supported */
+#define EAS_AIRSYNC_SOFTDELETE WBXML_TAG(0, 0x21) /* SoftDelete */
+#define EAS_AIRSYNC_MIMESUPPORT WBXML_TAG(0, 0x22) /* MIMESupport */
+#define EAS_AIRSYNC_MIMETRUNCATION WBXML_TAG(0, 0x23) /* MIMETruncation */
+#define EAS_AIRSYNC_WAIT WBXML_TAG(0, 0x24) /* Wait */
+#define EAS_AIRSYNC_LIMIT WBXML_TAG(0, 0x25) /* Limit */
+#define EAS_AIRSYNC_PARTIAL WBXML_TAG(0, 0x26) /* Partial */
+#define EAS_AIRSYNC_CONVERSATIONMODE WBXML_TAG(0, 0x27) /* ConversationMode */
+#define EAS_AIRSYNC_MAXITEMS WBXML_TAG(0, 0x28) /* MaxItems */
+#define EAS_AIRSYNC_HEARTBEATINTERVAL WBXML_TAG(0, 0x29) /* HeartbeatInterval */
+
+/* Code page 1: Contacts */
+#define EAS_CONTACTS_ANNIVERSARY WBXML_TAG(1, 0x05) /* Anniversary */
+#define EAS_CONTACTS_ASSISTANTNAME WBXML_TAG(1, 0x06) /* AssistantName */
+#define EAS_CONTACTS_ASSISTANTPHONENUMBER WBXML_TAG(1, 0x07) /* AssistantPhoneNumber */
+#define EAS_CONTACTS_BIRTHDAY WBXML_TAG(1, 0x08) /* Birthday */
+#define EAS_CONTACTS_BODY WBXML_TAG(1, 0x09) /* Body */
+#define EAS_CONTACTS_BODYSIZE WBXML_TAG(1, 0x0A) /* BodySize */
+#define EAS_CONTACTS_BODYTRUNCATED WBXML_TAG(1, 0x0B) /* BodyTruncated */
+#define EAS_CONTACTS_BUSINESS2PHONENUMBER WBXML_TAG(1, 0x0C) /* Business2PhoneNumber */
+#define EAS_CONTACTS_BUSINESSADDRESSCITY WBXML_TAG(1, 0x0D) /* BusinessAddressCity */
+#define EAS_CONTACTS_BUSINESSADDRESSCOUNTRY WBXML_TAG(1, 0x0E) /* BusinessAddressCountry */
+#define EAS_CONTACTS_BUSINESSADDRESSPOSTALCODE WBXML_TAG(1, 0x0F) /* BusinessAddressPostalCode */
+#define EAS_CONTACTS_BUSINESSADDRESSSTATE WBXML_TAG(1, 0x10) /* BusinessAddressState */
+#define EAS_CONTACTS_BUSINESSADDRESSSTREET WBXML_TAG(1, 0x11) /* BusinessAddressStreet */
+#define EAS_CONTACTS_BUSINESSFAXNUMBER WBXML_TAG(1, 0x12) /* BusinessFaxNumber */
+#define EAS_CONTACTS_BUSINESSPHONENUMBER WBXML_TAG(1, 0x13) /* BusinessPhoneNumber */
+#define EAS_CONTACTS_CARPHONENUMBER WBXML_TAG(1, 0x14) /* CarPhoneNumber */
+#define EAS_CONTACTS_CATEGORIES WBXML_TAG(1, 0x15) /* Categories */
+#define EAS_CONTACTS_CATEGORY WBXML_TAG(1, 0x16) /* Category */
+#define EAS_CONTACTS_CHILDREN WBXML_TAG(1, 0x17) /* Children */
+#define EAS_CONTACTS_CHILD WBXML_TAG(1, 0x18) /* Child */
+#define EAS_CONTACTS_COMPANYNAME WBXML_TAG(1, 0x19) /* CompanyName */
+#define EAS_CONTACTS_DEPARTMENT WBXML_TAG(1, 0x1A) /* Department */
+#define EAS_CONTACTS_EMAIL1ADDRESS WBXML_TAG(1, 0x1B) /* Email1Address */
+#define EAS_CONTACTS_EMAIL2ADDRESS WBXML_TAG(1, 0x1C) /* Email2Address */
+#define EAS_CONTACTS_EMAIL3ADDRESS WBXML_TAG(1, 0x1D) /* Email3Address */
+#define EAS_CONTACTS_FILEAS WBXML_TAG(1, 0x1E) /* FileAs */
+#define EAS_CONTACTS_FIRSTNAME WBXML_TAG(1, 0x1F) /* FirstName */
+#define EAS_CONTACTS_HOME2PHONENUMBER WBXML_TAG(1, 0x20) /* Home2PhoneNumber */
+#define EAS_CONTACTS_HOMEADDRESSCITY WBXML_TAG(1, 0x21) /* HomeAddressCity */
+#define EAS_CONTACTS_HOMEADDRESSCOUNTRY WBXML_TAG(1, 0x22) /* HomeAddressCountry */
+#define EAS_CONTACTS_HOMEADDRESSPOSTALCODE WBXML_TAG(1, 0x23) /* HomeAddressPostalCode */
+#define EAS_CONTACTS_HOMEADDRESSSTATE WBXML_TAG(1, 0x24) /* HomeAddressState */
+#define EAS_CONTACTS_HOMEADDRESSSTREET WBXML_TAG(1, 0x25) /* HomeAddressStreet */
+#define EAS_CONTACTS_HOMEFAXNUMBER WBXML_TAG(1, 0x26) /* HomeFaxNumber */
+#define EAS_CONTACTS_HOMEPHONENUMBER WBXML_TAG(1, 0x27) /* HomePhoneNumber */
+#define EAS_CONTACTS_JOBTITLE WBXML_TAG(1, 0x28) /* JobTitle */
+#define EAS_CONTACTS_LASTNAME WBXML_TAG(1, 0x29) /* LastName */
+#define EAS_CONTACTS_MIDDLENAME WBXML_TAG(1, 0x2A) /* MiddleName */
+#define EAS_CONTACTS_MOBILEPHONENUMBER WBXML_TAG(1, 0x2B) /* MobilePhoneNumber */
+#define EAS_CONTACTS_OFFICELOCATION WBXML_TAG(1, 0x2C) /* OfficeLocation */
+#define EAS_CONTACTS_OTHERADDRESSCITY WBXML_TAG(1, 0x2D) /* OtherAddressCity */
+#define EAS_CONTACTS_OTHERADDRESSCOUNTRY WBXML_TAG(1, 0x2E) /* OtherAddressCountry */
+#define EAS_CONTACTS_OTHERADDRESSPOSTALCODE WBXML_TAG(1, 0x2F) /* OtherAddressPostalCode */
+#define EAS_CONTACTS_OTHERADDRESSSTATE WBXML_TAG(1, 0x30) /* OtherAddressState */
+#define EAS_CONTACTS_OTHERADDRESSSTREET WBXML_TAG(1, 0x31) /* OtherAddressStreet */
+#define EAS_CONTACTS_PAGERNUMBER WBXML_TAG(1, 0x32) /* PagerNumber */
+#define EAS_CONTACTS_RADIOPHONENUMBER WBXML_TAG(1, 0x33) /* RadioPhoneNumber */
+#define EAS_CONTACTS_SPOUSE WBXML_TAG(1, 0x34) /* Spouse */
+#define EAS_CONTACTS_SUFFIX WBXML_TAG(1, 0x35) /* Suffix */
+#define EAS_CONTACTS_TITLE WBXML_TAG(1, 0x36) /* Title */
+#define EAS_CONTACTS_WEBPAGE WBXML_TAG(1, 0x37) /* WebPage */
+#define EAS_CONTACTS_YOMICOMPANYNAME WBXML_TAG(1, 0x38) /* YomiCompanyName */
+#define EAS_CONTACTS_YOMIFIRSTNAME WBXML_TAG(1, 0x39) /* YomiFirstName */
+#define EAS_CONTACTS_YOMILASTNAME WBXML_TAG(1, 0x3A) /* YomiLastName */
+#define EAS_CONTACTS_COMPRESSEDRTF WBXML_TAG(1, 0x3B) /* CompressedRTF */
+#define EAS_CONTACTS_PICTURE WBXML_TAG(1, 0x3C) /* Picture */
+#define EAS_CONTACTS_ALIAS WBXML_TAG(1, 0x3D) /* Alias */
+#define EAS_CONTACTS_WEIGHTEDRANK WBXML_TAG(1, 0x3E) /* WeightedRank */
+
+/* Code page 2: Email */
+#define EAS_EMAIL_ATTACHMENT WBXML_TAG(2, 0x05) /* Attachment */
+#define EAS_EMAIL_ATTACHMENTS WBXML_TAG(2, 0x06) /* Attachments */
+#define EAS_EMAIL_ATTNAME WBXML_TAG(2, 0x07) /* AttName */
+#define EAS_EMAIL_ATTSIZE WBXML_TAG(2, 0x08) /* AttSize */
+#define EAS_EMAIL_ATT0ID WBXML_TAG(2, 0x09) /* Att0Id */
+#define EAS_EMAIL_ATTMETHOD WBXML_TAG(2, 0x0A) /* AttMethod */
+#define EAS_EMAIL_ATTREMOVED WBXML_TAG(2, 0x0B) /* AttRemoved */
+#define EAS_EMAIL_BODY WBXML_TAG(2, 0x0C) /* Body */
+#define EAS_EMAIL_BODYSIZE WBXML_TAG(2, 0x0D) /* BodySize */
+#define EAS_EMAIL_BODYTRUNCATED WBXML_TAG(2, 0x0E) /* BodyTruncated */
+#define EAS_EMAIL_DATERECEIVED WBXML_TAG(2, 0x0F) /* DateReceived */
+#define EAS_EMAIL_DISPLAYNAME WBXML_TAG(2, 0x10) /* DisplayName */
+#define EAS_EMAIL_DISPLAYTO WBXML_TAG(2, 0x11) /* DisplayTo */
+#define EAS_EMAIL_IMPORTANCE WBXML_TAG(2, 0x12) /* Importance */
+#define EAS_EMAIL_MESSAGECLASS WBXML_TAG(2, 0x13) /* MessageClass */
+#define EAS_EMAIL_SUBJECT WBXML_TAG(2, 0x14) /* Subject */
+#define EAS_EMAIL_READ WBXML_TAG(2, 0x15) /* Read */
+#define EAS_EMAIL_TO WBXML_TAG(2, 0x16) /* To */
+#define EAS_EMAIL_CC WBXML_TAG(2, 0x17) /* Cc */
+#define EAS_EMAIL_FROM WBXML_TAG(2, 0x18) /* From */
+#define EAS_EMAIL_REPLYTO WBXML_TAG(2, 0x19) /* ReplyTo */
+#define EAS_EMAIL_ALLDAYEVENT WBXML_TAG(2, 0x1A) /* AllDayEvent */
+#define EAS_EMAIL_CATEGORIES WBXML_TAG(2, 0x1B) /* Categories */
+#define EAS_EMAIL_CATEGORY WBXML_TAG(2, 0x1C) /* Category */
+#define EAS_EMAIL_DTSTAMP WBXML_TAG(2, 0x1D) /* DtStamp */
+#define EAS_EMAIL_ENDTIME WBXML_TAG(2, 0x1E) /* EndTime */
+#define EAS_EMAIL_INSTANCETYPE WBXML_TAG(2, 0x1F) /* InstanceType */
+#define EAS_EMAIL_BUSYSTATUS WBXML_TAG(2, 0x20) /* BusyStatus */
+#define EAS_EMAIL_LOCATION WBXML_TAG(2, 0x21) /* Location */
+#define EAS_EMAIL_MEETINGREQUEST WBXML_TAG(2, 0x22) /* MeetingRequest */
+#define EAS_EMAIL_ORGANIZER WBXML_TAG(2, 0x23) /* Organizer */
+#define EAS_EMAIL_RECURRENCEID WBXML_TAG(2, 0x24) /* RecurrenceId */
+#define EAS_EMAIL_REMINDER WBXML_TAG(2, 0x25) /* Reminder */
+#define EAS_EMAIL_RESPONSEREQUESTED WBXML_TAG(2, 0x26) /* ResponseRequested */
+#define EAS_EMAIL_RECURRENCES WBXML_TAG(2, 0x27) /* Recurrences */
+#define EAS_EMAIL_RECURRENCE WBXML_TAG(2, 0x28) /* Recurrence */
+#define EAS_EMAIL_TYPE WBXML_TAG(2, 0x29) /* Type */
+#define EAS_EMAIL_UNTIL WBXML_TAG(2, 0x2A) /* Until */
+#define EAS_EMAIL_OCCURRENCES WBXML_TAG(2, 0x2B) /* Occurrences */
+#define EAS_EMAIL_INTERVAL WBXML_TAG(2, 0x2C) /* Interval */
+#define EAS_EMAIL_DAYOFWEEK WBXML_TAG(2, 0x2D) /* DayOfWeek */
+#define EAS_EMAIL_DAYOFMONTH WBXML_TAG(2, 0x2E) /* DayOfMonth */
+#define EAS_EMAIL_WEEKOFMONTH WBXML_TAG(2, 0x2F) /* WeekOfMonth */
+#define EAS_EMAIL_MONTHOFYEAR WBXML_TAG(2, 0x30) /* MonthOfYear */
+#define EAS_EMAIL_STARTTIME WBXML_TAG(2, 0x31) /* StartTime */
+#define EAS_EMAIL_SENSITIVITY WBXML_TAG(2, 0x32) /* Sensitivity */
+#define EAS_EMAIL_TIMEZONE WBXML_TAG(2, 0x33) /* TimeZone */
+#define EAS_EMAIL_GLOBALOBJID WBXML_TAG(2, 0x34) /* GlobalObjId */
+#define EAS_EMAIL_THREADTOPIC WBXML_TAG(2, 0x35) /* ThreadTopic */
+#define EAS_EMAIL_MIMEDATA WBXML_TAG(2, 0x36) /* MIMEData */
+#define EAS_EMAIL_MIMETRUNCATED WBXML_TAG(2, 0x37) /* MIMETruncated */
+#define EAS_EMAIL_MIMESIZE WBXML_TAG(2, 0x38) /* MIMESize */
+#define EAS_EMAIL_INTERNETCPID WBXML_TAG(2, 0x39) /* InternetCPID */
+#define EAS_EMAIL_FLAG WBXML_TAG(2, 0x3A) /* Flag */
+#define EAS_EMAIL_STATUS WBXML_TAG(2, 0x3B) /* Status */
+#define EAS_EMAIL_CONTENTCLASS WBXML_TAG(2, 0x3C) /* ContentClass */
+#define EAS_EMAIL_FLAGTYPE WBXML_TAG(2, 0x3D) /* FlagType */
+#define EAS_EMAIL_COMPLETETIME WBXML_TAG(2, 0x3E) /* CompleteTime */
+#define EAS_EMAIL_DISALLOWNEWTIMEPROPOSAL WBXML_TAG(2, 0x3F) /* DisallowNewTimeProposal */
+
+/* Code page 3: AirNotify */
+#define EAS_AIRNOTIFY_NOTIFY WBXML_TAG(3, 0x05) /* Notify */
+#define EAS_AIRNOTIFY_NOTIFICATION WBXML_TAG(3, 0x06) /* Notification */
+#define EAS_AIRNOTIFY_VERSION WBXML_TAG(3, 0x07) /* Version */
+#define EAS_AIRNOTIFY_LIFETIME WBXML_TAG(3, 0x08) /* Lifetime */
+#define EAS_AIRNOTIFY_DEVICEINFO WBXML_TAG(3, 0x09) /* DeviceInfo */
+#define EAS_AIRNOTIFY_ENABLE WBXML_TAG(3, 0x0A) /* Enable */
+#define EAS_AIRNOTIFY_FOLDER WBXML_TAG(3, 0x0B) /* Folder */
+#define EAS_AIRNOTIFY_SERVERID WBXML_TAG(3, 0x0C) /* ServerId */
+#define EAS_AIRNOTIFY_DEVICEADDRESS WBXML_TAG(3, 0x0D) /* DeviceAddress */
+#define EAS_AIRNOTIFY_VALIDCARRIERPROFILES WBXML_TAG(3, 0x0E) /* ValidCarrierProfiles */
+#define EAS_AIRNOTIFY_CARRIERPROFILE WBXML_TAG(3, 0x0F) /* CarrierProfile */
+#define EAS_AIRNOTIFY_STATUS WBXML_TAG(3, 0x10) /* Status */
+#define EAS_AIRNOTIFY_RESPONSES WBXML_TAG(3, 0x11) /* Responses */
+#define EAS_AIRNOTIFY_DEVICES WBXML_TAG(3, 0x12) /* Devices */
+#define EAS_AIRNOTIFY_DEVICE WBXML_TAG(3, 0x13) /* Device */
+#define EAS_AIRNOTIFY_ID WBXML_TAG(3, 0x14) /* Id */
+#define EAS_AIRNOTIFY_EXPIRY WBXML_TAG(3, 0x15) /* Expiry */
+#define EAS_AIRNOTIFY_NOTIFYGUID WBXML_TAG(3, 0x16) /* NotifyGUID */
+
+/* Code page 4: Calendar */
+#define EAS_CALENDAR_TIMEZONE WBXML_TAG(4, 0x05) /* TimeZone */
+#define EAS_CALENDAR_ALLDAYEVENT WBXML_TAG(4, 0x06) /* AllDayEvent */
+#define EAS_CALENDAR_ATTENDEES WBXML_TAG(4, 0x07) /* Attendees */
+#define EAS_CALENDAR_ATTENDEE WBXML_TAG(4, 0x08) /* Attendee */
+#define EAS_CALENDAR_EMAIL WBXML_TAG(4, 0x09) /* Email */
+#define EAS_CALENDAR_NAME WBXML_TAG(4, 0x0A) /* Name */
+#define EAS_CALENDAR_BODY WBXML_TAG(4, 0x0B) /* Body */
+#define EAS_CALENDAR_BODYTRUNCATED WBXML_TAG(4, 0x0C) /* BodyTruncated */
+#define EAS_CALENDAR_BUSYSTATUS WBXML_TAG(4, 0x0D) /* BusyStatus */
+#define EAS_CALENDAR_CATEGORIES WBXML_TAG(4, 0x0E) /* Categories */
+#define EAS_CALENDAR_CATEGORY WBXML_TAG(4, 0x0F) /* Category */
+#define EAS_CALENDAR_COMPRESSEDRTF WBXML_TAG(4, 0x10) /* CompressedRTF */
+#define EAS_CALENDAR_DTSTAMP WBXML_TAG(4, 0x11) /* DtStamp */
+#define EAS_CALENDAR_ENDTIME WBXML_TAG(4, 0x12) /* EndTime */
+#define EAS_CALENDAR_EXCEPTION WBXML_TAG(4, 0x13) /* Exception */
+#define EAS_CALENDAR_EXCEPTIONS WBXML_TAG(4, 0x14) /* Exceptions */
+#define EAS_CALENDAR_DELETED WBXML_TAG(4, 0x15) /* Deleted */
+#define EAS_CALENDAR_EXCEPTIONSTARTTIME WBXML_TAG(4, 0x16) /* ExceptionStartTime */
+#define EAS_CALENDAR_LOCATION WBXML_TAG(4, 0x17) /* Location */
+#define EAS_CALENDAR_MEETINGSTATUS WBXML_TAG(4, 0x18) /* MeetingStatus */
+#define EAS_CALENDAR_ORGANIZEREMAIL WBXML_TAG(4, 0x19) /* OrganizerEmail */
+#define EAS_CALENDAR_ORGANIZERNAME WBXML_TAG(4, 0x1A) /* OrganizerName */
+#define EAS_CALENDAR_RECURRENCE WBXML_TAG(4, 0x1B) /* Recurrence */
+#define EAS_CALENDAR_TYPE WBXML_TAG(4, 0x1C) /* Type */
+#define EAS_CALENDAR_UNTIL WBXML_TAG(4, 0x1D) /* Until */
+#define EAS_CALENDAR_OCCURRENCES WBXML_TAG(4, 0x1E) /* Occurrences */
+#define EAS_CALENDAR_INTERVAL WBXML_TAG(4, 0x1F) /* Interval */
+#define EAS_CALENDAR_DAYOFWEEK WBXML_TAG(4, 0x20) /* DayOfWeek */
+#define EAS_CALENDAR_DAYOFMONTH WBXML_TAG(4, 0x21) /* DayOfMonth */
+#define EAS_CALENDAR_WEEKOFMONTH WBXML_TAG(4, 0x22) /* WeekOfMonth */
+#define EAS_CALENDAR_MONTHOFYEAR WBXML_TAG(4, 0x23) /* MonthOfYear */
+#define EAS_CALENDAR_REMINDER WBXML_TAG(4, 0x24) /* Reminder */
+#define EAS_CALENDAR_SENSITIVITY WBXML_TAG(4, 0x25) /* Sensitivity */
+#define EAS_CALENDAR_SUBJECT WBXML_TAG(4, 0x26) /* Subject */
+#define EAS_CALENDAR_STARTTIME WBXML_TAG(4, 0x27) /* StartTime */
+#define EAS_CALENDAR_UID WBXML_TAG(4, 0x28) /* UID */
+#define EAS_CALENDAR_ATTENDEESTATUS WBXML_TAG(4, 0x29) /* AttendeeStatus */
+#define EAS_CALENDAR_ATTENDEETYPE WBXML_TAG(4, 0x2A) /* AttendeeType */
+#define EAS_CALENDAR_DISALLOWNEWTIMEPROPOSAL WBXML_TAG(4, 0x33) /* DisallowNewTimeProposal */
+#define EAS_CALENDAR_RESPONSEREQUESTED WBXML_TAG(4, 0x34) /* ResponseRequested */
+#define EAS_CALENDAR_APPOINTMENTREPLYTIME WBXML_TAG(4, 0x35) /* AppointmentReplyTime */
+#define EAS_CALENDAR_RESPONSETYPE WBXML_TAG(4, 0x36) /* ResponseType */
+#define EAS_CALENDAR_CALENDARTYPE WBXML_TAG(4, 0x37) /* CalendarType */
+#define EAS_CALENDAR_ISLEAPMONTH WBXML_TAG(4, 0x38) /* IsLeapMonth */
+#define EAS_CALENDAR_FIRSTDAYOFWEEK WBXML_TAG(4, 0x39) /* FirstDayOfWeek */
+#define EAS_CALENDAR_ONLINEMEETINGCONFLINK WBXML_TAG(4, 0x3A) /* OnlineMeetingConfLink */
+#define EAS_CALENDAR_ONLINEMEETINGEXTERNALLINK WBXML_TAG(4, 0x3B) /* OnlineMeetingExternalLink */
+#define EAS_CALENDAR_CLIENTUID WBXML_TAG(4, 0x3C) /* ClientUid */
+
+/* Code page 5: Move */
+#define EAS_MOVE_MOVEITEMS WBXML_TAG(5, 0x05) /* MoveItems */
+#define EAS_MOVE_MOVE WBXML_TAG(5, 0x06) /* Move */
+#define EAS_MOVE_SRCMSGID WBXML_TAG(5, 0x07) /* SrcMsgId */
+#define EAS_MOVE_SRCFLDID WBXML_TAG(5, 0x08) /* SrcFldId */
+#define EAS_MOVE_DSTFLDID WBXML_TAG(5, 0x09) /* DstFldId */
+#define EAS_MOVE_RESPONSE WBXML_TAG(5, 0x0A) /* Response */
+#define EAS_MOVE_STATUS WBXML_TAG(5, 0x0B) /* Status */
+#define EAS_MOVE_DSTMSGID WBXML_TAG(5, 0x0C) /* DstMsgId */
+
+/* Code page 6: GetItemEstimate */
+#define EAS_GETITEMESTIMATE_GETITEMESTIMATE WBXML_TAG(6, 0x05) /* GetItemEstimate */
+#define EAS_GETITEMESTIMATE_VERSION WBXML_TAG(6, 0x06) /* Version */
+#define EAS_GETITEMESTIMATE_COLLECTIONS WBXML_TAG(6, 0x07) /* Collections */
+#define EAS_GETITEMESTIMATE_COLLECTION WBXML_TAG(6, 0x08) /* Collection */
+#define EAS_GETITEMESTIMATE_CLASS WBXML_TAG(6, 0x09) /* Class */
+#define EAS_GETITEMESTIMATE_COLLECTIONID WBXML_TAG(6, 0x0A) /* CollectionId */
+#define EAS_GETITEMESTIMATE_DATETIME WBXML_TAG(6, 0x0B) /* DateTime */
+#define EAS_GETITEMESTIMATE_ESTIMATE WBXML_TAG(6, 0x0C) /* Estimate */
+#define EAS_GETITEMESTIMATE_RESPONSE WBXML_TAG(6, 0x0D) /* Response */
+#define EAS_GETITEMESTIMATE_STATUS WBXML_TAG(6, 0x0E) /* Status */
+
+/* Code page 7: FolderHierarchy */
+#define EAS_FOLDERHIERARCHY_FOLDERS WBXML_TAG(7, 0x05) /* Folders */
+#define EAS_FOLDERHIERARCHY_FOLDER WBXML_TAG(7, 0x06) /* Folder */
+#define EAS_FOLDERHIERARCHY_DISPLAYNAME WBXML_TAG(7, 0x07) /* DisplayName */
+#define EAS_FOLDERHIERARCHY_SERVERID WBXML_TAG(7, 0x08) /* ServerId */
+#define EAS_FOLDERHIERARCHY_PARENTID WBXML_TAG(7, 0x09) /* ParentId */
+#define EAS_FOLDERHIERARCHY_TYPE WBXML_TAG(7, 0x0A) /* Type */
+#define EAS_FOLDERHIERARCHY_RESPONSE WBXML_TAG(7, 0x0B) /* Response */
+#define EAS_FOLDERHIERARCHY_STATUS WBXML_TAG(7, 0x0C) /* Status */
+#define EAS_FOLDERHIERARCHY_CONTENTCLASS WBXML_TAG(7, 0x0D) /* ContentClass */
+#define EAS_FOLDERHIERARCHY_CHANGES WBXML_TAG(7, 0x0E) /* Changes */
+#define EAS_FOLDERHIERARCHY_ADD WBXML_TAG(7, 0x0F) /* Add */
+#define EAS_FOLDERHIERARCHY_DELETE WBXML_TAG(7, 0x10) /* Delete */
+#define EAS_FOLDERHIERARCHY_UPDATE WBXML_TAG(7, 0x11) /* Update */
+#define EAS_FOLDERHIERARCHY_SYNCKEY WBXML_TAG(7, 0x12) /* SyncKey */
+#define EAS_FOLDERHIERARCHY_FOLDERCREATE WBXML_TAG(7, 0x13) /* FolderCreate */
+#define EAS_FOLDERHIERARCHY_FOLDERDELETE WBXML_TAG(7, 0x14) /* FolderDelete */
+#define EAS_FOLDERHIERARCHY_FOLDERUPDATE WBXML_TAG(7, 0x15) /* FolderUpdate */
+#define EAS_FOLDERHIERARCHY_FOLDERSYNC WBXML_TAG(7, 0x16) /* FolderSync */
+#define EAS_FOLDERHIERARCHY_COUNT WBXML_TAG(7, 0x17) /* Count */
+#define EAS_FOLDERHIERARCHY_VERSION WBXML_TAG(7, 0x18) /* Version */
+
+/* Code page 8: MeetingResponse */
+#define EAS_MEETINGRESPONSE_CALENDARID WBXML_TAG(8, 0x05) /* CalendarId */
+#define EAS_MEETINGRESPONSE_COLLECTIONID WBXML_TAG(8, 0x06) /* CollectionId */
+#define EAS_MEETINGRESPONSE_MEETINGRESPONSE WBXML_TAG(8, 0x07) /* MeetingResponse */
+#define EAS_MEETINGRESPONSE_REQUESTID WBXML_TAG(8, 0x08) /* RequestId */
+#define EAS_MEETINGRESPONSE_REQUEST WBXML_TAG(8, 0x09) /* Request */
+#define EAS_MEETINGRESPONSE_RESULT WBXML_TAG(8, 0x0A) /* Result */
+#define EAS_MEETINGRESPONSE_STATUS WBXML_TAG(8, 0x0B) /* Status */
+#define EAS_MEETINGRESPONSE_USERRESPONSE WBXML_TAG(8, 0x0C) /* UserResponse */
+#define EAS_MEETINGRESPONSE_VERSION WBXML_TAG(8, 0x0D) /* Version */
+#define EAS_MEETINGRESPONSE_INSTANCEID WBXML_TAG(8, 0x0E) /* InstanceId */
+#define EAS_MEETINGRESPONSE_PROPOSEDSTARTTIME WBXML_TAG(8, 0x10) /* ProposedStartTime */
+#define EAS_MEETINGRESPONSE_PROPOSEDENDTIME WBXML_TAG(8, 0x11) /* ProposedEndTime */
+#define EAS_MEETINGRESPONSE_SENDRESPONSE WBXML_TAG(8, 0x12) /* SendResponse */
+
+/* Code page 9: Tasks */
+#define EAS_TASKS_BODY WBXML_TAG(9, 0x05) /* Body */
+#define EAS_TASKS_BODYSIZE WBXML_TAG(9, 0x06) /* BodySize */
+#define EAS_TASKS_BODYTRUNCATED WBXML_TAG(9, 0x07) /* BodyTruncated */
+#define EAS_TASKS_CATEGORIES WBXML_TAG(9, 0x08) /* Categories */
+#define EAS_TASKS_CATEGORY WBXML_TAG(9, 0x09) /* Category */
+#define EAS_TASKS_COMPLETE WBXML_TAG(9, 0x0A) /* Complete */
+#define EAS_TASKS_DATECOMPLETED WBXML_TAG(9, 0x0B) /* DateCompleted */
+#define EAS_TASKS_DUEDATE WBXML_TAG(9, 0x0C) /* DueDate */
+#define EAS_TASKS_UTCDUEDATE WBXML_TAG(9, 0x0D) /* UtcDueDate */
+#define EAS_TASKS_IMPORTANCE WBXML_TAG(9, 0x0E) /* Importance */
+#define EAS_TASKS_RECURRENCE WBXML_TAG(9, 0x0F) /* Recurrence */
+#define EAS_TASKS_TYPE WBXML_TAG(9, 0x10) /* Type */
+#define EAS_TASKS_START WBXML_TAG(9, 0x11) /* Start */
+#define EAS_TASKS_UNTIL WBXML_TAG(9, 0x12) /* Until */
+#define EAS_TASKS_OCCURRENCES WBXML_TAG(9, 0x13) /* Occurrences */
+#define EAS_TASKS_INTERVAL WBXML_TAG(9, 0x14) /* Interval */
+#define EAS_TASKS_DAYOFMONTH WBXML_TAG(9, 0x15) /* DayOfMonth */
+#define EAS_TASKS_DAYOFWEEK WBXML_TAG(9, 0x16) /* DayOfWeek */
+#define EAS_TASKS_WEEKOFMONTH WBXML_TAG(9, 0x17) /* WeekOfMonth */
+#define EAS_TASKS_MONTHOFYEAR WBXML_TAG(9, 0x18) /* MonthOfYear */
+#define EAS_TASKS_REGENERATE WBXML_TAG(9, 0x19) /* Regenerate */
+#define EAS_TASKS_DEADOCCUR WBXML_TAG(9, 0x1A) /* DeadOccur */
+#define EAS_TASKS_REMINDERSET WBXML_TAG(9, 0x1B) /* ReminderSet */
+#define EAS_TASKS_REMINDERTIME WBXML_TAG(9, 0x1C) /* ReminderTime */
+#define EAS_TASKS_SENSITIVITY WBXML_TAG(9, 0x1D) /* Sensitivity */
+#define EAS_TASKS_STARTDATE WBXML_TAG(9, 0x1E) /* StartDate */
+#define EAS_TASKS_UTCSTARTDATE WBXML_TAG(9, 0x1F) /* UtcStartDate */
+#define EAS_TASKS_SUBJECT WBXML_TAG(9, 0x20) /* Subject */
+#define EAS_TASKS_COMPRESSEDRTF WBXML_TAG(9, 0x21) /* CompressedRTF */
+#define EAS_TASKS_ORDINALDATE WBXML_TAG(9, 0x22) /* OrdinalDate */
+#define EAS_TASKS_SUBORDINALDATE WBXML_TAG(9, 0x23) /* SubOrdinalDate */
+#define EAS_TASKS_CALENDARTYPE WBXML_TAG(9, 0x24) /* CalendarType */
+#define EAS_TASKS_ISLEAPMONTH WBXML_TAG(9, 0x25) /* IsLeapMonth */
+#define EAS_TASKS_FIRSTDAYOFWEEK WBXML_TAG(9, 0x26) /* FirstDayOfWeek */
+
+/* Code page 10: ResolveRecipients */
+#define EAS_RESOLVERECIPIENTS_RESOLVERECIPIENTS WBXML_TAG(10, 0x05) /* ResolveRecipients */
+#define EAS_RESOLVERECIPIENTS_RESPONSE WBXML_TAG(10, 0x06) /* Response */
+#define EAS_RESOLVERECIPIENTS_STATUS WBXML_TAG(10, 0x07) /* Status */
+#define EAS_RESOLVERECIPIENTS_TYPE WBXML_TAG(10, 0x08) /* Type */
+#define EAS_RESOLVERECIPIENTS_RECIPIENT WBXML_TAG(10, 0x09) /* Recipient */
+#define EAS_RESOLVERECIPIENTS_DISPLAYNAME WBXML_TAG(10, 0x0A) /* DisplayName */
+#define EAS_RESOLVERECIPIENTS_EMAILADDRESS WBXML_TAG(10, 0x0B) /* EmailAddress */
+#define EAS_RESOLVERECIPIENTS_CERTIFICATES WBXML_TAG(10, 0x0C) /* Certificates */
+#define EAS_RESOLVERECIPIENTS_CERTIFICATE WBXML_TAG(10, 0x0D) /* Certificate */
+#define EAS_RESOLVERECIPIENTS_MINICERTIFICATE WBXML_TAG(10, 0x0E) /* MiniCertificate */
+#define EAS_RESOLVERECIPIENTS_OPTIONS WBXML_TAG(10, 0x0F) /* Options */
+#define EAS_RESOLVERECIPIENTS_TO WBXML_TAG(10, 0x10) /* To */
+#define EAS_RESOLVERECIPIENTS_CERTIFICATERETRIEVAL WBXML_TAG(10, 0x11) /* CertificateRetrieval */
+#define EAS_RESOLVERECIPIENTS_RECIPIENTCOUNT WBXML_TAG(10, 0x12) /* RecipientCount */
+#define EAS_RESOLVERECIPIENTS_MAXCERTIFICATES WBXML_TAG(10, 0x13) /* MaxCertificates */
+#define EAS_RESOLVERECIPIENTS_MAXAMBIGUOUSRECIPIENTS WBXML_TAG(10, 0x14) /* MaxAmbiguousRecipients */
+#define EAS_RESOLVERECIPIENTS_CERTIFICATECOUNT WBXML_TAG(10, 0x15) /* CertificateCount */
+#define EAS_RESOLVERECIPIENTS_AVAILABILITY WBXML_TAG(10, 0x16) /* Availability */
+#define EAS_RESOLVERECIPIENTS_STARTTIME WBXML_TAG(10, 0x17) /* StartTime */
+#define EAS_RESOLVERECIPIENTS_ENDTIME WBXML_TAG(10, 0x18) /* EndTime */
+#define EAS_RESOLVERECIPIENTS_MERGEDFREEBUSY WBXML_TAG(10, 0x19) /* MergedFreeBusy */
+#define EAS_RESOLVERECIPIENTS_PICTURE WBXML_TAG(10, 0x1A) /* Picture */
+#define EAS_RESOLVERECIPIENTS_MAXSIZE WBXML_TAG(10, 0x1B) /* MaxSize */
+#define EAS_RESOLVERECIPIENTS_DATA WBXML_TAG(10, 0x1C) /* Data */
+#define EAS_RESOLVERECIPIENTS_MAXPICTURES WBXML_TAG(10, 0x1D) /* MaxPictures */
+
+/* Code page 11: ValidateCert */
+#define EAS_VALIDATECERT_VALIDATECERT WBXML_TAG(11, 0x05) /* ValidateCert */
+#define EAS_VALIDATECERT_CERTIFICATES WBXML_TAG(11, 0x06) /* Certificates */
+#define EAS_VALIDATECERT_CERTIFICATE WBXML_TAG(11, 0x07) /* Certificate */
+#define EAS_VALIDATECERT_CERTIFICATECHAIN WBXML_TAG(11, 0x08) /* CertificateChain */
+#define EAS_VALIDATECERT_CHECKCRL WBXML_TAG(11, 0x09) /* CheckCRL */
+#define EAS_VALIDATECERT_STATUS WBXML_TAG(11, 0x0A) /* Status */
+
+/* Code page 12: Contacts2 */
+#define EAS_CONTACTS2_CUSTOMERID WBXML_TAG(12, 0x05) /* CustomerId */
+#define EAS_CONTACTS2_GOVERNMENTID WBXML_TAG(12, 0x06) /* GovernmentId */
+#define EAS_CONTACTS2_IMADDRESS WBXML_TAG(12, 0x07) /* IMAddress */
+#define EAS_CONTACTS2_IMADDRESS2 WBXML_TAG(12, 0x08) /* IMAddress2 */
+#define EAS_CONTACTS2_IMADDRESS3 WBXML_TAG(12, 0x09) /* IMAddress3 */
+#define EAS_CONTACTS2_MANAGERNAME WBXML_TAG(12, 0x0A) /* ManagerName */
+#define EAS_CONTACTS2_COMPANYMAINPHONE WBXML_TAG(12, 0x0B) /* CompanyMainPhone */
+#define EAS_CONTACTS2_ACCOUNTNAME WBXML_TAG(12, 0x0C) /* AccountName */
+#define EAS_CONTACTS2_NICKNAME WBXML_TAG(12, 0x0D) /* NickName */
+#define EAS_CONTACTS2_MMS WBXML_TAG(12, 0x0E) /* MMS */
+
+/* Code page 13: Ping */
+#define EAS_PING_PING WBXML_TAG(13, 0x05) /* Ping */
+#define EAS_PING_AUTDSTATE WBXML_TAG(13, 0x06) /* AutdState */
+#define EAS_PING_STATUS WBXML_TAG(13, 0x07) /* Status */
+#define EAS_PING_HEARTBEATINTERVAL WBXML_TAG(13, 0x08) /* HeartbeatInterval */
+#define EAS_PING_FOLDERS WBXML_TAG(13, 0x09) /* Folders */
+#define EAS_PING_FOLDER WBXML_TAG(13, 0x0A) /* Folder */
+#define EAS_PING_ID WBXML_TAG(13, 0x0B) /* Id */
+#define EAS_PING_CLASS WBXML_TAG(13, 0x0C) /* Class */
+#define EAS_PING_MAXFOLDERS WBXML_TAG(13, 0x0D) /* MaxFolders */
+
+/* Code page 14: Provision */
+#define EAS_PROVISION_PROVISION WBXML_TAG(14, 0x05) /* Provision */
+#define EAS_PROVISION_POLICIES WBXML_TAG(14, 0x06) /* Policies */
+#define EAS_PROVISION_POLICY WBXML_TAG(14, 0x07) /* Policy */
+#define EAS_PROVISION_POLICYTYPE WBXML_TAG(14, 0x08) /* PolicyType */
+#define EAS_PROVISION_POLICYKEY WBXML_TAG(14, 0x09) /* PolicyKey */
+#define EAS_PROVISION_DATA WBXML_TAG(14, 0x0A) /* Data */
+#define EAS_PROVISION_STATUS WBXML_TAG(14, 0x0B) /* Status */
+#define EAS_PROVISION_REMOTEWIPE WBXML_TAG(14, 0x0C) /* RemoteWipe */
+#define EAS_PROVISION_EASPROVISIONDOC WBXML_TAG(14, 0x0D) /* EASProvisionDoc */
+#define EAS_PROVISION_DEVICEPASSWORDENABLED WBXML_TAG(14, 0x0E) /* DevicePasswordEnabled */
+#define EAS_PROVISION_ALPHANUMERICDEVICEPASSWORDREQUIRED WBXML_TAG(14, 0x0F) /* AlphanumericDevicePasswordRequired */
+#define EAS_PROVISION_REQUIRESTORAGECARDENCRYPTION WBXML_TAG(14, 0x10) /* RequireStorageCardEncryption */
+#define EAS_PROVISION_PASSWORDRECOVERYENABLED WBXML_TAG(14, 0x11) /* PasswordRecoveryEnabled */
+#define EAS_PROVISION_ATTACHMENTSENABLED WBXML_TAG(14, 0x13) /* AttachmentsEnabled */
+#define EAS_PROVISION_MINDEVICEPASSWORDLENGTH WBXML_TAG(14, 0x14) /* MinDevicePasswordLength */
+#define EAS_PROVISION_MAXINACTIVITYTIMEDEVICELOCK WBXML_TAG(14, 0x15) /* MaxInactivityTimeDeviceLock */
+#define EAS_PROVISION_MAXDEVICEPASSWORDFAILEDATTEMPTS WBXML_TAG(14, 0x16) /* MaxDevicePasswordFailedAttempts */
+#define EAS_PROVISION_MAXATTACHMENTSIZE WBXML_TAG(14, 0x17) /* MaxAttachmentSize */
+#define EAS_PROVISION_ALLOWSIMPLEDEVICEPASSWORD WBXML_TAG(14, 0x18) /* AllowSimpleDevicePassword */
+#define EAS_PROVISION_DEVICEPASSWORDEXPIRATION WBXML_TAG(14, 0x19) /* DevicePasswordExpiration */
+#define EAS_PROVISION_DEVICEPASSWORDHISTORY WBXML_TAG(14, 0x1A) /* DevicePasswordHistory */
+#define EAS_PROVISION_ALLOWSTORAGECARD WBXML_TAG(14, 0x1B) /* AllowStorageCard */
+#define EAS_PROVISION_ALLOWCAMERA WBXML_TAG(14, 0x1C) /* AllowCamera */
+#define EAS_PROVISION_REQUIREDEVICEENCRYPTION WBXML_TAG(14, 0x1D) /* RequireDeviceEncryption */
+#define EAS_PROVISION_ALLOWUNSIGNEDAPPLICATIONS WBXML_TAG(14, 0x1E) /* AllowUnsignedApplications */
+#define EAS_PROVISION_ALLOWUNSIGNEDINSTALLATIONPACKAGES WBXML_TAG(14, 0x1F) /* AllowUnsignedInstallationPackages */
+#define EAS_PROVISION_MINDEVICEPASSWORDCOMPLEXCHARACTERS WBXML_TAG(14, 0x20) /* MinDevicePasswordComplexCharacters */
+#define EAS_PROVISION_ALLOWWIFI WBXML_TAG(14, 0x21) /* AllowWiFi */
+#define EAS_PROVISION_ALLOWTEXTMESSAGING WBXML_TAG(14, 0x22) /* AllowTextMessaging */
+#define EAS_PROVISION_ALLOWPOPIMAPEMAIL WBXML_TAG(14, 0x23) /* AllowPOPIMAPEmail */
+#define EAS_PROVISION_ALLOWBLUETOOTH WBXML_TAG(14, 0x24) /* AllowBluetooth */
+#define EAS_PROVISION_ALLOWIRDA WBXML_TAG(14, 0x25) /* AllowIrDA */
+#define EAS_PROVISION_REQUIREMANUALSYNCWHENROAMING WBXML_TAG(14, 0x26) /* RequireManualSyncWhenRoaming */
+#define EAS_PROVISION_ALLOWDESKTOPSYNC WBXML_TAG(14, 0x27) /* AllowDesktopSync */
+#define EAS_PROVISION_MAXCALENDARAGEFILTER WBXML_TAG(14, 0x28) /* MaxCalendarAgeFilter */
+#define EAS_PROVISION_ALLOWHTMLEMAIL WBXML_TAG(14, 0x29) /* AllowHTMLEmail */
+#define EAS_PROVISION_MAXEMAILAGEFILTER WBXML_TAG(14, 0x2A) /* MaxEmailAgeFilter */
+#define EAS_PROVISION_MAXEMAILBODYTRUNCATIONSIZE WBXML_TAG(14, 0x2B) /* MaxEmailBodyTruncationSize */
+#define EAS_PROVISION_MAXEMAILHTMLBODYTRUNCATIONSIZE WBXML_TAG(14, 0x2C) /* MaxEmailHTMLBodyTruncationSize */
+#define EAS_PROVISION_REQUIRESIGNEDSMIMEMESSAGES WBXML_TAG(14, 0x2D) /* RequireSignedSMIMEMessages */
+#define EAS_PROVISION_REQUIREENCRYPTEDSMIMEMESSAGES WBXML_TAG(14, 0x2E) /* RequireEncryptedSMIMEMessages */
+#define EAS_PROVISION_REQUIRESIGNEDSMIMEALGORITHM WBXML_TAG(14, 0x2F) /* RequireSignedSMIMEAlgorithm */
+#define EAS_PROVISION_REQUIREENCRYPTIONSMIMEALGORITHM WBXML_TAG(14, 0x30) /* RequireEncryptionSMIMEAlgorithm */
+#define EAS_PROVISION_ALLOWSMIMEENCRYPTIONALGORITHMNEGOTIATION WBXML_TAG(14, 0x31) /* AllowSMIMEEncryptionAlgorithmNegotiation */
+#define EAS_PROVISION_ALLOWSMIMESOFTCERTS WBXML_TAG(14, 0x32) /* AllowSMIMESoftCerts */
+#define EAS_PROVISION_ALLOWBROWSER WBXML_TAG(14, 0x33) /* AllowBrowser */
+#define EAS_PROVISION_ALLOWCONSUMEREMAIL WBXML_TAG(14, 0x34) /* AllowConsumerEmail */
+#define EAS_PROVISION_ALLOWREMOTEDESKTOP WBXML_TAG(14, 0x35) /* AllowRemoteDesktop */
+#define EAS_PROVISION_ALLOWINTERNETSHARING WBXML_TAG(14, 0x36) /* AllowInternetSharing */
+#define EAS_PROVISION_UNAPPROVEDINROMAPPLICATIONLIST WBXML_TAG(14, 0x37) /* UnapprovedInROMApplicationList */
+#define EAS_PROVISION_APPLICATIONNAME WBXML_TAG(14, 0x38) /* ApplicationName */
+#define EAS_PROVISION_APPROVEDAPPLICATIONLIST WBXML_TAG(14, 0x39) /* ApprovedApplicationList */
+#define EAS_PROVISION_HASH WBXML_TAG(14, 0x3A) /* Hash */
+#define EAS_PROVISION_ACCOUNTONLYREMOTEWIPE WBXML_TAG(14, 0x3B) /* AccountOnlyRemoteWipe */
+
+/* Code page 15: Search */
+#define EAS_SEARCH_SEARCH WBXML_TAG(15, 0x05) /* Search */
+#define EAS_SEARCH_STORE WBXML_TAG(15, 0x07) /* Store */
+#define EAS_SEARCH_NAME WBXML_TAG(15, 0x08) /* Name */
+#define EAS_SEARCH_QUERY WBXML_TAG(15, 0x09) /* Query */
+#define EAS_SEARCH_OPTIONS WBXML_TAG(15, 0x0A) /* Options */
+#define EAS_SEARCH_RANGE WBXML_TAG(15, 0x0B) /* Range */
+#define EAS_SEARCH_STATUS WBXML_TAG(15, 0x0C) /* Status */
+#define EAS_SEARCH_RESPONSE WBXML_TAG(15, 0x0D) /* Response */
+#define EAS_SEARCH_RESULT WBXML_TAG(15, 0x0E) /* Result */
+#define EAS_SEARCH_PROPERTIES WBXML_TAG(15, 0x0F) /* Properties */
+#define EAS_SEARCH_TOTAL WBXML_TAG(15, 0x10) /* Total */
+#define EAS_SEARCH_EQUALTO WBXML_TAG(15, 0x11) /* EqualTo */
+#define EAS_SEARCH_VALUE WBXML_TAG(15, 0x12) /* Value */
+#define EAS_SEARCH_AND WBXML_TAG(15, 0x13) /* And */
+#define EAS_SEARCH_OR WBXML_TAG(15, 0x14) /* Or */
+#define EAS_SEARCH_FREETEXT WBXML_TAG(15, 0x15) /* FreeText */
+#define EAS_SEARCH_DEEPTRAVERSAL WBXML_TAG(15, 0x17) /* DeepTraversal */
+#define EAS_SEARCH_LONGID WBXML_TAG(15, 0x18) /* LongId */
+#define EAS_SEARCH_REBUILDRESULTS WBXML_TAG(15, 0x19) /* RebuildResults */
+#define EAS_SEARCH_LESSTHAN WBXML_TAG(15, 0x1A) /* LessThan */
+#define EAS_SEARCH_GREATERTHAN WBXML_TAG(15, 0x1B) /* GreaterThan */
+#define EAS_SEARCH_SCHEMA WBXML_TAG(15, 0x1C) /* Schema */
+#define EAS_SEARCH_SUPPORTED WBXML_TAG(15, 0x1D) /* Supported */
+#define EAS_SEARCH_USERNAME WBXML_TAG(15, 0x1E) /* UserName */
+#define EAS_SEARCH_PASSWORD WBXML_TAG(15, 0x1F) /* Password */
+#define EAS_SEARCH_CONVERSATIONID WBXML_TAG(15, 0x20) /* ConversationId */
+#define EAS_SEARCH_PICTURE WBXML_TAG(15, 0x21) /* Picture */
+#define EAS_SEARCH_MAXSIZE WBXML_TAG(15, 0x22) /* MaxSize */
+#define EAS_SEARCH_MAXPICTURES WBXML_TAG(15, 0x23) /* MaxPictures */
+
+/* Code page 16: GAL */
+#define EAS_GAL_DISPLAYNAME WBXML_TAG(16, 0x05) /* DisplayName */
+#define EAS_GAL_PHONE WBXML_TAG(16, 0x06) /* Phone */
+#define EAS_GAL_OFFICE WBXML_TAG(16, 0x07) /* Office */
+#define EAS_GAL_TITLE WBXML_TAG(16, 0x08) /* Title */
+#define EAS_GAL_COMPANY WBXML_TAG(16, 0x09) /* Company */
+#define EAS_GAL_ALIAS WBXML_TAG(16, 0x0A) /* Alias */
+#define EAS_GAL_FIRSTNAME WBXML_TAG(16, 0x0B) /* FirstName */
+#define EAS_GAL_LASTNAME WBXML_TAG(16, 0x0C) /* LastName */
+#define EAS_GAL_HOMEPHONE WBXML_TAG(16, 0x0D) /* HomePhone */
+#define EAS_GAL_MOBILEPHONE WBXML_TAG(16, 0x0E) /* MobilePhone */
+#define EAS_GAL_EMAILADDRESS WBXML_TAG(16, 0x0F) /* EmailAddress */
+#define EAS_GAL_PICTURE WBXML_TAG(16, 0x10) /* Picture */
+#define EAS_GAL_STATUS WBXML_TAG(16, 0x11) /* Status */
+#define EAS_GAL_DATA WBXML_TAG(16, 0x12) /* Data */
+
+/* Code page 17: AirSyncBase */
+#define EAS_AIRSYNCBASE_BODYPREFERENCE WBXML_TAG(17, 0x05) /* BodyPreference */
+#define EAS_AIRSYNCBASE_TYPE WBXML_TAG(17, 0x06) /* Type */
+#define EAS_AIRSYNCBASE_TRUNCATIONSIZE WBXML_TAG(17, 0x07) /* TruncationSize */
+#define EAS_AIRSYNCBASE_ALLORNONE WBXML_TAG(17, 0x08) /* AllOrNone */
+#define EAS_AIRSYNCBASE_BODY WBXML_TAG(17, 0x0A) /* Body */
+#define EAS_AIRSYNCBASE_DATA WBXML_TAG(17, 0x0B) /* Data */
+#define EAS_AIRSYNCBASE_ESTIMATEDDATASIZE WBXML_TAG(17, 0x0C) /* EstimatedDataSize */
+#define EAS_AIRSYNCBASE_TRUNCATED WBXML_TAG(17, 0x0D) /* Truncated */
+#define EAS_AIRSYNCBASE_ATTACHMENTS WBXML_TAG(17, 0x0E) /* Attachments */
+#define EAS_AIRSYNCBASE_ATTACHMENT WBXML_TAG(17, 0x0F) /* Attachment */
+#define EAS_AIRSYNCBASE_DISPLAYNAME WBXML_TAG(17, 0x10) /* DisplayName */
+#define EAS_AIRSYNCBASE_FILEREFERENCE WBXML_TAG(17, 0x11) /* FileReference */
+#define EAS_AIRSYNCBASE_METHOD WBXML_TAG(17, 0x12) /* Method */
+#define EAS_AIRSYNCBASE_CONTENTID WBXML_TAG(17, 0x13) /* ContentId */
+#define EAS_AIRSYNCBASE_CONTENTLOCATION WBXML_TAG(17, 0x14) /* ContentLocation */
+#define EAS_AIRSYNCBASE_ISINLINE WBXML_TAG(17, 0x15) /* IsInline */
+#define EAS_AIRSYNCBASE_NATIVEBODYTYPE WBXML_TAG(17, 0x16) /* NativeBodyType */
+#define EAS_AIRSYNCBASE_CONTENTTYPE WBXML_TAG(17, 0x17) /* ContentType */
+#define EAS_AIRSYNCBASE_PREVIEW WBXML_TAG(17, 0x18) /* Preview */
+#define EAS_AIRSYNCBASE_BODYPARTPREFERENCE WBXML_TAG(17, 0x19) /* BodyPartPreference */
+#define EAS_AIRSYNCBASE_BODYPART WBXML_TAG(17, 0x1A) /* BodyPart */
+#define EAS_AIRSYNCBASE_STATUS WBXML_TAG(17, 0x1B) /* Status */
+#define EAS_AIRSYNCBASE_ADD WBXML_TAG(17, 0x1C) /* Add */
+#define EAS_AIRSYNCBASE_DELETE WBXML_TAG(17, 0x1D) /* Delete */
+#define EAS_AIRSYNCBASE_CLIENTID WBXML_TAG(17, 0x1E) /* ClientId */
+#define EAS_AIRSYNCBASE_CONTENT WBXML_TAG(17, 0x1F) /* Content */
+#define EAS_AIRSYNCBASE_LOCATION WBXML_TAG(17, 0x20) /* Location */
+#define EAS_AIRSYNCBASE_ANNOTATION WBXML_TAG(17, 0x21) /* Annotation */
+#define EAS_AIRSYNCBASE_STREET WBXML_TAG(17, 0x22) /* Street */
+#define EAS_AIRSYNCBASE_CITY WBXML_TAG(17, 0x23) /* City */
+#define EAS_AIRSYNCBASE_STATE WBXML_TAG(17, 0x24) /* State */
+#define EAS_AIRSYNCBASE_COUNTRY WBXML_TAG(17, 0x25) /* Country */
+#define EAS_AIRSYNCBASE_POSTALCODE WBXML_TAG(17, 0x26) /* PostalCode */
+#define EAS_AIRSYNCBASE_LATITUDE WBXML_TAG(17, 0x27) /* Latitude */
+#define EAS_AIRSYNCBASE_LONGITUDE WBXML_TAG(17, 0x28) /* Longitude */
+#define EAS_AIRSYNCBASE_ACCURACY WBXML_TAG(17, 0x29) /* Accuracy */
+#define EAS_AIRSYNCBASE_ALTITUDE WBXML_TAG(17, 0x2A) /* Altitude */
+#define EAS_AIRSYNCBASE_ALTITUDEACCURACY WBXML_TAG(17, 0x2B) /* AltitudeAccuracy */
+#define EAS_AIRSYNCBASE_LOCATIONURI WBXML_TAG(17, 0x2C) /* LocationUri */
+#define EAS_AIRSYNCBASE_INSTANCEID WBXML_TAG(17, 0x2D) /* InstanceId */
+
+/* Code page 18: Settings */
+#define EAS_SETTINGS_SETTINGS WBXML_TAG(18, 0x05) /* Settings */
+#define EAS_SETTINGS_STATUS WBXML_TAG(18, 0x06) /* Status */
+#define EAS_SETTINGS_GET WBXML_TAG(18, 0x07) /* Get */
+#define EAS_SETTINGS_SET WBXML_TAG(18, 0x08) /* Set */
+#define EAS_SETTINGS_OOF WBXML_TAG(18, 0x09) /* Oof */
+#define EAS_SETTINGS_OOFSTATE WBXML_TAG(18, 0x0A) /* OofState */
+#define EAS_SETTINGS_STARTTIME WBXML_TAG(18, 0x0B) /* StartTime */
+#define EAS_SETTINGS_ENDTIME WBXML_TAG(18, 0x0C) /* EndTime */
+#define EAS_SETTINGS_OOFMESSAGE WBXML_TAG(18, 0x0D) /* OofMessage */
+#define EAS_SETTINGS_APPLIESTOINTERNAL WBXML_TAG(18, 0x0E) /* AppliesToInternal */
+#define EAS_SETTINGS_APPLIESTOEXTERNALKNOWN WBXML_TAG(18, 0x0F) /* AppliesToExternalKnown */
+#define EAS_SETTINGS_APPLIESTOEXTERNALUNKNOWN WBXML_TAG(18, 0x10) /* AppliesToExternalUnknown */
+#define EAS_SETTINGS_ENABLED WBXML_TAG(18, 0x11) /* Enabled */
+#define EAS_SETTINGS_REPLYMESSAGE WBXML_TAG(18, 0x12) /* ReplyMessage */
+#define EAS_SETTINGS_BODYTYPE WBXML_TAG(18, 0x13) /* BodyType */
+#define EAS_SETTINGS_DEVICEPASSWORD WBXML_TAG(18, 0x14) /* DevicePassword */
+#define EAS_SETTINGS_PASSWORD WBXML_TAG(18, 0x15) /* Password */
+#define EAS_SETTINGS_DEVICEINFORMATION WBXML_TAG(18, 0x16) /* DeviceInformation */
+#define EAS_SETTINGS_MODEL WBXML_TAG(18, 0x17) /* Model */
+#define EAS_SETTINGS_IMEI WBXML_TAG(18, 0x18) /* IMEI */
+#define EAS_SETTINGS_FRIENDLYNAME WBXML_TAG(18, 0x19) /* FriendlyName */
+#define EAS_SETTINGS_OS WBXML_TAG(18, 0x1A) /* OS */
+#define EAS_SETTINGS_OSLANGUAGE WBXML_TAG(18, 0x1B) /* OSLanguage */
+#define EAS_SETTINGS_PHONENUMBER WBXML_TAG(18, 0x1C) /* PhoneNumber */
+#define EAS_SETTINGS_USERINFORMATION WBXML_TAG(18, 0x1D) /* UserInformation */
+#define EAS_SETTINGS_EMAILADDRESSES WBXML_TAG(18, 0x1E) /* EmailAddresses */
+#define EAS_SETTINGS_SMTPADDRESS WBXML_TAG(18, 0x1F) /* SMTPAddress */
+#define EAS_SETTINGS_USERAGENT WBXML_TAG(18, 0x20) /* UserAgent */
+#define EAS_SETTINGS_ENABLEOUTBOUNDSMS WBXML_TAG(18, 0x21) /* EnableOutboundSMS */
+#define EAS_SETTINGS_MOBILEOPERATOR WBXML_TAG(18, 0x22) /* MobileOperator */
+#define EAS_SETTINGS_PRIMARYSMTPADDRESS WBXML_TAG(18, 0x23) /* PrimarySmtpAddress */
+#define EAS_SETTINGS_ACCOUNTS WBXML_TAG(18, 0x24) /* Accounts */
+#define EAS_SETTINGS_ACCOUNT WBXML_TAG(18, 0x25) /* Account */
+#define EAS_SETTINGS_ACCOUNTID WBXML_TAG(18, 0x26) /* AccountId */
+#define EAS_SETTINGS_ACCOUNTNAME WBXML_TAG(18, 0x27) /* AccountName */
+#define EAS_SETTINGS_USERDISPLAYNAME WBXML_TAG(18, 0x28) /* UserDisplayName */
+#define EAS_SETTINGS_SENDDISABLED WBXML_TAG(18, 0x29) /* SendDisabled */
+#define EAS_SETTINGS_RIGHTSMANAGEMENTINFORMATION WBXML_TAG(18, 0x2B) /* RightsManagementInformation */
+
+/* Code page 19: DocumentLibrary */
+#define EAS_DOCUMENTLIBRARY_LINKID WBXML_TAG(19, 0x05) /* LinkId */
+#define EAS_DOCUMENTLIBRARY_DISPLAYNAME WBXML_TAG(19, 0x06) /* DisplayName */
+#define EAS_DOCUMENTLIBRARY_ISFOLDER WBXML_TAG(19, 0x07) /* IsFolder */
+#define EAS_DOCUMENTLIBRARY_CREATIONDATE WBXML_TAG(19, 0x08) /* CreationDate */
+#define EAS_DOCUMENTLIBRARY_LASTMODIFIEDDATE WBXML_TAG(19, 0x09) /* LastModifiedDate */
+#define EAS_DOCUMENTLIBRARY_ISHIDDEN WBXML_TAG(19, 0x0A) /* IsHidden */
+#define EAS_DOCUMENTLIBRARY_CONTENTLENGTH WBXML_TAG(19, 0x0B) /* ContentLength */
+#define EAS_DOCUMENTLIBRARY_CONTENTTYPE WBXML_TAG(19, 0x0C) /* ContentType */
+
+/* Code page 20: ItemOperations */
+#define EAS_ITEMOPERATIONS_ITEMOPERATIONS WBXML_TAG(20, 0x05) /* ItemOperations */
+#define EAS_ITEMOPERATIONS_FETCH WBXML_TAG(20, 0x06) /* Fetch */
+#define EAS_ITEMOPERATIONS_STORE WBXML_TAG(20, 0x07) /* Store */
+#define EAS_ITEMOPERATIONS_OPTIONS WBXML_TAG(20, 0x08) /* Options */
+#define EAS_ITEMOPERATIONS_RANGE WBXML_TAG(20, 0x09) /* Range */
+#define EAS_ITEMOPERATIONS_TOTAL WBXML_TAG(20, 0x0A) /* Total */
+#define EAS_ITEMOPERATIONS_PROPERTIES WBXML_TAG(20, 0x0B) /* Properties */
+#define EAS_ITEMOPERATIONS_DATA WBXML_TAG(20, 0x0C) /* Data */
+#define EAS_ITEMOPERATIONS_STATUS WBXML_TAG(20, 0x0D) /* Status */
+#define EAS_ITEMOPERATIONS_RESPONSE WBXML_TAG(20, 0x0E) /* Response */
+#define EAS_ITEMOPERATIONS_VERSION WBXML_TAG(20, 0x0F) /* Version */
+#define EAS_ITEMOPERATIONS_SCHEMA WBXML_TAG(20, 0x10) /* Schema */
+#define EAS_ITEMOPERATIONS_PART WBXML_TAG(20, 0x11) /* Part */
+#define EAS_ITEMOPERATIONS_EMPTYFOLDERCONTENTS WBXML_TAG(20, 0x12) /* EmptyFolderContents */
+#define EAS_ITEMOPERATIONS_DELETESUBFOLDERS WBXML_TAG(20, 0x13) /* DeleteSubFolders */
+#define EAS_ITEMOPERATIONS_USERNAME WBXML_TAG(20, 0x14) /* UserName */
+#define EAS_ITEMOPERATIONS_PASSWORD WBXML_TAG(20, 0x15) /* Password */
+#define EAS_ITEMOPERATIONS_MOVE WBXML_TAG(20, 0x16) /* Move */
+#define EAS_ITEMOPERATIONS_DSTFLDID WBXML_TAG(20, 0x17) /* DstFldId */
+#define EAS_ITEMOPERATIONS_CONVERSATIONID WBXML_TAG(20, 0x18) /* ConversationId */
+#define EAS_ITEMOPERATIONS_MOVEALWAYS WBXML_TAG(20, 0x19) /* MoveAlways */
+
+/* Code page 21: ComposeMail */
+#define EAS_COMPOSEMAIL_SENDMAIL WBXML_TAG(21, 0x05) /* SendMail */
+#define EAS_COMPOSEMAIL_SMARTFORWARD WBXML_TAG(21, 0x06) /* SmartForward */
+#define EAS_COMPOSEMAIL_SMARTREPLY WBXML_TAG(21, 0x07) /* SmartReply */
+#define EAS_COMPOSEMAIL_SAVEINSENTITEMS WBXML_TAG(21, 0x08) /* SaveInSentItems */
+#define EAS_COMPOSEMAIL_REPLACEMIME WBXML_TAG(21, 0x09) /* ReplaceMime */
+#define EAS_COMPOSEMAIL_SOURCE WBXML_TAG(21, 0x0B) /* Source */
+#define EAS_COMPOSEMAIL_FOLDERID WBXML_TAG(21, 0x0C) /* FolderId */
+#define EAS_COMPOSEMAIL_ITEMID WBXML_TAG(21, 0x0D) /* ItemId */
+#define EAS_COMPOSEMAIL_LONGID WBXML_TAG(21, 0x0E) /* LongId */
+#define EAS_COMPOSEMAIL_INSTANCEID WBXML_TAG(21, 0x0F) /* InstanceId */
+#define EAS_COMPOSEMAIL_MIME WBXML_TAG(21, 0x10) /* Mime */
+#define EAS_COMPOSEMAIL_CLIENTID WBXML_TAG(21, 0x11) /* ClientId */
+#define EAS_COMPOSEMAIL_STATUS WBXML_TAG(21, 0x12) /* Status */
+#define EAS_COMPOSEMAIL_ACCOUNTID WBXML_TAG(21, 0x13) /* AccountId */
+#define EAS_COMPOSEMAIL_FORWARDEES WBXML_TAG(21, 0x15) /* Forwardees */
+#define EAS_COMPOSEMAIL_FORWARDEE WBXML_TAG(21, 0x16) /* Forwardee */
+#define EAS_COMPOSEMAIL_FORWARDEENAME WBXML_TAG(21, 0x17) /* ForwardeeName */
+#define EAS_COMPOSEMAIL_FORWARDEEEMAIL WBXML_TAG(21, 0x18) /* ForwardeeEmail */
+
+/* Code page 22: Email2 */
+#define EAS_EMAIL2_UMCALLERID WBXML_TAG(22, 0x05) /* UmCallerID */
+#define EAS_EMAIL2_UMUSERNOTES WBXML_TAG(22, 0x06) /* UmUserNotes */
+#define EAS_EMAIL2_UMATTDURATION WBXML_TAG(22, 0x07) /* UmAttDuration */
+#define EAS_EMAIL2_UMATTORDER WBXML_TAG(22, 0x08) /* UmAttOrder */
+#define EAS_EMAIL2_CONVERSATIONID WBXML_TAG(22, 0x09) /* ConversationId */
+#define EAS_EMAIL2_CONVERSATIONINDEX WBXML_TAG(22, 0x0A) /* ConversationIndex */
+#define EAS_EMAIL2_LASTVERBEXECUTED WBXML_TAG(22, 0x0B) /* LastVerbExecuted */
+#define EAS_EMAIL2_LASTVERBEXECUTIONTIME WBXML_TAG(22, 0x0C) /* LastVerbExecutionTime */
+#define EAS_EMAIL2_RECEIVEDASBCC WBXML_TAG(22, 0x0D) /* ReceivedAsBcc */
+#define EAS_EMAIL2_SENDER WBXML_TAG(22, 0x0E) /* Sender */
+#define EAS_EMAIL2_CALENDARTYPE WBXML_TAG(22, 0x0F) /* CalendarType */
+#define EAS_EMAIL2_ISLEAPMONTH WBXML_TAG(22, 0x10) /* IsLeapMonth */
+#define EAS_EMAIL2_ACCOUNTID WBXML_TAG(22, 0x11) /* AccountId */
+#define EAS_EMAIL2_FIRSTDAYOFWEEK WBXML_TAG(22, 0x12) /* FirstDayOfWeek */
+#define EAS_EMAIL2_MEETINGMESSAGETYPE WBXML_TAG(22, 0x13) /* MeetingMessageType */
+#define EAS_EMAIL2_ISDRAFT WBXML_TAG(22, 0x15) /* IsDraft */
+#define EAS_EMAIL2_BCC WBXML_TAG(22, 0x16) /* Bcc */
+#define EAS_EMAIL2_SEND WBXML_TAG(22, 0x17) /* Send */
+
+/* Code page 23: Notes */
+#define EAS_NOTES_SUBJECT WBXML_TAG(23, 0x05) /* Subject */
+#define EAS_NOTES_MESSAGECLASS WBXML_TAG(23, 0x06) /* MessageClass */
+#define EAS_NOTES_LASTMODIFIEDDATE WBXML_TAG(23, 0x07) /* LastModifiedDate */
+#define EAS_NOTES_CATEGORIES WBXML_TAG(23, 0x08) /* Categories */
+#define EAS_NOTES_CATEGORY WBXML_TAG(23, 0x09) /* Category */
+
+/* Code page 24: RightsManagement */
+#define EAS_RIGHTSMANAGEMENT_RIGHTSMANAGEMENTSUPPORT WBXML_TAG(24, 0x05) /* RightsManagementSupport */
+#define EAS_RIGHTSMANAGEMENT_RIGHTSMANAGEMENTTEMPLATES WBXML_TAG(24, 0x06) /* RightsManagementTemplates */
+#define EAS_RIGHTSMANAGEMENT_RIGHTSMANAGEMENTTEMPLATE WBXML_TAG(24, 0x07) /* RightsManagementTemplate */
+#define EAS_RIGHTSMANAGEMENT_RIGHTSMANAGEMENTLICENSE WBXML_TAG(24, 0x08) /* RightsManagementLicense */
+#define EAS_RIGHTSMANAGEMENT_EDITALLOWED WBXML_TAG(24, 0x09) /* EditAllowed */
+#define EAS_RIGHTSMANAGEMENT_REPLYALLOWED WBXML_TAG(24, 0x0A) /* ReplyAllowed */
+#define EAS_RIGHTSMANAGEMENT_REPLYALLALLOWED WBXML_TAG(24, 0x0B) /* ReplyAllAllowed */
+#define EAS_RIGHTSMANAGEMENT_FORWARDALLOWED WBXML_TAG(24, 0x0C) /* ForwardAllowed */
+#define EAS_RIGHTSMANAGEMENT_MODIFYRECIPIENTSALLOWED WBXML_TAG(24, 0x0D) /* ModifyRecipientsAllowed */
+#define EAS_RIGHTSMANAGEMENT_EXTRACTALLOWED WBXML_TAG(24, 0x0E) /* ExtractAllowed */
+#define EAS_RIGHTSMANAGEMENT_PRINTALLOWED WBXML_TAG(24, 0x0F) /* PrintAllowed */
+#define EAS_RIGHTSMANAGEMENT_EXPORTALLOWED WBXML_TAG(24, 0x10) /* ExportAllowed */
+#define EAS_RIGHTSMANAGEMENT_PROGRAMMATICACCESSALLOWED WBXML_TAG(24, 0x11) /* ProgrammaticAccessAllowed */
+#define EAS_RIGHTSMANAGEMENT_OWNER WBXML_TAG(24, 0x12) /* Owner */
+#define EAS_RIGHTSMANAGEMENT_CONTENTEXPIRYDATE WBXML_TAG(24, 0x13) /* ContentExpiryDate */
+#define EAS_RIGHTSMANAGEMENT_TEMPLATEID WBXML_TAG(24, 0x14) /* TemplateID */
+#define EAS_RIGHTSMANAGEMENT_TEMPLATENAME WBXML_TAG(24, 0x15) /* TemplateName */
+#define EAS_RIGHTSMANAGEMENT_TEMPLATEDESCRIPTION WBXML_TAG(24, 0x16) /* TemplateDescription */
+#define EAS_RIGHTSMANAGEMENT_CONTENTOWNER WBXML_TAG(24, 0x17) /* ContentOwner */
+#define EAS_RIGHTSMANAGEMENT_REMOVERIGHTSMANAGEMENTPROTECTION WBXML_TAG(24, 0x18) /* RemoveRightsManagementProtection */
+
+/* Code page 25: Find */
+#define EAS_FIND_FIND WBXML_TAG(25, 0x05) /* Find */
+#define EAS_FIND_SEARCHID WBXML_TAG(25, 0x06) /* SearchId */
+#define EAS_FIND_EXECUTESEARCH WBXML_TAG(25, 0x07) /* ExecuteSearch */
+#define EAS_FIND_MAILBOXSEARCHCRITERION WBXML_TAG(25, 0x08) /* MailBoxSearchCriterion */
+#define EAS_FIND_QUERY WBXML_TAG(25, 0x09) /* Query */
+#define EAS_FIND_STATUS WBXML_TAG(25, 0x0A) /* Status */
+#define EAS_FIND_FREETEXT WBXML_TAG(25, 0x0B) /* FreeText */
+#define EAS_FIND_OPTIONS WBXML_TAG(25, 0x0C) /* Options */
+#define EAS_FIND_RANGE WBXML_TAG(25, 0x0D) /* Range */
+#define EAS_FIND_DEEPTRAVERSAL WBXML_TAG(25, 0x0E) /* DeepTraversal */
+#define EAS_FIND_RESPONSE WBXML_TAG(25, 0x11) /* Response */
+#define EAS_FIND_RESULT WBXML_TAG(25, 0x12) /* Result */
+#define EAS_FIND_PROPERTIES WBXML_TAG(25, 0x13) /* Properties */
+#define EAS_FIND_PREVIEW WBXML_TAG(25, 0x14) /* Preview */
+#define EAS_FIND_HASATTACHMENTS WBXML_TAG(25, 0x15) /* HasAttachments */
+#define EAS_FIND_TOTAL WBXML_TAG(25, 0x16) /* Total */
+#define EAS_FIND_DISPLAYCC WBXML_TAG(25, 0x17) /* DisplayCc */
+#define EAS_FIND_DISPLAYBCC WBXML_TAG(25, 0x18) /* DisplayBcc */
+#define EAS_FIND_GALSEARCHCRITERION WBXML_TAG(25, 0x19) /* GalSearchCriterion */
+#define EAS_FIND_MAXPICTURES WBXML_TAG(25, 0x20) /* MaxPictures */
+#define EAS_FIND_MAXSIZE WBXML_TAG(25, 0x21) /* MaxSize */
+#define EAS_FIND_PICTURE WBXML_TAG(25, 0x22) /* Picture */
+
+/* clang-format on */
+
+#endif
