@@ -1,0 +1,471 @@
+/* Groupware items in the store: append and replace with the index in one
+ * statement (floe_groupware_append / floe_groupware_replace of
+ * 0010_groupware.sql, built on floe_append), and the index queries. */
+#include "store-groupware.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "store-private.h"
+#include "xmalloc.h"
+
+#define RANGE_LIMIT_DEFAULT    10000
+#define CONTACTS_LIMIT_DEFAULT 100
+/* Floating times are some zone's wall clock: UTC-12 to UTC+14. */
+#define FLOATING_MARGIN "interval '14 hours'"
+
+/* --- JSON for the SQL functions --- */
+
+static void
+set_text(json_t *obj, const char *key, const char *value)
+{
+	char *clean;
+
+	if (value == NULL)
+		return;
+	clean = store_utf8_clean(value);
+	json_object_set_new(obj, key, json_string(clean));
+	free(clean);
+}
+
+static json_t *
+text_array(const char *const *v, size_t n)
+{
+	json_t *arr = json_array();
+	char *clean;
+
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		if (v[i] == NULL)
+			continue;
+		clean = store_utf8_clean(v[i]);
+		json_array_append_new(arr, json_string(clean));
+		free(clean);
+	}
+	return arr;
+}
+
+/* The index object floe_groupware_index_put reads. */
+static json_t *
+index_json(const struct store_gw_index *x)
+{
+	json_t *obj = json_object(), *att = json_array();
+
+	set_text(obj, "kind", x->kind);
+	set_text(obj, "uid", x->uid);
+	set_text(obj, "title", x->title);
+	set_text(obj, "location", x->location);
+	set_text(obj, "status", x->status);
+	set_text(obj, "class", x->klass);
+	set_text(obj, "rrule", x->rrule);
+	set_text(obj, "organizer", x->organizer);
+	json_object_set_new(obj, "private", json_boolean(x->is_private));
+	if (x->has_start) {
+		json_object_set_new(obj, "start", json_integer(x->start));
+		json_object_set_new(obj, "end", json_integer(x->has_end ? x->end : x->start));
+		if (!x->infinite)
+			json_object_set_new(obj, "range_end", json_integer(x->range_end));
+	}
+	json_object_set_new(obj, "all_day", json_boolean(x->all_day));
+	json_object_set_new(obj, "floating", json_boolean(x->floating));
+	json_object_set_new(obj, "recurring", json_boolean(x->recurring));
+	if (x->has_due)
+		json_object_set_new(obj, "due", json_integer(x->due));
+	if (x->has_completed)
+		json_object_set_new(obj, "completed", json_integer(x->completed));
+	if (x->percent >= 0)
+		json_object_set_new(obj, "percent", json_integer(x->percent));
+	if (x->priority > 0)
+		json_object_set_new(obj, "priority", json_integer(x->priority));
+	json_object_set_new(obj, "categories", text_array(x->categories, x->ncategories));
+	for (size_t i = 0; x->attendees != NULL && i < x->nattendees; i++) {
+		json_t *a = json_object();
+
+		set_text(a, "address", x->attendees[i].address);
+		set_text(a, "name", x->attendees[i].name);
+		set_text(a, "partstat", x->attendees[i].partstat);
+		set_text(a, "role", x->attendees[i].role);
+		json_array_append_new(att, a);
+	}
+	json_object_set_new(obj, "attendees", att);
+	set_text(obj, "given_name", x->given_name);
+	set_text(obj, "family_name", x->family_name);
+	set_text(obj, "org", x->org);
+	json_object_set_new(obj, "emails", text_array(x->emails, x->nemails));
+	json_object_set_new(obj, "phones", text_array(x->phones, x->nphones));
+	json_object_set_new(obj, "members", text_array(x->members, x->nmembers));
+	if (x->bday_month > 0) {
+		if (x->bday_year > 0)
+			json_object_set_new(obj, "bday_year", json_integer(x->bday_year));
+		json_object_set_new(obj, "bday_month", json_integer(x->bday_month));
+		json_object_set_new(obj, "bday_day", json_integer(x->bday_day));
+	}
+	return obj;
+}
+
+/* The parse results floe_append stores (named as in struct store_msg_meta). */
+static json_t *
+meta_json(const struct store_msg_meta *m)
+{
+	json_t *obj = json_object();
+
+	set_text(obj, "envelope", m->envelope);
+	set_text(obj, "bodystructure", m->bodystructure);
+	set_text(obj, "body", m->body);
+	set_text(obj, "partmap", m->partmap);
+	set_text(obj, "preview", m->preview);
+	if (m->sent_date != -1 && m->sent_date != 0)
+		json_object_set_new(obj, "sent_date", json_integer(m->sent_date));
+	set_text(obj, "subject", m->subject);
+	set_text(obj, "base_subject", m->base_subject);
+	set_text(obj, "from_addr", m->from_addr);
+	set_text(obj, "to_addr", m->to_addr);
+	set_text(obj, "cc_addr", m->cc_addr);
+	set_text(obj, "bcc_addr", m->bcc_addr);
+	set_text(obj, "sort_from", m->sort_from);
+	set_text(obj, "sort_to", m->sort_to);
+	set_text(obj, "sort_cc", m->sort_cc);
+	set_text(obj, "sort_display_from", m->sort_display_from);
+	set_text(obj, "sort_display_to", m->sort_display_to);
+	set_text(obj, "message_id", m->message_id);
+	set_text(obj, "in_reply_to", m->in_reply_to);
+	set_text(obj, "references", m->references);
+	set_text(obj, "search_text", m->search_text);
+	set_text(obj, "headers_text", m->headers_text);
+	json_object_set_new(obj, "has_attachment", json_boolean(m->has_attachment));
+	return obj;
+}
+
+/* Adds $n: text[] of the item in base64, $n+1: the item JSON array, $n+2:
+ * the index JSON array. Returns -1 with *error_r for bad input. */
+static int
+item_params(struct store_params *p, const struct store_append_item *item,
+            const struct store_gw_index *index, const char **error_r)
+{
+	json_t *arr, *obj, *flags;
+	const char *flag;
+	char *json, *datas;
+	size_t b64len;
+
+	if (item == NULL || index == NULL || (item->data == NULL && item->size > 0)) {
+		*error_r = "nothing to append";
+		return -1;
+	}
+	if (index->kind == NULL || index->uid == NULL || index->uid[0] == '\0') {
+		*error_r = "the index needs the object's kind and UID";
+		return -1;
+	}
+	if (item->nflags > 0 && item->flags == NULL) {
+		*error_r = "invalid flag list";
+		return -1;
+	}
+	flags = json_array();
+	for (size_t i = 0; i < item->nflags; i++) {
+		if (store_flag_check(item->flags[i], error_r) < 0) {
+			json_decref(flags);
+			return -1;
+		}
+		flag = store_system_flag(item->flags[i]);
+		json_array_append_new(flags, json_string(flag != NULL ? flag : item->flags[i]));
+	}
+	obj = json_object();
+	json_object_set_new(obj, "flags", flags);
+	if (item->internal_date != 0)
+		json_object_set_new(obj, "internal_date", json_integer(item->internal_date));
+	if (item->meta != NULL)
+		json_object_set_new(obj, "meta", meta_json(item->meta));
+
+	/* text[] literal of one base64 element: {"..."} */
+	b64len = sodium_base64_encoded_len(item->size, sodium_base64_VARIANT_ORIGINAL);
+	datas = xmalloc(b64len + 4);
+	datas[0] = '{';
+	datas[1] = '"';
+	sodium_bin2base64(datas + 2, b64len, item->data != NULL ? item->data : (const void *)"",
+	                  item->size, sodium_base64_VARIANT_ORIGINAL);
+	strcpy(datas + strlen(datas), "\"}");
+	store_param_take(p, datas);
+
+	arr = json_array();
+	json_array_append_new(arr, obj);
+	json = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	store_param(p, json);
+	free(json);
+	arr = json_array();
+	json_array_append_new(arr, index_json(index));
+	json = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	store_param(p, json);
+	free(json);
+	return 0;
+}
+
+/* --- Append and replace --- */
+
+struct append_op {
+	struct store_op op;
+	store_append_cb *cb;
+};
+
+static void
+append_fail(struct store_op *op, enum store_err code, const char *error)
+{
+	((struct append_op *)op)->cb(NULL, code, error, op->ctx);
+}
+
+static void
+append_done(struct store_op *op, const struct db_result *res)
+{
+	struct append_op *a = (struct append_op *)op;
+	int rows = db_result_rows(res);
+	uint32_t *uids = store_op_calloc(op, (size_t)rows + 1, sizeof(*uids));
+	struct store_append_result result = {.uids = uids, .count = (size_t)rows};
+
+	for (int r = 0; r < rows; r++) {
+		result.uidvalidity = (uint32_t)store_u64(db_result_value(res, r, 0));
+		uids[r] = (uint32_t)store_u64(db_result_value(res, r, 1));
+		result.modseq = store_u64(db_result_value(res, r, 2));
+	}
+	if (rows > 0 && store_bool(db_result_value(res, 0, 3)))
+		store_stats_refresh(op);
+	store_op_deliver_begin(op);
+	a->cb(&result, STORE_OK, NULL, op->ctx);
+	store_op_finish(op);
+}
+
+struct store_op *
+store_groupware_append(struct store *store, uint64_t account_id, uint64_t folder_id,
+                       const struct store_append_item *item, const struct store_gw_index *index,
+                       store_append_cb *cb, void *ctx)
+{
+	struct append_op *a = (struct append_op *)store_op_new(store, sizeof(*a), append_fail, ctx);
+	struct store_params p = {0};
+	const char *error = NULL;
+
+	a->cb = cb;
+	store_param_u64(&p, account_id);
+	store_param_u64(&p, folder_id);
+	if (item_params(&p, item, index, &error) < 0) {
+		store_params_clear(&p);
+		return store_op_fail_later(&a->op, STORE_ERR_INVALID, "%s", error);
+	}
+	store_op_query(&a->op,
+	               "SELECT r_uidvalidity, r_uid, r_modseq, r_analyze::text"
+	               " FROM floe_groupware_append($1, $2, $3, $4, $5)",
+	               &p, append_done);
+	return &a->op;
+}
+
+struct store_op *
+store_groupware_replace(struct store *store, uint64_t account_id, uint64_t folder_id,
+                        uint32_t old_uid, uint64_t unchangedsince,
+                        const struct store_append_item *item, const struct store_gw_index *index,
+                        store_append_cb *cb, void *ctx)
+{
+	struct append_op *a = (struct append_op *)store_op_new(store, sizeof(*a), append_fail, ctx);
+	struct store_params p = {0};
+	const char *error = NULL;
+
+	a->cb = cb;
+	if (old_uid == 0)
+		return store_op_fail_later(&a->op, STORE_ERR_INVALID, "invalid UID 0");
+	store_param_u64(&p, account_id);
+	store_param_u64(&p, folder_id);
+	store_param_u64(&p, old_uid);
+	store_param_u64(&p, unchangedsince);
+	if (item_params(&p, item, index, &error) < 0) {
+		store_params_clear(&p);
+		return store_op_fail_later(&a->op, STORE_ERR_INVALID, "%s", error);
+	}
+	store_op_query(&a->op,
+	               "SELECT r_uidvalidity, r_uid, r_modseq, r_analyze::text"
+	               " FROM floe_groupware_replace($1, $2, $3, $4, $5, $6, $7)",
+	               &p, append_done);
+	return &a->op;
+}
+
+/* --- Queries --- */
+
+struct list_op {
+	struct store_op op;
+	store_gw_list_cb *cb;
+};
+
+static void
+list_fail(struct store_op *op, enum store_err code, const char *error)
+{
+	((struct list_op *)op)->cb(NULL, code, error, op->ctx);
+}
+
+/* The columns every query selects, from items i and groupware_index g. */
+#define ROW_COLUMNS                                                                                \
+	"i.folder_id::text, i.uid::text, i.modseq::text, encode(i.blob_hash, 'hex'), g.kind, "     \
+	"g.uid, g.title, g.location, g.status, g.rrule, "                                          \
+	"extract(epoch FROM g.starts_at)::bigint::text, "                                          \
+	"extract(epoch FROM g.ends_at)::bigint::text, "                                            \
+	"extract(epoch FROM g.range_end)::bigint::text, g.all_day::text, g.floating::text, "       \
+	"g.recurring::text, g.private::text, g.given_name, g.family_name, g.org, "                 \
+	"array_to_json(g.emails)::text, array_to_json(g.phones)::text"
+#define ROW_JOIN                                                                                   \
+	" FROM items i JOIN groupware_index g"                                                     \
+	" ON g.account_id = i.account_id AND g.hash = i.blob_hash"
+
+static const char *
+col_or_null(struct store_op *op, const struct db_result *res, int r, int c)
+{
+	return db_result_isnull(res, r, c) ? NULL : store_op_strdup(op, db_result_value(res, r, c));
+}
+
+/* A JSON array of strings into pool memory. */
+static const char *const *
+json_strings(struct store_op *op, const char *text, size_t *n_r)
+{
+	json_t *arr = json_loads(text, 0, NULL);
+	size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+	const char **v = store_op_calloc(op, n + 1, sizeof(*v));
+
+	for (size_t i = 0; i < n; i++) {
+		const char *s = json_string_value(json_array_get(arr, i));
+
+		v[i] = store_op_strdup(op, s != NULL ? s : "");
+	}
+	json_decref(arr);
+	*n_r = n;
+	return v;
+}
+
+static void
+list_done(struct store_op *op, const struct db_result *res)
+{
+	struct list_op *l = (struct list_op *)op;
+	int rows = db_result_rows(res);
+	struct store_gw_row *v = store_op_calloc(op, (size_t)rows + 1, sizeof(*v));
+	struct store_gw_list list = {.rows = v, .count = (size_t)rows};
+
+	for (int r = 0; r < rows; r++) {
+		struct store_gw_row *row = &v[r];
+
+		row->folder_id = store_u64(db_result_value(res, r, 0));
+		row->uid = (uint32_t)store_u64(db_result_value(res, r, 1));
+		row->modseq = store_u64(db_result_value(res, r, 2));
+		row->blob_hash = col_or_null(op, res, r, 3);
+		row->kind = col_or_null(op, res, r, 4);
+		row->object_uid = col_or_null(op, res, r, 5);
+		row->title = col_or_null(op, res, r, 6);
+		row->location = col_or_null(op, res, r, 7);
+		row->status = col_or_null(op, res, r, 8);
+		row->rrule = col_or_null(op, res, r, 9);
+		row->has_start = !db_result_isnull(res, r, 10);
+		row->start = (time_t)strtoll(db_result_value(res, r, 10), NULL, 10);
+		row->end = (time_t)strtoll(db_result_value(res, r, 11), NULL, 10);
+		row->infinite = row->has_start && db_result_isnull(res, r, 12);
+		row->range_end = (time_t)strtoll(db_result_value(res, r, 12), NULL, 10);
+		row->all_day = store_bool(db_result_value(res, r, 13));
+		row->floating = store_bool(db_result_value(res, r, 14));
+		row->recurring = store_bool(db_result_value(res, r, 15));
+		row->is_private = store_bool(db_result_value(res, r, 16));
+		row->given_name = col_or_null(op, res, r, 17);
+		row->family_name = col_or_null(op, res, r, 18);
+		row->org = col_or_null(op, res, r, 19);
+		row->emails = json_strings(op, db_result_value(res, r, 20), &row->nemails);
+		row->phones = json_strings(op, db_result_value(res, r, 21), &row->nphones);
+	}
+	store_op_deliver_begin(op);
+	l->cb(&list, STORE_OK, NULL, op->ctx);
+	store_op_finish(op);
+}
+
+static struct list_op *
+list_op_new(struct store *store, store_gw_list_cb *cb, void *ctx)
+{
+	struct list_op *l = (struct list_op *)store_op_new(store, sizeof(*l), list_fail, ctx);
+
+	l->cb = cb;
+	return l;
+}
+
+struct store_op *
+store_groupware_range(struct store *store, uint64_t account_id, uint64_t folder_id, time_t from,
+                      time_t to, unsigned limit, store_gw_list_cb *cb, void *ctx)
+{
+	struct list_op *l = list_op_new(store, cb, ctx);
+	struct store_params p = {0};
+
+	if (to <= from)
+		return store_op_fail_later(&l->op, STORE_ERR_INVALID,
+		                           "the time range ends before it starts");
+	store_param_u64(&p, account_id);
+	store_param_u64(&p, folder_id);
+	store_param_i64(&p, (int64_t)from);
+	store_param_i64(&p, (int64_t)to);
+	store_param_u64(&p, limit > 0 ? limit : RANGE_LIMIT_DEFAULT);
+	/* The wide test (with the floating margin) uses the range index; the
+	 * second keeps the exact test for items in a known zone. */
+	store_op_query(&l->op,
+	               "SELECT " ROW_COLUMNS ROW_JOIN
+	               " WHERE i.account_id = $1 AND i.folder_id = $2 AND g.starts_at IS NOT NULL"
+	               " AND g.starts_at < to_timestamp($4) + " FLOATING_MARGIN
+	               " AND coalesce(g.range_end, 'infinity'::timestamptz)"
+	               " > to_timestamp($3) - " FLOATING_MARGIN
+	               " AND (g.floating OR (g.starts_at < to_timestamp($4)"
+	               " AND (coalesce(g.range_end, 'infinity'::timestamptz) > to_timestamp($3)"
+	               " OR g.starts_at >= to_timestamp($3))))"
+	               " ORDER BY g.starts_at, i.uid LIMIT $5",
+	               &p, list_done);
+	return &l->op;
+}
+
+struct store_op *
+store_groupware_contacts(struct store *store, uint64_t account_id, uint64_t folder_id,
+                         const char *prefix, unsigned limit, store_gw_list_cb *cb, void *ctx)
+{
+	struct list_op *l = list_op_new(store, cb, ctx);
+	struct store_params p = {0};
+	char *clean;
+
+	if (prefix == NULL)
+		prefix = "";
+	if (strlen(prefix) > 200)
+		return store_op_fail_later(&l->op, STORE_ERR_INVALID, "search prefix too long");
+	store_param_u64(&p, account_id);
+	store_param_u64(&p, folder_id);
+	clean = store_utf8_clean(prefix);
+	store_param_take(&p, clean);
+	store_param_u64(&p, limit > 0 ? limit : CONTACTS_LIMIT_DEFAULT);
+	/* A prefix is the key range [p, p || U+10FFFF) in the C collation. */
+	store_op_query(&l->op,
+	               "SELECT " ROW_COLUMNS ROW_JOIN
+	               " JOIN folders f ON f.account_id = i.account_id AND f.id = i.folder_id"
+	               " WHERE i.account_id = $1 AND ($2 = 0 OR i.folder_id = $2)"
+	               " AND f.type = 'contact' AND g.kind IN ('contact', 'distlist')"
+	               " AND ($3 = '' OR EXISTS (SELECT 1 FROM groupware_keys k"
+	               " WHERE k.account_id = $1 AND k.hash = g.hash"
+	               " AND k.key >= floe_fold($3) COLLATE \"C\""
+	               " AND k.key < (floe_fold($3) || chr(1114111)) COLLATE \"C\"))"
+	               " ORDER BY floe_fold(coalesce(g.title, '')), i.folder_id, i.uid LIMIT $4",
+	               &p, list_done);
+	return &l->op;
+}
+
+struct store_op *
+store_groupware_find_uid(struct store *store, uint64_t account_id, uint64_t folder_id,
+                         const char *object_uid, store_gw_list_cb *cb, void *ctx)
+{
+	struct list_op *l = list_op_new(store, cb, ctx);
+	struct store_params p = {0};
+
+	if (object_uid == NULL || object_uid[0] == '\0')
+		return store_op_fail_later(&l->op, STORE_ERR_INVALID, "empty object UID");
+	store_param_u64(&p, account_id);
+	store_param_u64(&p, folder_id);
+	store_param_take(&p, store_utf8_clean(object_uid));
+	store_op_query(&l->op,
+	               "SELECT " ROW_COLUMNS ROW_JOIN
+	               " WHERE i.account_id = $1 AND i.folder_id = $2 AND g.uid = $3"
+	               " ORDER BY i.uid",
+	               &p, list_done);
+	return &l->op;
+}

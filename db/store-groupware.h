@@ -1,0 +1,137 @@
+/* The groupware store: items of typed folders (events, tasks, notes,
+ * journal entries, contacts, distribution lists) written together with
+ * their index in one transaction, and the queries the index answers:
+ * items of a folder overlapping a time range, contacts by name or address
+ * prefix, items by object UID. The item itself is an ordinary item (a
+ * MIME message in the Kolab form, modules/groupware-item.h) that IMAP
+ * FETCH, EXPUNGE, COPY and MOVE treat like any other; the index is kept
+ * per content (see db/migrations/0010_groupware.sql), so copies and moves
+ * keep it and expunging the last copy removes it.
+ *
+ * Conventions as in store.h: asynchronous on the worker's pool, callback
+ * exactly once from the event loop, data valid during the callback only,
+ * every query filtered by account_id (the folder owner's; ACL is the
+ * caller's business). */
+#ifndef FLOE_STORE_GROUPWARE_H
+#define FLOE_STORE_GROUPWARE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "store.h"
+
+struct store_gw_attendee {
+	const char *address, *name, *partstat, *role;
+};
+
+/* What is indexed of one object (modules/groupware-item.c fills it).
+ * Strings may be NULL; times are UTC instants. */
+struct store_gw_index {
+	const char *kind;  /* event, task, note, journal, contact, distlist */
+	const char *uid;   /* required */
+	const char *title; /* SUMMARY or FN */
+	const char *location, *status, *klass, *rrule, *organizer;
+	bool is_private;
+	bool has_start, has_end, has_due, has_completed;
+	time_t start, end; /* first occurrence (a task without DTSTART: its due) */
+	bool all_day, floating, recurring;
+	bool infinite;    /* recurs without end: range_end is not used */
+	time_t range_end; /* end of the last occurrence (when has_start) */
+	time_t due, completed;
+	int percent;  /* -1: none */
+	int priority; /* 0: none */
+	const char *const *categories;
+	size_t ncategories;
+	const struct store_gw_attendee *attendees;
+	size_t nattendees;
+	/* contacts and distribution lists */
+	const char *given_name, *family_name, *org;
+	const char *const *emails;
+	size_t nemails;
+	const char *const *phones;
+	size_t nphones;
+	const char *const *members;
+	size_t nmembers;
+	int bday_year, bday_month, bday_day; /* month 0: no birthday; year 0: unknown */
+};
+
+/* Appends one item to a groupware folder with its index, in one
+ * transaction (store_append's rules: quota, modseq, notice). Fails with
+ * STORE_ERR_INVALID when the folder's type does not hold index->kind (a
+ * distlist goes into a contact folder) or the index lacks kind or uid,
+ * STORE_ERR_NOT_FOUND when the folder is gone. */
+struct store_op *store_groupware_append(struct store *store, uint64_t account_id,
+                                        uint64_t folder_id, const struct store_append_item *item,
+                                        const struct store_gw_index *index, store_append_cb *cb,
+                                        void *ctx);
+
+/* Replaces item old_uid of the folder by a new version in one
+ * transaction: the new item is appended, old_uid is removed with a
+ * tombstone of the same modseq. unchangedsince > 0: fails with
+ * STORE_ERR_MODIFIED (nothing written) when old_uid's modseq is higher;
+ * STORE_ERR_NOT_FOUND when old_uid does not exist. */
+struct store_op *store_groupware_replace(struct store *store, uint64_t account_id,
+                                         uint64_t folder_id, uint32_t old_uid,
+                                         uint64_t unchangedsince,
+                                         const struct store_append_item *item,
+                                         const struct store_gw_index *index, store_append_cb *cb,
+                                         void *ctx);
+
+/* One indexed item as the queries return it. */
+struct store_gw_row {
+	uint64_t folder_id;
+	uint32_t uid; /* the item's IMAP UID */
+	uint64_t modseq;
+	const char *blob_hash; /* hex, for store_blob_read (the whole MIME item) */
+	const char *kind, *object_uid, *title, *location, *status, *rrule;
+	bool has_start;
+	time_t start, end;
+	bool infinite;
+	time_t range_end;
+	bool all_day, floating, recurring, is_private;
+	/* contacts */
+	const char *given_name, *family_name, *org;
+	const char *const *emails;
+	size_t nemails;
+	const char *const *phones;
+	size_t nphones;
+};
+
+struct store_gw_list {
+	const struct store_gw_row *rows;
+	size_t count;
+};
+
+typedef void store_gw_list_cb(const struct store_gw_list *list, enum store_err code,
+                              const char *error, void *ctx);
+
+/* Items of folder_id with an occurrence that may overlap [from, to): the
+ * first occurrence starts before to, and the last ends after from (or
+ * starts at or after from, for zero-length items), endless ones always.
+ * Floating and all-day items are matched with 14 hours' margin on each
+ * side, since their instant depends on the viewer's zone: the caller
+ * expands them (modules/recurrence.h) for the exact answer. Items without
+ * any date (notes, undated tasks) are not returned. Sorted by start, then
+ * uid; at most limit rows (0: 10000). */
+struct store_op *store_groupware_range(struct store *store, uint64_t account_id, uint64_t folder_id,
+                                       time_t from, time_t to, unsigned limit, store_gw_list_cb *cb,
+                                       void *ctx);
+
+/* Contacts and distribution lists whose name, a word of it, given or
+ * family name, organization or an address starts with prefix (case-
+ * insensitively), in folder_id or, with folder_id 0, in every contact
+ * folder of the account. Sorted by title, then folder and uid; at most
+ * limit rows (0: 100). An empty prefix lists everything. */
+struct store_op *store_groupware_contacts(struct store *store, uint64_t account_id,
+                                          uint64_t folder_id, const char *prefix, unsigned limit,
+                                          store_gw_list_cb *cb, void *ctx);
+
+/* The items of folder_id whose object has this UID (normally one; two
+ * while a client replaces an item by APPEND then EXPUNGE), by uid. */
+struct store_op *store_groupware_find_uid(struct store *store, uint64_t account_id,
+                                          uint64_t folder_id, const char *object_uid,
+                                          store_gw_list_cb *cb, void *ctx);
+
+#endif
