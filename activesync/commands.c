@@ -17,6 +17,15 @@ static const struct eas_command eas_commands[] = {
 	{"Ping", eas_cmd_ping, true, true},
 	{"Settings", eas_cmd_settings, false, true},
 	/* eas-mail commands: */
+	{"Sync", eas_cmd_sync, true, true},
+	{"GetItemEstimate", eas_cmd_getitemestimate, true, true},
+	{"ItemOperations", eas_cmd_itemoperations, true, true},
+	{"MoveItems", eas_cmd_moveitems, true, true},
+	{"Search", eas_cmd_search, true, true},
+	{"SendMail", eas_cmd_sendmail, true, true},
+	{"SmartReply", eas_cmd_smartreply, true, true},
+	{"SmartForward", eas_cmd_smartforward, true, true},
+	{"GetAttachment", eas_cmd_getattachment, true, false},
 	{NULL, NULL, false, false},
 };
 

@@ -2,7 +2,9 @@
  * worker, each a small state machine (down, connecting, ready) driven by
  * socket readiness on the worker's libevent loop, a FIFO of queries waiting
  * for an idle connection, per-query client-side timeouts, and transactions
- * that reserve one connection from BEGIN to COMMIT/ROLLBACK. */
+ * that reserve one connection from BEGIN to COMMIT/ROLLBACK. Statements a
+ * connection runs repeatedly are prepared on it (named, per connection),
+ * so that PostgreSQL parses them once instead of at every call. */
 #include "db.h"
 #include "pg-socket.h"
 
@@ -28,6 +30,12 @@
  * not hammered in a tight loop. */
 #define DB_STABLE_MS 1000
 #define DB_ERROR_MAX 512
+/* Named statements per connection; past this, statements run unnamed. */
+#define DB_STMT_MAX 256
+/* Hashes of statements a connection has run once (a power of two): a
+ * statement is prepared on its second run, so one-off SQL costs no
+ * extra round trip and no slot. */
+#define DB_STMT_SEEN 1024
 
 enum conn_state {
 	CONN_DOWN,       /* waiting for the reconnect timer */
@@ -40,7 +48,15 @@ enum conn_job {
 	JOB_NONE,
 	JOB_SETUP,       /* SET statement_timeout after connecting */
 	JOB_SET_TIMEOUT, /* SET statement_timeout before a query with another timeout */
+	JOB_PREPARE,     /* preparing conn->current's SQL as a named statement */
 	JOB_QUERY,       /* conn->current's SQL */
+};
+
+/* A statement prepared on a connection, named "floe_<id>". */
+struct db_stmt {
+	char *sql;
+	uint32_t hash;
+	unsigned id;
 };
 
 enum query_kind {
@@ -119,6 +135,13 @@ struct db_conn {
 	bool want_write;
 	char *lost_reason; /* set when the loss is handled from the timer */
 	char *fatal;       /* last FATAL message the server sent */
+
+	/* Prepared statements of this session (gone with it). */
+	struct db_stmt *stmts;
+	size_t nstmts;
+	unsigned next_stmt_id;
+	uint32_t seen[DB_STMT_SEEN];   /* 0: empty */
+	const struct db_stmt *running; /* the statement of the JOB_QUERY, or NULL */
 };
 
 struct db {
@@ -570,6 +593,60 @@ txn_drain(struct db_txn *txn)
 	txn_pump(txn);
 }
 
+/* --- Prepared statements --- */
+
+static uint32_t
+stmt_hash(const char *sql)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)sql; *p != '\0'; p++)
+		h = (h ^ *p) * 16777619u;
+	return h != 0 ? h : 1;
+}
+
+/* Forgets the session's statements (a new session has none). */
+static void
+conn_stmts_clear(struct db_conn *conn)
+{
+	for (size_t i = 0; i < conn->nstmts; i++)
+		free(conn->stmts[i].sql);
+	free(conn->stmts);
+	conn->stmts = NULL;
+	conn->nstmts = 0;
+	conn->running = NULL;
+	memset(conn->seen, 0, sizeof(conn->seen));
+}
+
+static const struct db_stmt *
+conn_stmt_find(const struct db_conn *conn, const char *sql, uint32_t hash)
+{
+	for (size_t i = 0; i < conn->nstmts; i++) {
+		if (conn->stmts[i].hash == hash && strcmp(conn->stmts[i].sql, sql) == 0)
+			return &conn->stmts[i];
+	}
+	return NULL;
+}
+
+/* True when the statement with this hash ran before on conn (it is then
+ * worth preparing); remembers it otherwise. */
+static bool
+conn_stmt_seen(struct db_conn *conn, uint32_t hash)
+{
+	uint32_t *slot = &conn->seen[hash & (DB_STMT_SEEN - 1)];
+
+	if (*slot == hash)
+		return true;
+	*slot = hash;
+	return false;
+}
+
+static void
+stmt_name(unsigned id, char *buf, size_t size)
+{
+	snprintf(buf, size, "floe_%u", id);
+}
+
 /* --- Connections --- */
 
 static void conn_send(struct db_conn *conn, struct db_query *q);
@@ -591,6 +668,7 @@ conn_teardown(struct db_conn *conn)
 	conn->want_write = false;
 	xfree_ptr(&conn->fatal);
 	xfree_ptr(&conn->lost_reason);
+	conn_stmts_clear(conn);
 }
 
 /* Watches the connection's socket (which can change between attempts). */
@@ -697,12 +775,14 @@ conn_setup_done(struct db_conn *conn)
 	db_pump(db);
 }
 
+/* After a PQsend*: flushes, or arranges for the loss to be handled from
+ * the loop when sent is 0. */
 static void
-conn_send_sql(struct db_conn *conn, const char *sql, int nparams, const char *const *params)
+conn_sent(struct db_conn *conn, int sent)
 {
 	int r;
 
-	if (!PQsendQueryParams(conn->pg, sql, nparams, NULL, params, NULL, NULL, 0)) {
+	if (!sent) {
 		/* Handled from the loop so that no callback runs inside the
 		 * API call that led here. */
 		free(conn->lost_reason);
@@ -719,6 +799,59 @@ conn_send_sql(struct db_conn *conn, const char *sql, int nparams, const char *co
 	}
 	conn->want_write = r == 1;
 	conn_watch_ready(conn);
+}
+
+static void
+conn_send_sql(struct db_conn *conn, const char *sql, int nparams, const char *const *params)
+{
+	conn_sent(conn, PQsendQueryParams(conn->pg, sql, nparams, NULL, params, NULL, NULL, 0));
+}
+
+/* Sends q's SQL: as its prepared statement when conn has one, preparing
+ * it first when q's SQL ran on conn before (JOB_PREPARE), else unnamed.
+ * Parameter types are inferred alike either way, so results are the
+ * same. */
+static void
+conn_send_query(struct db_conn *conn, struct db_query *q)
+{
+	const struct db_stmt *st = NULL;
+	char name[32];
+	uint32_t hash;
+
+	conn->running = NULL;
+	if (q->kind == QUERY_PLAIN || q->kind == QUERY_TXN) {
+		hash = stmt_hash(q->sql);
+		st = conn_stmt_find(conn, q->sql, hash);
+		if (st == NULL && conn->nstmts < DB_STMT_MAX && conn_stmt_seen(conn, hash)) {
+			conn->job = JOB_PREPARE;
+			stmt_name(conn->next_stmt_id + 1, name, sizeof(name));
+			conn_sent(conn, PQsendPrepare(conn->pg, name, q->sql, q->nparams, NULL));
+			return;
+		}
+	}
+	conn->job = JOB_QUERY;
+	if (st == NULL) {
+		conn_send_sql(conn, q->sql, q->nparams, (const char *const *)q->params);
+		return;
+	}
+	conn->running = st;
+	stmt_name(st->id, name, sizeof(name));
+	conn_sent(conn, PQsendQueryPrepared(conn->pg, name, q->nparams,
+	                                    (const char *const *)q->params, NULL, NULL, 0));
+}
+
+/* The current query's statement was prepared: remember it, run it. */
+static void
+conn_stmt_prepared(struct db_conn *conn, struct db_query *q)
+{
+	struct db_stmt *st;
+
+	conn->stmts = xreallocarray(conn->stmts, conn->nstmts + 1, sizeof(*conn->stmts));
+	st = &conn->stmts[conn->nstmts++];
+	st->sql = xstrdup(q->sql);
+	st->hash = stmt_hash(q->sql);
+	st->id = ++conn->next_stmt_id;
+	conn_send_query(conn, q);
 }
 
 static void
@@ -744,8 +877,7 @@ conn_send(struct db_conn *conn, struct db_query *q)
 		conn_send_set_timeout(conn, q->timeout_ms);
 		return;
 	}
-	conn->job = JOB_QUERY;
-	conn_send_sql(conn, q->sql, q->nparams, (const char *const *)q->params);
+	conn_send_query(conn, q);
 }
 
 static void
@@ -912,9 +1044,21 @@ conn_job_done(struct db_conn *conn)
 			query_finish(q, &res);
 		} else {
 			conn->stmt_timeout_ms = q->timeout_ms;
-			conn->job = JOB_QUERY;
-			conn_send_sql(conn, q->sql, q->nparams, (const char *const *)q->params);
+			conn_send_query(conn, q);
 		}
+		break;
+	case JOB_PREPARE:
+		if (pg != NULL && pg_status_ok(PQresultStatus(pg))) {
+			conn_stmt_prepared(conn, q);
+			break;
+		}
+		/* The SQL cannot be prepared: it would fail unprepared too. */
+		conn->current = NULL;
+		q->conn = NULL;
+		q->where = WHERE_NONE;
+		evtimer_del(q->timer);
+		result_from_pg(&res, pg, q->timeout_ms);
+		query_finish(q, &res);
 		break;
 	case JOB_QUERY:
 		conn->current = NULL;
@@ -922,6 +1066,17 @@ conn_job_done(struct db_conn *conn)
 		q->where = WHERE_NONE;
 		evtimer_del(q->timer);
 		result_from_pg(&res, pg, q->timeout_ms);
+		/* The session lost its statements (DISCARD, a pooler in
+		 * between) or one can no longer run as planned: prepare
+		 * afresh from now on. */
+		if (conn->running != NULL && res.sqlstate != NULL &&
+		    (strcmp(res.sqlstate, "26000") == 0 || strcmp(res.sqlstate, "0A000") == 0)) {
+			log_info("db: connection %u: prepared statement failed (%s), "
+			         "forgetting prepared statements",
+			         conn->id, res.error);
+			conn_stmts_clear(conn);
+		}
+		conn->running = NULL;
 		query_finish(q, &res);
 		break;
 	case JOB_NONE:

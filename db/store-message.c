@@ -418,7 +418,40 @@ store_copy(struct store *store, uint64_t account_id, uint64_t src_folder_id,
 struct fetch_op {
 	struct store_op op;
 	store_fetch_cb *cb;
+	unsigned fields;
 };
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A bytea in text form ("\\x" and two hex digits a byte) decoded into
+ * pool memory (NUL-terminated); NULL when it is not in that form. */
+static const char *
+bytea_decode(struct store_op *op, const char *hex, size_t *len_r)
+{
+	unsigned char *data;
+	size_t len;
+
+	if (hex[0] != '\\' || hex[1] != 'x')
+		return NULL;
+	hex += 2;
+	len = strlen(hex) / 2;
+	data = store_op_alloc(op, len + 1);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (unsigned char)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
+	data[len] = '\0';
+	*len_r = len;
+	return (const char *)data;
+}
 
 static void
 fetch_fail(struct store_op *op, enum store_err code, const char *error)
@@ -457,6 +490,11 @@ fetch_done(struct store_op *op, const struct db_result *res)
 		row->email_id = value_or_null(res, r, 10);
 		row->thread_id = value_or_null(res, r, 11);
 		row->blob_hash = value_or_null(res, r, 12);
+		if ((f->fields & STORE_FETCH_HEADER) != 0 && !db_result_isnull(res, r, 14))
+			row->header =
+			    bytea_decode(op, db_result_value(res, r, 14), &row->header_len);
+		if (row->header != NULL)
+			row->header_offset = store_u64(db_result_value(res, r, 13));
 	}
 	store_op_deliver_begin(op);
 	f->cb(&result, STORE_OK, NULL, op->ctx);
@@ -470,50 +508,29 @@ store_fetch(struct store *store, uint64_t account_id, uint64_t folder_id,
 {
 	struct fetch_op *f = (struct fetch_op *)store_op_new(store, sizeof(*f), fetch_fail, ctx);
 	struct store_params p = {0};
-	struct store_str sql = {0};
 	const char *error;
 
 	f->cb = cb;
+	f->fields = fields;
 	store_param_u64(&p, account_id);
 	store_param_u64(&p, folder_id);
 	if (store_param_ranges(&p, uids, &error) < 0) {
 		store_params_clear(&p);
 		return store_op_fail_later(&f->op, STORE_ERR_INVALID, "%s", error);
 	}
-	/* The small columns always; the large ones only when asked for. */
-	store_str_add(&sql, "SELECT i.uid, i.modseq, array_to_string(i.flags, ' '),"
-	                    " extract(epoch FROM i.internal_date)::bigint, i.size, ");
-	store_str_add(&sql, (fields & STORE_FETCH_ENVELOPE) != 0 ? "m.envelope, " : "NULL, ");
-	store_str_add(&sql, (fields & STORE_FETCH_BODYSTRUCTURE) != 0 ? "m.bodystructure, m.body, "
-	                                                              : "NULL, NULL, ");
-	store_str_add(&sql, (fields & STORE_FETCH_PARTMAP) != 0 ? "m.partmap, " : "NULL, ");
-	store_str_add(&sql, (fields & STORE_FETCH_PREVIEW) != 0 ? "m.preview, " : "NULL, ");
-	/* Parse results are kept per account and content; PostgreSQL drops the join when
-	 * none is selected (message_meta's key is unique). */
-	store_str_add(&sql, "i.email_id, i.thread_id, encode(i.blob_hash, 'hex')");
-	if (changedsince > 0) {
-		/* CONDSTORE polls ("anything changed since n?") are driven by the
-		 * (account, folder, modseq) index: usually nothing, however large
-		 * the UID set. */
-		store_str_addf(&sql,
-		               " FROM items i"
-		               " LEFT JOIN message_meta m ON m.account_id = i.account_id"
-		               " AND m.hash = i.blob_hash"
-		               " WHERE i.account_id = $1 AND i.folder_id = $2 AND i.modseq > $%d"
-		               " AND EXISTS (SELECT 1 FROM unnest($3::bigint[], $4::bigint[])"
-		               " AS r(lo, hi) WHERE i.uid BETWEEN r.lo AND r.hi)",
-		               store_param_u64(&p, changedsince));
-	} else {
-		store_str_add(&sql,
-		              " FROM floe_uids($1, $2, $3, $4) AS u(uid)"
-		              " JOIN items i ON i.account_id = $1 AND i.folder_id = $2"
-		              " AND i.uid = u.uid"
-		              " LEFT JOIN message_meta m ON m.account_id = i.account_id"
-		              " AND m.hash = i.blob_hash");
+	/* One statement whatever the fields, planned once
+	 * (0009_imap_perf.sql). CONDSTORE polls ("anything changed since
+	 * n?") are driven by the (account, folder, modseq) index: usually
+	 * nothing, however large the UID set. */
+	store_param_u64(&p, fields);
+	if (changedsince == 0) {
+		store_op_query(&f->op, "SELECT * FROM floe_fetch($1, $2, $3, $4, $5)", &p,
+		               fetch_done);
+		return &f->op;
 	}
-	store_str_add(&sql, " ORDER BY i.uid");
-	store_op_query(&f->op, sql.s, &p, fetch_done);
-	store_str_free(&sql);
+	store_param_u64(&p, changedsince);
+	store_op_query(&f->op, "SELECT * FROM floe_fetch_changed($1, $2, $3, $4, $5, $6)", &p,
+	               fetch_done);
 	return &f->op;
 }
 
@@ -530,41 +547,22 @@ blob_fail(struct store_op *op, enum store_err code, const char *error)
 	((struct blob_op *)op)->cb(NULL, 0, code, error, op->ctx);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void
 blob_done(struct store_op *op, const struct db_result *res)
 {
 	struct blob_op *b = (struct blob_op *)op;
-	const char *hex;
-	unsigned char *data;
+	const char *data;
 	size_t len;
 
 	if (db_result_rows(res) != 1) {
 		store_op_fail(op, STORE_ERR_NOT_FOUND, "no such message data");
 		return;
 	}
-	/* bytea in text form: "\x" and two hex digits a byte. */
-	hex = db_result_value(res, 0, 0);
-	if (hex[0] != '\\' || hex[1] != 'x') {
+	data = bytea_decode(op, db_result_value(res, 0, 0), &len);
+	if (data == NULL) {
 		store_op_fail(op, STORE_ERR_INTERNAL, "unexpected bytea format");
 		return;
 	}
-	hex += 2;
-	len = strlen(hex) / 2;
-	data = store_op_alloc(op, len + 1);
-	for (size_t i = 0; i < len; i++)
-		data[i] = (unsigned char)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
 	store_op_deliver_begin(op);
 	b->cb(data, len, STORE_OK, NULL, op->ctx);
 	store_op_finish(op);

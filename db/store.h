@@ -311,7 +311,12 @@ enum store_fetch_fields {
 	STORE_FETCH_PARTMAP = 1 << 5,       /* also fills blob_hash */
 	STORE_FETCH_PREVIEW = 1 << 6,
 	STORE_FETCH_IDS = 1 << 7,           /* email_id, thread_id */
+	STORE_FETCH_HEADER = 1 << 8,        /* header, header_offset, header_len */
 };
+
+/* STORE_FETCH_HEADER gives a message's top-level header block with its
+ * metadata, in the same query, up to this size (larger ones: NULL). */
+#define STORE_FETCH_HEADER_MAX (64 * 1024)
 
 struct store_fetch_row {
 	uint32_t uid;
@@ -323,6 +328,13 @@ struct store_fetch_row {
 	const char *envelope, *bodystructure, *body, *partmap, *preview;
 	const char *email_id, *thread_id;
 	const char *blob_hash; /* hex SHA-256, for store_blob_read */
+	/* STORE_FETCH_HEADER: the raw bytes [header_offset, header_offset +
+	 * header_len) of the message, its header block with the blank line
+	 * (as the part map's "" part has it); NULL when not asked for,
+	 * without a part map, or larger than STORE_FETCH_HEADER_MAX. */
+	const char *header;
+	uint64_t header_offset;
+	size_t header_len;
 };
 
 struct store_fetch_result {

@@ -257,6 +257,14 @@ fetch_cb(const struct store_fetch_result *res, enum store_err code, const char *
 		r->email_id = dup_or_null(s->email_id);
 		r->thread_id = dup_or_null(s->thread_id);
 		r->blob_hash = dup_or_null(s->blob_hash);
+		if (s->header != NULL) {
+			/* Kept as the row's read-ahead if it covers what the
+			 * row's body items need (fetch_body_prepare). */
+			r->pf_data = xmalloc(s->header_len + 1);
+			memcpy(r->pf_data, s->header, s->header_len);
+			r->pf_lo = s->header_offset;
+			r->pf_len = s->header_len;
+		}
 	}
 	c->stage = STAGE_ROWS;
 	c->row_open = false;
@@ -406,29 +414,27 @@ fetch_continue(struct fetch_ctx *c)
 	}
 }
 
-/* The requested UIDs the view has, ascending. */
+/* The requested UIDs the view has, ascending: one search per range of
+ * the set, then a walk along the view (both are sorted), so that "1:*" of
+ * a large mailbox costs O(n), not O(n log n). */
 static void
 collect_targets(struct fetch_ctx *c)
 {
 	uint32_t count = imap_view_count(c->view);
 	uint64_t want = seqset_count(c->uids);
-	size_t cap = want < count ? (size_t)want : count;
+	size_t cap = want < count ? (size_t)want : count, nranges;
+	const struct seqset_range *ranges = seqset_ranges(c->uids, &nranges);
 
 	c->targets = cap == 0 ? NULL : xreallocarray(NULL, cap, sizeof(uint32_t));
 	c->ntargets = 0;
-	if (want <= count) {
-		struct seqset_iter it;
-		uint32_t uid;
+	for (size_t i = 0; i < nranges && c->ntargets < cap; i++) {
+		uint32_t seq = imap_view_seq_from_uid(c->view, ranges[i].lo), uid;
 
-		seqset_iter_init(&it, c->uids);
-		while (seqset_iter_next(&it, &uid) && c->ntargets < cap)
-			if (imap_view_uid_to_seq(c->view, uid) != 0)
-				c->targets[c->ntargets++] = uid;
-	} else {
-		for (uint32_t seq = 1; seq <= count && c->ntargets < cap; seq++) {
-			uint32_t uid = imap_view_seq_to_uid(c->view, seq);
-			if (seqset_contains(c->uids, uid))
-				c->targets[c->ntargets++] = uid;
+		for (; seq <= count && c->ntargets < cap; seq++) {
+			uid = imap_view_seq_to_uid(c->view, seq);
+			if (uid > ranges[i].hi)
+				break;
+			c->targets[c->ntargets++] = uid;
 		}
 	}
 }

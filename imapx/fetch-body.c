@@ -146,7 +146,7 @@ fetch_body_prefetch(struct fetch_ctx *c)
 		struct fetch_row *r = &c->rows[c->pf_next++];
 		uint64_t lo = UINT64_MAX, hi = 0;
 
-		if (r->seq == 0 || !r->ranges_ok || r->blob_hash == NULL)
+		if (r->seq == 0 || !r->ranges_ok || r->blob_hash == NULL || r->pf != PREFETCH_NONE)
 			continue;
 		for (size_t i = 0; i < c->items.nbodies; i++) {
 			uint64_t off, len;
@@ -177,13 +177,45 @@ fetch_body_prefetch(struct fetch_ctx *c)
 	}
 }
 
+/* Whether every byte r's body items read lies in its read-ahead buffer
+ * [pf_lo, pf_lo + pf_len). */
+static bool
+prefetch_covers(const struct fetch_ctx *c, const struct fetch_row *r)
+{
+	if (!r->ranges_ok)
+		return false;
+	for (size_t i = 0; i < c->items.nbodies; i++) {
+		uint64_t off, len;
+		enum body_way way = body_way(&c->items.bodies[i], &r->ranges[i], &off, &len);
+
+		if (way == WAY_SIZE || len == 0)
+			continue;
+		if (way == WAY_TOOLARGE || off < r->pf_lo || off + len > r->pf_lo + r->pf_len)
+			return false;
+	}
+	return true;
+}
+
 void
 fetch_body_prepare(struct fetch_ctx *c)
 {
 	if (c->items.nbodies == 0)
 		return;
-	for (size_t i = 0; i < c->nrows; i++)
-		find_ranges(c, &c->rows[i]);
+	for (size_t i = 0; i < c->nrows; i++) {
+		struct fetch_row *r = &c->rows[i];
+
+		find_ranges(c, r);
+		/* The header block that came with the metadata serves the row
+		 * when it holds everything; else the row is read as usual. */
+		if (r->pf_data != NULL && r->pf == PREFETCH_NONE) {
+			if (prefetch_covers(c, r)) {
+				r->pf = PREFETCH_DONE;
+			} else {
+				free(r->pf_data);
+				r->pf_data = NULL;
+			}
+		}
+	}
 	c->pf_next = 0;
 	fetch_body_prefetch(c);
 }

@@ -673,5 +673,15 @@ imap_fetch_items_store_fields(const struct imap_fetch_items *items)
 		f |= STORE_FETCH_IDS;
 	if (items->nbodies > 0)
 		f |= STORE_FETCH_PARTMAP | STORE_FETCH_SIZE;
+	/* The top-level header (RFC822.HEADER, BODY[HEADER], the
+	 * HEADER.FIELDS lists of mail clients) comes with the metadata. */
+	for (size_t i = 0; i < items->nbodies; i++) {
+		const struct imap_fetch_body *b = &items->bodies[i];
+
+		if (b->type == IMAP_FETCH_BODY_SECTION && b->section.part[0] == '\0' &&
+		    (b->section.kind == SECTION_HEADER || b->section.kind == SECTION_FIELDS ||
+		     b->section.kind == SECTION_FIELDS_NOT))
+			f |= STORE_FETCH_HEADER;
+	}
 	return f;
 }

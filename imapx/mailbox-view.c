@@ -298,6 +298,12 @@ imap_view_uid_to_seq(const struct imap_view *v, uint32_t uid)
 	return i < v->count && v->msgs[i].uid == uid ? (uint32_t)i + 1 : 0;
 }
 
+uint32_t
+imap_view_seq_from_uid(const struct imap_view *v, uint32_t uid)
+{
+	return (uint32_t)view_lower_bound(v, uid) + 1;
+}
+
 uint64_t
 imap_view_modseq(const struct imap_view *v, uint32_t seq)
 {

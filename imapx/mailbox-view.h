@@ -48,6 +48,9 @@ uint64_t imap_view_highestmodseq(const struct imap_view *view);
 uint32_t imap_view_seq_to_uid(const struct imap_view *view, uint32_t seq);
 /* 0 when the view has no such UID. O(log n). */
 uint32_t imap_view_uid_to_seq(const struct imap_view *view, uint32_t uid);
+/* The sequence number of the first message whose UID is uid or higher;
+ * count + 1 when there is none. O(log n). */
+uint32_t imap_view_seq_from_uid(const struct imap_view *view, uint32_t uid);
 /* The message's modseq, 0 when seq is out of range. */
 uint64_t imap_view_modseq(const struct imap_view *view, uint32_t seq);
 /* The message's flags as the client last saw them ("\\Seen", keywords);

@@ -33,6 +33,10 @@
 #define AUTH_QUEUE_MAX 256
 /* How often (on average) a worker deletes passed counters. */
 #define AUTH_EXPIRE_INTERVAL_MS (10u * 60u * 1000u)
+/* Remembered verifications per worker (the oldest go first) and the
+ * buckets of their index (a power of two). */
+#define AUTH_CACHE_MAX     8192u
+#define AUTH_CACHE_BUCKETS 2048u
 
 /* An Argon2id hash of a random password nobody knows, made with the same
  * costs as password_hash: verifying an unknown login against it costs what
@@ -60,6 +64,21 @@ struct auth_job {
 };
 TAILQ_HEAD(auth_job_list, auth_job);
 
+/* A remembered successful verification (see auth_password in auth.h). */
+struct auth_cache_entry {
+	TAILQ_ENTRY(auth_cache_entry) order; /* oldest, i.e. first to expire, first */
+	struct auth_cache_entry *next;       /* in its bucket */
+	uint64_t bucket_hash;
+	char *login; /* ASCII lower-cased */
+	unsigned char mac[crypto_generichash_BYTES];
+	unsigned char hash_id[16]; /* digest of the password hash it was verified against */
+	uint64_t account_id;
+	char *address;
+	char *display_name;
+	uint64_t expires_ms;
+};
+TAILQ_HEAD(auth_cache_list, auth_cache_entry);
+
 struct auth {
 	struct event_base *base;
 	struct db *db;
@@ -80,6 +99,14 @@ struct auth {
 	struct event *expire_timer;
 	struct store_auth_op *expire_op;
 	LIST_HEAD(, auth_request) requests;
+
+	/* The verification cache (loop thread only; unused when
+	 * set.cache_ttl_ms is 0). */
+	unsigned char mac_key[crypto_generichash_KEYBYTES];
+	unsigned char bucket_key[crypto_shorthash_KEYBYTES];
+	struct auth_cache_entry **buckets;
+	struct auth_cache_list cache_order;
+	size_t cache_count;
 };
 
 enum auth_req_state {
@@ -107,7 +134,9 @@ struct auth_request {
 	char *remote_ip;
 	char ip_key[64];
 	bool has_ip;
+	uint64_t start_ms;
 	uint64_t deadline_ms; /* failures are not answered before */
+	bool cached;          /* the password matched a cache entry */
 
 	bool found;
 	bool enabled;
@@ -294,6 +323,209 @@ auth_wake_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		auth_job_free(job);
 	}
+}
+
+/* ---------------------------------------------------------------------
+ * The verification cache
+ */
+
+/* login, ASCII lower-cased, into buf (AUTH_LOGIN_MAX + 1 bytes); login is
+ * a valid login (auth_login_valid), so it fits. */
+static void
+auth_cache_lower(const char *login, char *buf)
+{
+	size_t i;
+
+	for (i = 0; login[i] != '\0' && i < AUTH_LOGIN_MAX; i++) {
+		char c = login[i];
+
+		buf[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+	buf[i] = '\0';
+}
+
+/* The bucket index: SipHash under a random key, so that clients cannot
+ * choose logins that share a bucket. */
+static uint64_t
+auth_cache_bucket_hash(const struct auth *auth, const char *lower)
+{
+	unsigned char out[crypto_shorthash_BYTES];
+	uint64_t h;
+
+	crypto_shorthash(out, (const unsigned char *)lower, strlen(lower), auth->bucket_key);
+	memcpy(&h, out, sizeof(h));
+	return h;
+}
+
+/* The keyed hash that stands for the password: BLAKE2b over the login and
+ * the password under the per-process key, so an entry is useless outside
+ * this process and says nothing about passwords. */
+static void
+auth_cache_mac(const struct auth *auth, const char *lower, const char *password,
+               unsigned char mac[crypto_generichash_BYTES])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, auth->mac_key, sizeof(auth->mac_key),
+	                        crypto_generichash_BYTES);
+	crypto_generichash_update(&st, (const unsigned char *)lower, strlen(lower) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)password, strlen(password));
+	crypto_generichash_final(&st, mac, crypto_generichash_BYTES);
+}
+
+static void
+auth_cache_hash_id(const char *hash, unsigned char id[16])
+{
+	crypto_generichash(id, 16, (const unsigned char *)(hash != NULL ? hash : ""),
+	                   hash != NULL ? strlen(hash) : 0, NULL, 0);
+}
+
+static void
+auth_cache_remove(struct auth *auth, struct auth_cache_entry *e)
+{
+	struct auth_cache_entry **pp = &auth->buckets[e->bucket_hash & (AUTH_CACHE_BUCKETS - 1)];
+
+	while (*pp != e)
+		pp = &(*pp)->next;
+	*pp = e->next;
+	TAILQ_REMOVE(&auth->cache_order, e, order);
+	auth->cache_count--;
+	free(e->login);
+	free(e->address);
+	free(e->display_name);
+	sodium_memzero(e, sizeof(*e));
+	free(e);
+}
+
+/* Drops every passed entry: they are in expiry order. */
+static void
+auth_cache_expire(struct auth *auth, uint64_t now)
+{
+	struct auth_cache_entry *e;
+
+	while ((e = TAILQ_FIRST(&auth->cache_order)) != NULL && e->expires_ms <= now)
+		auth_cache_remove(auth, e);
+}
+
+/* The live entry for lower, or NULL. */
+static struct auth_cache_entry *
+auth_cache_find(struct auth *auth, const char *lower)
+{
+	uint64_t h, now = auth_now_ms();
+	struct auth_cache_entry *e;
+
+	if (auth->buckets == NULL)
+		return NULL;
+	auth_cache_expire(auth, now);
+	h = auth_cache_bucket_hash(auth, lower);
+	for (e = auth->buckets[h & (AUTH_CACHE_BUCKETS - 1)]; e != NULL; e = e->next) {
+		if (e->bucket_hash != h || strcmp(e->login, lower) != 0)
+			continue;
+		if (e->expires_ms <= now) {
+			auth_cache_remove(auth, e);
+			return NULL;
+		}
+		return e;
+	}
+	return NULL;
+}
+
+/* Whether req's password matches the live entry of its login; on a match,
+ * req takes the account from the entry. */
+static bool
+auth_cache_lookup(struct auth_request *req)
+{
+	struct auth *auth = req->auth;
+	char lower[AUTH_LOGIN_MAX + 1];
+	unsigned char mac[crypto_generichash_BYTES];
+	struct auth_cache_entry *e;
+	bool match;
+
+	auth_cache_lower(req->login, lower);
+	e = auth_cache_find(auth, lower);
+	if (e == NULL)
+		return false;
+	auth_cache_mac(auth, lower, req->password, mac);
+	match = sodium_memcmp(mac, e->mac, sizeof(mac)) == 0;
+	sodium_memzero(mac, sizeof(mac));
+	if (!match)
+		return false;
+	req->cached = true;
+	req->found = true;
+	req->enabled = true;
+	req->account_id = e->account_id;
+	req->address = xstrdup(e->address);
+	req->display_name = xstrdup(e->display_name);
+	snprintf(req->key_value, sizeof(req->key_value), "%" PRIu64, e->account_id);
+	return true;
+}
+
+/* After a full lookup of req's login: an entry that no longer describes
+ * the account (gone, another account, disabled, other password hash) is
+ * dropped at once rather than at its expiry. */
+static void
+auth_cache_reconcile(struct auth_request *req, const struct store_account *account)
+{
+	char lower[AUTH_LOGIN_MAX + 1];
+	unsigned char id[16];
+	struct auth_cache_entry *e;
+
+	auth_cache_lower(req->login, lower);
+	e = auth_cache_find(req->auth, lower);
+	if (e == NULL)
+		return;
+	if (account != NULL)
+		auth_cache_hash_id(account->password_hash, id);
+	if (account == NULL || account->id != e->account_id || !account->enabled ||
+	    (account->kind != NULL && strcmp(account->kind, "group") == 0) ||
+	    memcmp(id, e->hash_id, sizeof(id)) != 0)
+		auth_cache_remove(req->auth, e);
+}
+
+/* Remembers req's successful full verification (against hash) until
+ * cache_ttl after the request started, i.e. after its lookup. */
+static void
+auth_cache_put(struct auth_request *req, const char *hash)
+{
+	struct auth *auth = req->auth;
+	struct auth_cache_entry *e;
+	char lower[AUTH_LOGIN_MAX + 1];
+
+	if (auth->buckets == NULL || req->login == NULL)
+		return;
+	auth_cache_lower(req->login, lower);
+	if ((e = auth_cache_find(auth, lower)) != NULL)
+		auth_cache_remove(auth, e);
+	while (auth->cache_count >= AUTH_CACHE_MAX)
+		auth_cache_remove(auth, TAILQ_FIRST(&auth->cache_order));
+	e = xcalloc(1, sizeof(*e));
+	e->login = xstrdup(lower);
+	e->bucket_hash = auth_cache_bucket_hash(auth, lower);
+	auth_cache_mac(auth, lower, req->password, e->mac);
+	auth_cache_hash_id(hash, e->hash_id);
+	e->account_id = req->account_id;
+	e->address = xstrdup(req->address);
+	e->display_name = xstrdup(req->display_name != NULL ? req->display_name : "");
+	e->expires_ms = req->start_ms + auth->set.cache_ttl_ms;
+	e->next = auth->buckets[e->bucket_hash & (AUTH_CACHE_BUCKETS - 1)];
+	auth->buckets[e->bucket_hash & (AUTH_CACHE_BUCKETS - 1)] = e;
+	/* Every entry has the same TTL, so appending keeps expiry order
+	 * nearly: requests verified out of order differ by a verification
+	 * time, which only delays an entry's removal by auth_cache_expire;
+	 * auth_cache_find checks each entry's own expiry. */
+	TAILQ_INSERT_TAIL(&auth->cache_order, e, order);
+	auth->cache_count++;
+}
+
+static void
+auth_cache_destroy(struct auth *auth)
+{
+	struct auth_cache_entry *e;
+
+	while ((e = TAILQ_FIRST(&auth->cache_order)) != NULL)
+		auth_cache_remove(auth, e);
+	free(auth->buckets);
+	auth->buckets = NULL;
 }
 
 /* ---------------------------------------------------------------------
@@ -585,10 +817,12 @@ auth_request_verified(struct auth_request *req, struct auth_job *job)
 	} else if (job->new_hash != NULL) {
 		req->new_hash = job->new_hash;
 		job->new_hash = NULL;
+		auth_cache_put(req, req->new_hash);
 		req->state = REQ_UPDATE_HASH;
 		req->op = store_auth_update_hash(req->auth->db, req->account_id, req->hash,
 		                                 req->new_hash, auth_hash_updated, req);
 	} else {
+		auth_cache_put(req, req->hash);
 		auth_request_reset(req);
 	}
 }
@@ -598,6 +832,13 @@ auth_request_verify(struct auth_request *req)
 {
 	bool real = req->found && !req->is_group && req->hash != NULL;
 
+	if (req->cached) {
+		/* Verified within the TTL; the lockout check has passed. */
+		log_debug("auth: %s password of %s matched the cache", req->protocol, req->address);
+		req->match = true;
+		auth_request_reset(req);
+		return;
+	}
 	req->state = REQ_VERIFY;
 	req->job = auth_job_submit(req->auth, req, real ? req->hash : auth_dummy_hash,
 	                           req->password, real && req->enabled);
@@ -660,6 +901,7 @@ auth_looked_up(const struct store_account *account, const char *error, void *ctx
 		auth_request_finish(req, AUTH_TEMPFAIL, error);
 		return;
 	}
+	auth_cache_reconcile(req, account);
 	if (account != NULL) {
 		req->found = true;
 		req->account_id = account->id;
@@ -690,7 +932,8 @@ auth_request_new(struct auth *auth, const char *password, void *ctx)
 	req->auth = auth;
 	req->ctx = ctx;
 	req->password = xstrdup(password != NULL ? password : "");
-	req->deadline_ms = auth_now_ms() + auth->set.failure_delay_ms;
+	req->start_ms = auth_now_ms();
+	req->deadline_ms = req->start_ms + auth->set.failure_delay_ms;
 	LIST_INSERT_HEAD(&auth->requests, req, entry);
 	return req;
 }
@@ -710,6 +953,10 @@ auth_password(struct auth *auth, const char *login, const char *password, const 
 	}
 	if (login != NULL && auth_login_valid(login, strnlen(login, AUTH_LOGIN_MAX + 1))) {
 		req->login = xstrdup(login);
+		if (auth_cache_lookup(req)) {
+			auth_request_check(req);
+			return req;
+		}
 		req->state = REQ_LOOKUP;
 		req->lookup = store_account_lookup(auth->store, login, auth_looked_up, req);
 	} else {
@@ -826,6 +1073,13 @@ auth_create(struct event_base *base, struct db *db, struct store *store,
 	auth->expire_timer = evtimer_new(base, auth_expire_cb, auth);
 	if (db != NULL)
 		auth_expire_schedule(auth);
+
+	TAILQ_INIT(&auth->cache_order);
+	if (auth->set.cache_ttl_ms > 0) {
+		randombytes_buf(auth->mac_key, sizeof(auth->mac_key));
+		randombytes_buf(auth->bucket_key, sizeof(auth->bucket_key));
+		auth->buckets = xcalloc(AUTH_CACHE_BUCKETS, sizeof(*auth->buckets));
+	}
 	return auth;
 }
 
@@ -875,6 +1129,8 @@ auth_destroy(struct auth **authp)
 		auth_job_free(job);
 	}
 	store_auth_op_abandon(&auth->expire_op);
+	auth_cache_destroy(auth);
+	sodium_memzero(auth->mac_key, sizeof(auth->mac_key));
 	event_free(auth->expire_timer);
 	event_free(auth->wake);
 	close(auth->wake_fds[0]);

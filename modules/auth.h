@@ -30,6 +30,9 @@ struct auth_settings {
 	unsigned lockout_ms;        /* how long a locked key refuses attempts */
 	unsigned failure_delay_ms;  /* no failure is answered sooner after the attempt */
 	unsigned threads;           /* password-verification threads (>= 1) */
+	/* How long a successful verification is remembered (0: never; see
+	 * auth_password). Zero-initialised settings keep the cache off. */
+	unsigned cache_ttl_ms;
 };
 
 enum auth_result {
@@ -81,7 +84,20 @@ void auth_destroy(struct auth **auth);
  * then the failure count (or the reset of the account's counter after a
  * success). Every answer other than AUTH_OK and AUTH_TEMPFAIL comes no
  * sooner than failure_delay after this call; an unknown login is verified
- * against a dummy hash so that it costs as much as a real one. */
+ * against a dummy hash so that it costs as much as a real one.
+ *
+ * Cache (settings->cache_ttl_ms > 0): each worker remembers successful
+ * verifications, keyed by the login (ASCII case-insensitively) and a keyed
+ * BLAKE2b hash of login and password under a per-process random key (the
+ * password itself is never kept). A later attempt with the same login and
+ * password within the TTL of the verification (not extended by use) skips
+ * the account lookup and the Argon2id verification, but still goes
+ * through the lockout check (and the counter reset): a locked account or
+ * address stays locked. Anything else (other password, expired entry)
+ * takes the full path, so a failure never comes from the cache. Hence a
+ * password change, a disabled or deleted account takes effect for an
+ * entry at the latest cache_ttl after the entry's verification (at once
+ * when a full verification of the login sees the change first). */
 struct auth_request *auth_password(struct auth *auth, const char *login, const char *password,
                                    const char *remote_ip, const char *protocol, auth_cb *cb,
                                    void *ctx);

@@ -24,7 +24,9 @@ struct queue *queue_create(struct event_base *base, const struct floe_config *cf
 /* The runner bounces through delivery (set once both exist). */
 void queue_set_delivery(struct queue *q, struct delivery *d);
 /* Stops the runner (deliveries in progress are abandoned: their lease
- * expires and another worker retries them). Accepts NULL. */
+ * expires and another worker retries them). Enqueue operations still
+ * running get their callback with "shutting down" from inside this call.
+ * Accepts NULL; sets *q to NULL. */
 void queue_destroy(struct queue **q);
 void queue_op_abandon(struct queue_op **op);
 
@@ -35,5 +37,10 @@ typedef void queue_enqueue_cb(uint64_t message_id, const char *error, void *ctx)
 struct queue_op *queue_enqueue(struct queue *q, uint64_t account_id, const char *mail_from,
 			       const void *data, size_t size, const char *const *rcpts,
 			       size_t nrcpts, queue_enqueue_cb *cb, void *ctx);
+
+/* The back-off before the next try after attempt number attempts (1 for
+ * the first): retry_min_ms doubled per further attempt, at most
+ * retry_max_ms. */
+unsigned queue_retry_delay(unsigned retry_min_ms, unsigned retry_max_ms, unsigned attempts);
 
 #endif

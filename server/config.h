@@ -65,6 +65,7 @@ struct floe_config {
 		unsigned lockout_ms;
 		unsigned failure_delay_ms;
 		unsigned threads;         /* password-hashing threads per worker */
+		unsigned cache_ttl_ms;    /* remember successful logins (0: off) */
 	} auth;
 	struct {
 		struct config_listen_list listen, listen_tls;
@@ -78,24 +79,76 @@ struct floe_config {
 	} http;
 	struct {
 		struct config_listen_list listen;
+		size_t max_message_size; /* 0: imap.max_literal_size */
+		unsigned max_recipients;
+		size_t max_line_length;
+		unsigned timeout_ms;
 		/* [lmtp] keys */
 	} lmtp;
 	struct {
 		struct config_listen_list listen, listen_tls;
+		size_t max_message_size;
+		unsigned max_recipients;
+		unsigned messages_per_hour; /* per account; 0: unlimited */
+		unsigned timeout_ms;        /* idle client */
 		/* [smtp] keys */
 	} smtp;
 	struct {
+		char *relay;          /* "host:port", "[v6]:port"; empty: MX delivery */
+		char *relay_user;     /* empty: no AUTH */
+		char *relay_password;
+		char *relay_tls;      /* off, opportunistic, required, implicit */
+		bool relay_tls_verify;
+		char *hostname;       /* HELO name and MAILER-DAEMON domain; empty: the machine's */
+		unsigned max_age_ms;
+		unsigned retry_min_ms, retry_max_ms;
+		unsigned connect_timeout_ms, command_timeout_ms;
+		unsigned data_block_timeout_ms, data_end_timeout_ms;
+		unsigned max_parallel; /* SMTP sessions per worker */
+		unsigned poll_interval_ms;
+		unsigned lease_ms;
+		unsigned keep_done_ms;
+		unsigned resolver_threads;
 		int unused_; /* [queue] keys */
 	} queue;
 	struct {
-		int unused_; /* [delivery] keys */
+		unsigned max_hops;
+		/* [delivery] keys */
 	} delivery;
 	struct {
 		struct config_listen_list listen, listen_tls;
+		bool allow_plaintext_auth;
+		unsigned max_line_length; /* bytes */
+		unsigned max_connections_per_account;
+		unsigned max_connections_per_ip;
+		unsigned autologout_ms;
 		/* [pop3] keys */
 	} pop3;
 	struct {
-		int unused_; /* [eas] keys */
+		unsigned heartbeat_min_ms, heartbeat_max_ms; /* Ping HeartbeatInterval bounds */
+		bool heartbeat_clamp;       /* clamp a longer interval; no: Status 5 */
+		unsigned ping_max_folders;
+		char *provision_status;     /* 449, status or both */
+		bool allow_non_provisionable;
+		unsigned policy_refresh_interval_ms; /* 0: never */
+		bool policy_password_required;
+		bool policy_alphanumeric_password;
+		bool policy_allow_simple_password;
+		unsigned policy_min_password_length;
+		unsigned policy_max_inactivity_ms; /* 0: no limit */
+		unsigned policy_max_password_failures;
+		unsigned policy_password_expiration_days;
+		unsigned policy_password_history;
+		bool policy_require_encryption;
+		bool policy_allow_storage_card;
+		bool policy_allow_camera;
+		bool policy_allow_attachments;
+		size_t policy_max_attachment_size; /* 0: no limit */
+		bool policy_allow_html_email;
+		unsigned policy_max_email_age_filter;
+		unsigned policy_max_calendar_age_filter;
+		bool log_bodies;
+		/* [eas] keys */
 	} eas;
 	struct {
 		bool test_endpoints;

@@ -657,10 +657,6 @@ int master_run(struct floe_config *cfg, bool foreground)
 		const struct listener *l = &m.listeners.items[i];
 
 		log_info("listening on %s %s (%s)", l->text, l->name, listen_proto_name(l->proto));
-		if (l->proto == LISTEN_PROTO_LMTP || l->proto == LISTEN_PROTO_SMTP)
-			log_warning("%s = %s: %s is not served by this version yet; clients get "
-				    "a \"service not available\" reply",
-				    l->name, l->text, listen_proto_name(l->proto));
 	}
 	/* Rows for the workers plus those of a previous configuration still
 	 * draining after a reload. */

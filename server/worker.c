@@ -17,11 +17,18 @@
 #include "auth.h"
 #include "db-routes.h"
 #include "db.h"
+#include "delivery.h"
+#include "eas-mail.h"
+#include "eas-server.h"
 #include "http-test-routes.h"
 #include "http.h"
 #include "imap-server.h"
+#include "lmtp.h"
 #include "log.h"
 #include "notify.h"
+#include "pop3.h"
+#include "queue.h"
+#include "smtp.h"
 #include "store.h"
 #include "tls.h"
 #include "worker.h"
@@ -44,6 +51,12 @@ struct worker {
 	struct auth *auth;
 	struct imap_server *imap;
 	/* services: one field per protocol server (add yours here) */
+	struct delivery *delivery;
+	struct lmtp_server *lmtp;
+	struct eas_server *eas;
+	struct pop3_server *pop3;
+	struct queue *queue;
+	struct smtp_server *smtp;
 	struct worker_listener *listeners;
 	size_t nlisteners;
 	struct event *sigterm, *sigint, *sighup, *grace;
@@ -54,14 +67,13 @@ struct worker {
 static const char *worker_unavailable_reply(enum listen_proto proto)
 {
 	switch (proto) {
-	case LISTEN_PROTO_LMTP:
-		return "421 4.3.2 LMTP delivery is not available in this version of Floe\r\n";
 	case LISTEN_PROTO_SMTP:
 		return "421 4.3.2 SMTP submission is not available in this version of Floe\r\n";
 	case LISTEN_PROTO_POP3:
 		return "-ERR [SYS/TEMP] POP3 is not available in this version of Floe\r\n";
 	case LISTEN_PROTO_HTTP:
 	case LISTEN_PROTO_IMAP:
+	case LISTEN_PROTO_LMTP:
 		break;
 	}
 	return "";
@@ -108,6 +120,18 @@ static void worker_accept(struct evconnlistener *evl, evutil_socket_t fd, struct
 		return;
 	}
 	/* services: hand other protocols' connections to their server here */
+	if (wl->conf->proto == LISTEN_PROTO_LMTP) {
+		lmtp_server_accept(w->lmtp, bev, peer, (socklen_t)peer_len);
+		return;
+	}
+	if (wl->conf->proto == LISTEN_PROTO_POP3) {
+		pop3_server_accept(w->pop3, bev, peer, (socklen_t)peer_len, wl->conf->tls);
+		return;
+	}
+	if (wl->conf->proto == LISTEN_PROTO_SMTP) {
+		smtp_server_accept(w->smtp, bev, peer, (socklen_t)peer_len, wl->conf->tls);
+		return;
+	}
 	{
 		struct timeval tv = {30, 0};
 
@@ -155,6 +179,9 @@ static size_t worker_connection_count(const struct worker *w)
 	size_t n = http_server_connection_count(w->http) + imap_server_connection_count(w->imap);
 
 	/* services: add each server's connection count */
+	n += smtp_server_connection_count(w->smtp);
+	n += lmtp_server_connection_count(w->lmtp);
+	n += pop3_server_connection_count(w->pop3);
 	return n;
 }
 
@@ -185,9 +212,17 @@ static void worker_on_term(evutil_socket_t sig, short what, void *ctx)
 	/* Count every service before starting any: a shutdown may finish at once. */
 	w->draining = 2;
 	/* services: w->draining++ for each server shut down below */
+	w->draining++; /* lmtp */
+	w->draining++; /* eas */
+	w->draining++; /* pop3 */
+	w->draining++; /* smtp */
 	http_server_shutdown(w->http, worker_service_drained, w);
 	imap_server_shutdown(w->imap, worker_service_drained, w);
 	/* services: xxx_server_shutdown(w->xxx, worker_service_drained, w); */
+	lmtp_server_shutdown(w->lmtp, worker_service_drained, w);
+	eas_server_shutdown(w->eas, worker_service_drained, w);
+	pop3_server_shutdown(w->pop3, worker_service_drained, w);
+	smtp_server_shutdown(w->smtp, worker_service_drained, w);
 }
 
 static void worker_on_hup(evutil_socket_t sig, short what, void *ctx)
@@ -243,10 +278,21 @@ void worker_main(const struct floe_config *cfg, const struct listener_set *set, 
 	as.lockout_ms = cfg->auth.lockout_ms;
 	as.failure_delay_ms = cfg->auth.failure_delay_ms;
 	as.threads = cfg->auth.threads;
+	as.cache_ttl_ms = cfg->auth.cache_ttl_ms;
 	w.auth = auth_create(w.base, w.db, w.store, &as);
 	w.imap = imap_server_create(w.base, cfg, w.store, w.auth, w.bus, ssl);
 	/* services: create each protocol server here (after the shared objects,
 	 * before the listeners; HTTP services register their routes on w.http) */
+	/* The outgoing queue and its runner, before delivery, which queues. */
+	w.queue = queue_create(w.base, cfg, w.db);
+	/* Local delivery: LMTP, submission, forwarding, auto-replies. */
+	w.delivery = delivery_create(w.base, cfg, w.db, w.store, w.queue);
+	queue_set_delivery(w.queue, w.delivery);
+	w.smtp = smtp_server_create(w.base, cfg, w.db, w.auth, w.delivery, ssl);
+	w.lmtp = lmtp_server_create(w.base, cfg, w.delivery);
+	w.eas = eas_server_create(w.base, cfg, w.http, w.db, w.store, w.auth, w.bus);
+	eas_mail_set_delivery(w.delivery); /* SendMail, SmartReply, SmartForward */
+	w.pop3 = pop3_server_create(w.base, cfg, w.store, w.auth, ssl);
 
 	db_routes_register(w.http, w.db, w.bus, cfg->debug.test_endpoints);
 	if (cfg->debug.test_endpoints)
@@ -283,7 +329,15 @@ void worker_main(const struct floe_config *cfg, const struct listener_set *set, 
 	 * notify watches. */
 	imap_server_destroy(&w.imap);
 	/* services: destroy each protocol server here, before auth and store */
+	lmtp_server_destroy(&w.lmtp);
+	eas_server_destroy(&w.eas);
+	pop3_server_destroy(&w.pop3);
+	smtp_server_destroy(&w.smtp);
 	auth_destroy(&w.auth);
+	/* After every service that delivers (they abandon their operations). */
+	delivery_destroy(&w.delivery);
+	/* After delivery, which holds queue operations. */
+	queue_destroy(&w.queue);
 	store_destroy(&w.store);
 	notify_bus_destroy(&w.bus);
 	db_destroy(&w.db);

@@ -976,8 +976,296 @@ const struct floectl_command floectl_commands[] = {
         .max_args = 0,
         .exec = cmd_db_migrate,
     },
+    /* commands of later parts: folders and sharing (tools/floectl-share.c) */
+    {
+        .name = "folder list",
+        .args = "ADDRESS",
+        .summary = "list the folders of an account with types, sizes and sharing",
+        .help = "Lists every folder of ADDRESS (a user, resource or group) by path: its\n"
+                "type (mail, event, contact, task, note, journal, file; \"(container)\"\n"
+                "for a name kept only for its subfolders), whether it is the default\n"
+                "folder of its type, its messages and size, and whose access control\n"
+                "entries are in force: its own, inherited from a parent folder or from\n"
+                "the account (see share list).",
+        .options = floectl_folder_list_options,
+        .min_args = 1,
+        .max_args = 1,
+        .exec = floectl_cmd_folder_list,
+    },
+    {
+        .name = "folder create",
+        .args = "ADDRESS PATH",
+        .summary = "create a folder of a given type in an account",
+        .help = "Creates PATH ('/'-separated, e.g. Calendar/Team) of --type in the\n"
+                "account ADDRESS and subscribes it for the owner. Missing parents are\n"
+                "created as mail folders. Connected clients see it at once. Folders of\n"
+                "groups are created with public-folder create.",
+        .options = floectl_folder_create_options,
+        .min_args = 2,
+        .max_args = 2,
+        .exec = floectl_cmd_folder_create,
+    },
+    {
+        .name = "folder remove",
+        .args = "ADDRESS PATH",
+        .summary = "remove a folder with its items",
+        .help = "Removes PATH of ADDRESS with every item in it, as IMAP DELETE does: a\n"
+                "folder that has subfolders keeps its name as a container for them.\n"
+                "INBOX and the default folders (Calendar, Contacts, ...) cannot be\n"
+                "removed, nor a container that still has subfolders.",
+        .min_args = 2,
+        .max_args = 2,
+        .exec = floectl_cmd_folder_remove,
+    },
+    {
+        .name = "share grant",
+        .args = "OWNER[/PATH] GRANTEE RIGHTS",
+        .summary = "give a user, a group or anyone rights on a folder or account",
+        .help = "Sets the rights of GRANTEE (an address of a user or group, or anyone:\n"
+                "every user of every domain) on folder PATH of OWNER, or without PATH on\n"
+                "the whole account. RIGHTS are names separated by commas: read (lrs),\n"
+                "write (ik), modify (w), delete (xte), administer (a), all (everything\n"
+                "but administer), full (everything); or RFC 4314 letters (lrswipkxtea;\n"
+                "c and d as RFC 4314 2.1.1). They replace the grantee's rights there;\n"
+                "with a leading + they are added. Same as IMAP SETACL: a folder that\n"
+                "inherited its entries first gets its own copy of them.",
+        .min_args = 3,
+        .max_args = 3,
+        .exec = floectl_cmd_share_grant,
+    },
+    {
+        .name = "share revoke",
+        .args = "OWNER[/PATH] GRANTEE [RIGHTS]",
+        .summary = "take rights away from a grantee",
+        .help = "Removes the entry of GRANTEE on PATH of OWNER (or on the whole account),\n"
+                "or with RIGHTS only those rights. Same as IMAP DELETEACL (SETACL -rights):\n"
+                "on a folder that inherited the entry, the folder keeps a copy of the\n"
+                "others. Sessions of the grantee lose access at once.",
+        .min_args = 2,
+        .max_args = 3,
+        .exec = floectl_cmd_share_revoke,
+    },
+    {
+        .name = "share list",
+        .args = "OWNER[/PATH]",
+        .summary = "list who has which rights on a folder or account",
+        .help = "With PATH: the entries in force on that folder and where they come from\n"
+                "(its own, a parent folder's or the account's). Without: every entry of\n"
+                "the account, the account level first, then each folder's own.",
+        .min_args = 1,
+        .max_args = 1,
+        .exec = floectl_cmd_share_list,
+    },
+    {
+        .name = "share inherit",
+        .args = "OWNER/PATH on|off",
+        .summary = "make a folder follow its parent's rights, or stop following",
+        .help = "on: the folder drops its own entries and follows its parent folder (at\n"
+                "the top: the account) again, also when that changes later. off: the\n"
+                "folder keeps a copy of what it inherited and no longer follows.",
+        .min_args = 2,
+        .max_args = 2,
+        .exec = floectl_cmd_share_inherit,
+    },
+    {
+        .name = "public-folder create",
+        .args = "GROUP PATH",
+        .summary = "create a public folder that every member of a group sees",
+        .help = "Creates PATH of --type in the group account GROUP and grants the group\n"
+                "itself (every member, also later ones) --rights on it (default all:\n"
+                "read, write, modify and delete). Members see it under ~GROUP/PATH\n"
+                "without a share to accept. Change the members' rights later with share\n"
+                "grant GROUP/PATH GROUP RIGHTS.",
+        .options = floectl_public_folder_create_options,
+        .min_args = 2,
+        .max_args = 2,
+        .exec = floectl_cmd_public_folder_create,
+    },
     /* commands of later parts: device (ActiveSync) */
+    {
+        .name = "device list",
+        .args = "[ADDRESS]",
+        .summary = "list ActiveSync devices, of every account or of one",
+        .help = "Lists the ActiveSync devices known to the server (every account, or the\n"
+                "account ADDRESS): id, account, DeviceId, type, model, protocol version,\n"
+                "whether it is provisioned, its access state, whether its protocol log is\n"
+                "on, and its last contact.",
+        .max_args = 1,
+        .exec = floectl_cmd_device_list,
+    },
+    {
+        .name = "device show",
+        .args = "ID",
+        .summary = "show everything about one ActiveSync device",
+        .help = "Shows device ID: its account, DeviceId and type, User-Agent, protocol\n"
+                "version, what it reported about itself (model, OS, phone number...),\n"
+                "first and last contact, provisioning, access and wipe state, hierarchy\n"
+                "key, its last Ping and whether its protocol log is on.",
+        .min_args = 1,
+        .max_args = 1,
+        .exec = floectl_cmd_device_show,
+    },
+    {
+        .name = "device log",
+        .args = "on|off ADDRESS|ID",
+        .summary = "switch the ActiveSync protocol log of a device or an account",
+        .help = "Switches the protocol log of device ID, or of every device of the\n"
+                "account ADDRESS. Each device's requests and responses are then written,\n"
+                "decoded to XML with passwords and bodies elided, to\n"
+                "<state_dir>/eas-log/<device id>.log ([eas] log_bodies shows bodies).",
+        .min_args = 2,
+        .max_args = 2,
+        .exec = floectl_cmd_device_log,
+    },
+    {
+        .name = "device remove",
+        .args = "ID",
+        .summary = "forget an ActiveSync device",
+        .help = "Removes device ID with its provisioning, folder hierarchy and sync state.\n"
+                "If the device connects again it is registered anew and must provision\n"
+                "and synchronise from scratch.",
+        .min_args = 1,
+        .max_args = 1,
+        .exec = floectl_cmd_device_remove,
+    },
     /* commands of later parts: delivery (forwarding, responder) */
+    {
+        .name = "forward set",
+        .args = "ADDRESS TARGET...",
+        .summary = "forward the mail of an account to other addresses",
+        .help = "Every message delivered to ADDRESS (a user or resource, or one of its\n"
+                "aliases) is forwarded to each TARGET, local or remote. With --keep-copy\n"
+                "no the INBOX of ADDRESS does not keep it. Replaces earlier targets.",
+        .options = floectl_forward_set_options,
+        .min_args = 2,
+        .max_args = SIZE_MAX,
+        .exec = floectl_cmd_forward_set,
+    },
+    {
+        .name = "forward clear",
+        .args = "ADDRESS",
+        .summary = "stop forwarding the mail of an account",
+        .help = "Removes the forwarding of ADDRESS; its mail stays in its INBOX again.",
+        .min_args = 1,
+        .max_args = 1,
+        .exec = floectl_cmd_forward_clear,
+    },
+    {
+        .name = "forward show",
+        .args = "ADDRESS",
+        .summary = "show the forwarding of an account",
+        .help = "Shows the targets ADDRESS forwards to and whether it keeps a copy.",
+        .min_args = 1,
+        .max_args = 1,
+        .exec = floectl_cmd_forward_show,
+    },
+    {
+        .name = "responder set",
+        .args = "ADDRESS",
+        .summary = "set the auto-responder of an account",
+        .help = "Sets the mode of the auto-responder of ADDRESS and, when given, its date\n"
+                "window, subject, text and never-answer list (others stay as they were).\n"
+                "The subject and text may use %%Subject%%, %%From%%, %%From_Name%%,\n"
+                "%%From_Email%%, %%To%%, %%Email%%, %%Date%% and %%Time%%. Mailing lists,\n"
+                "bounces and automatic messages are never answered (RFC 3834). Changing\n"
+                "the settings forgets whom the responder has already answered.",
+        .options = floectl_responder_set_options,
+        .min_args = 1,
+        .max_args = 1,
+        .exec = floectl_cmd_responder_set,
+    },
+    {
+        .name = "responder show",
+        .args = "ADDRESS",
+        .summary = "show the auto-responder of an account",
+        .help = "Shows the responder settings of ADDRESS and how many senders it has\n"
+                "answered since they were last changed.",
+        .min_args = 1,
+        .max_args = 1,
+        .exec = floectl_cmd_responder_show,
+    },
+    {
+        .name = "sendas add",
+        .args = "ACCOUNT ADDRESS",
+        .summary = "let an account send as another address",
+        .help = "ACCOUNT may use ADDRESS as its sender in SMTP submission and ActiveSync\n"
+                "(besides its own address and aliases), e.g. a shared mailbox.",
+        .min_args = 2,
+        .max_args = 2,
+        .exec = floectl_cmd_sendas_add,
+    },
+    {
+        .name = "sendas remove",
+        .args = "ACCOUNT ADDRESS",
+        .summary = "take back a send-as delegation",
+        .help = "ACCOUNT may no longer send as ADDRESS.",
+        .min_args = 2,
+        .max_args = 2,
+        .exec = floectl_cmd_sendas_remove,
+    },
+    {
+        .name = "sendas list",
+        .args = "ACCOUNT",
+        .summary = "list the addresses an account may send as",
+        .help = "Lists the addresses delegated to ACCOUNT (its own address and aliases are\n"
+                "always allowed and not listed).",
+        .min_args = 1,
+        .max_args = 1,
+        .exec = floectl_cmd_sendas_list,
+    },
     /* commands of later parts: queue */
+    {
+        .name = "queue list",
+        .args = "",
+        .summary = "list the outgoing queue: one line per message and recipient",
+        .help = "Lists every message in the outgoing queue with, per recipient, its state\n"
+                "(queued, deferred, delivering, delivered, failed, bounced), the number of\n"
+                "attempts, the next try and the last error. Finished messages stay listed\n"
+                "for [queue] keep_done.",
+        .max_args = 0,
+        .exec = floectl_cmd_queue_list,
+    },
+    {
+        .name = "queue show",
+        .args = "ID",
+        .summary = "show one queued message: envelope, recipients and headers",
+        .help = "Shows the sender, submitting account, size, each recipient's state and\n"
+                "last error, and the message's header section.",
+        .min_args = 1,
+        .max_args = 1,
+        .exec = floectl_cmd_queue_show,
+    },
+    {
+        .name = "queue retry",
+        .args = "[ID]",
+        .summary = "try waiting recipients again now",
+        .help = "Makes the queued and deferred recipients of message ID (or of every\n"
+                "message with --all) due at once; a runner picks them up within [queue]\n"
+                "poll_interval. Failed and delivered recipients are not touched.",
+        .options = floectl_queue_retry_options,
+        .max_args = 1,
+        .exec = floectl_cmd_queue_retry,
+    },
+    {
+        .name = "queue remove",
+        .args = "ID",
+        .summary = "delete a message from the queue without bouncing it",
+        .help = "Deletes message ID and all its recipients. Nobody is told; a delivery\n"
+                "already under way may still complete.",
+        .min_args = 1,
+        .max_args = 1,
+        .exec = floectl_cmd_queue_remove,
+    },
+    {
+        .name = "smtp save-sent",
+        .args = "ADDRESS [yes|no]",
+        .summary = "show or set whether SMTP submissions are saved to Sent",
+        .help = "With yes, every message ADDRESS submits over SMTP is also stored (read)\n"
+                "in its Sent folder. The default is no: Outlook and most phones save\n"
+                "their own copy. Without a value, shows the setting.",
+        .min_args = 1,
+        .max_args = 2,
+        .exec = floectl_cmd_smtp_save_sent,
+    },
     {0},
 };

@@ -46,9 +46,68 @@ struct floectl_command {
 
 /* Handlers of commands implemented in other files (tools/floectl-*.c),
  * listed in the table of floectl-commands.c. */
+/* tools/floectl-share.c: folders, sharing, public folders */
+extern const struct floectl_option floectl_folder_list_options[];
+extern const struct floectl_option floectl_folder_create_options[];
+extern const struct floectl_option floectl_public_folder_create_options[];
+int floectl_cmd_folder_list(struct floectl *ctl, const struct floectl_command *cmd,
+                            const struct floectl_args *args);
+int floectl_cmd_folder_create(struct floectl *ctl, const struct floectl_command *cmd,
+                              const struct floectl_args *args);
+int floectl_cmd_folder_remove(struct floectl *ctl, const struct floectl_command *cmd,
+                              const struct floectl_args *args);
+int floectl_cmd_public_folder_create(struct floectl *ctl, const struct floectl_command *cmd,
+                                     const struct floectl_args *args);
+int floectl_cmd_share_grant(struct floectl *ctl, const struct floectl_command *cmd,
+                            const struct floectl_args *args);
+int floectl_cmd_share_revoke(struct floectl *ctl, const struct floectl_command *cmd,
+                             const struct floectl_args *args);
+int floectl_cmd_share_list(struct floectl *ctl, const struct floectl_command *cmd,
+                           const struct floectl_args *args);
+int floectl_cmd_share_inherit(struct floectl *ctl, const struct floectl_command *cmd,
+                              const struct floectl_args *args);
 /* floectl handlers: device */
+/* tools/floectl-device.c: ActiveSync devices */
+int floectl_cmd_device_list(struct floectl *ctl, const struct floectl_command *cmd,
+                            const struct floectl_args *args);
+int floectl_cmd_device_show(struct floectl *ctl, const struct floectl_command *cmd,
+                            const struct floectl_args *args);
+int floectl_cmd_device_log(struct floectl *ctl, const struct floectl_command *cmd,
+                           const struct floectl_args *args);
+int floectl_cmd_device_remove(struct floectl *ctl, const struct floectl_command *cmd,
+                              const struct floectl_args *args);
 /* floectl handlers: delivery */
+/* tools/floectl-delivery.c: forward, responder, sendas */
+extern const struct floectl_option floectl_forward_set_options[];
+extern const struct floectl_option floectl_responder_set_options[];
+int floectl_cmd_forward_set(struct floectl *ctl, const struct floectl_command *cmd,
+                            const struct floectl_args *args);
+int floectl_cmd_forward_clear(struct floectl *ctl, const struct floectl_command *cmd,
+                              const struct floectl_args *args);
+int floectl_cmd_forward_show(struct floectl *ctl, const struct floectl_command *cmd,
+                             const struct floectl_args *args);
+int floectl_cmd_responder_set(struct floectl *ctl, const struct floectl_command *cmd,
+                              const struct floectl_args *args);
+int floectl_cmd_responder_show(struct floectl *ctl, const struct floectl_command *cmd,
+                               const struct floectl_args *args);
+int floectl_cmd_sendas_add(struct floectl *ctl, const struct floectl_command *cmd,
+                           const struct floectl_args *args);
+int floectl_cmd_sendas_remove(struct floectl *ctl, const struct floectl_command *cmd,
+                              const struct floectl_args *args);
+int floectl_cmd_sendas_list(struct floectl *ctl, const struct floectl_command *cmd,
+                            const struct floectl_args *args);
 /* floectl handlers: queue */
+extern const struct floectl_option floectl_queue_retry_options[];
+int floectl_cmd_queue_list(struct floectl *ctl, const struct floectl_command *cmd,
+                           const struct floectl_args *args);
+int floectl_cmd_queue_show(struct floectl *ctl, const struct floectl_command *cmd,
+                           const struct floectl_args *args);
+int floectl_cmd_queue_retry(struct floectl *ctl, const struct floectl_command *cmd,
+                            const struct floectl_args *args);
+int floectl_cmd_queue_remove(struct floectl *ctl, const struct floectl_command *cmd,
+                             const struct floectl_args *args);
+int floectl_cmd_smtp_save_sent(struct floectl *ctl, const struct floectl_command *cmd,
+                               const struct floectl_args *args);
 
 /* Terminated by .name == NULL (floectl-commands.c). */
 extern const struct floectl_command floectl_commands[];

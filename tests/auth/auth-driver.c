@@ -46,7 +46,7 @@
 static struct event_base *base;
 static struct store *store;
 static struct auth *auth;
-static struct auth_settings auth_settings = {10, 300000, 300000, 200, 2};
+static struct auth_settings auth_settings = {10, 300000, 300000, 200, 2, 0};
 static int outstanding;
 static unsigned many_just, many_locked, many_errors, many_max;
 

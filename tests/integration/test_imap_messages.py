@@ -385,6 +385,41 @@ def test_append_fetch_every_item(imap):
         assert imap.search(f"SEARCH THREADID {it['THREADID'][0]}") == [1]
 
 
+def test_fetch_header_sections_exact_bytes(imap):
+    """The top-level header comes with the metadata query (one query for a
+    whole FETCH of headers): its bytes must be exactly the message's, also
+    with raw 8-bit bytes, and a header too large for that path (over 64 KiB)
+    is read from the blob as before."""
+    raw8 = (b"From: J\xf6rg <joerg@example.com>\r\nTo: bob@example.org\r\n"
+            b"Subject: caf\xe9 \xff\r\nX-Folded: one\r\n two\r\n\r\nBody \xe9.\r\n")
+    big_hdr = "".join(f"X-Filler-{i}: {'y' * 70}\r\n" for i in range(1000))
+    big = crlf(f"From: big@example.com\nSubject: big header\n") + big_hdr.encode() + b"\r\nSmall body.\r\n"
+    plain = [simple_message(f"plain {i}") for i in range(5)]
+    for m in [raw8, big] + plain:
+        imap.ok("APPEND INBOX {}", m)
+    imap.select()
+    msgs = [raw8, big] + plain
+    got = imap.fetch("FETCH 1:7 (UID BODY.PEEK[HEADER] BODY.PEEK[HEADER.FIELDS (SUBJECT X-FOLDED)] "
+                     "BODY.PEEK[HEADER.FIELDS.NOT (FROM)] RFC822.SIZE)")
+    for seq, m in enumerate(msgs, 1):
+        header = m[:m.index(b"\r\n\r\n") + 4]
+        it = got[seq]
+        assert it["BODY[HEADER]"] == header, seq
+        assert int(it["RFC822.SIZE"]) == len(m)
+        assert it["BODY[HEADER.FIELDS.NOT (FROM)]"] == b"".join(
+            line for line in re.findall(rb"(?m)^[^ \t\r][^\r]*\r\n(?:[ \t][^\r]*\r\n)*", header)
+            if not line.lower().startswith(b"from:")) + b"\r\n", seq
+    assert got[1]["BODY[HEADER.FIELDS (SUBJECT X-FOLDED)]"] == (
+        b"Subject: caf\xe9 \xff\r\nX-Folded: one\r\n two\r\n\r\n")
+    assert got[2]["BODY[HEADER.FIELDS (SUBJECT X-FOLDED)]"] == b"Subject: big header\r\n\r\n"
+    # With an item the header does not cover, every byte still comes right.
+    got = imap.fetch("FETCH 1:2 (BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[TEXT] RFC822.HEADER)")
+    assert got[1]["BODY[TEXT]"] == b"Body \xe9.\r\n"
+    assert got[2]["BODY[TEXT]"] == b"Small body.\r\n"
+    assert got[1]["RFC822.HEADER"] == raw8[:raw8.index(b"\r\n\r\n") + 4]
+    assert got[2]["RFC822.HEADER"] == big[:big.index(b"\r\n\r\n") + 4]
+
+
 def test_fetch_sets_seen_unless_peek_or_examine(imap):
     for i in range(3):
         imap.ok("APPEND INBOX {}", simple_message(f"seen {i}"))

@@ -1,6 +1,7 @@
 /* Unit test for modules/auth.c: the SASL PLAIN / LOGIN / Basic decoders,
  * base64, address keys, the verification pool on a real event loop, and
- * the whole login flow (delays, lockouts, resets, abandon, shutdown).
+ * the whole login flow (delays, lockouts, resets, abandon, shutdown) and
+ * the cache of successful verifications.
  *
  * The store and the counter table are replaced at link time by in-memory
  * fakes defined below (this file defines store_account_lookup and the
@@ -44,7 +45,7 @@ struct fake_account {
 	struct store_account account;
 };
 
-static char *hash_secret, *hash_old;
+static char *hash_secret, *hash_old, *hash_other;
 static struct fake_account accounts[] = {
     {{"demo@example.com", "demo"}, {7, "demo@example.com", "Demo User", "user", true, NULL, 0}},
     {{"off@example.com", NULL}, {8, "off@example.com", "Off", "user", false, NULL, 0}},
@@ -578,7 +579,7 @@ login(struct auth *auth, const char *user, const char *pw, const char *ip, struc
 static void
 test_pool(void)
 {
-	struct auth_settings set = {3, 60000, 60000, DELAY_MS, 2};
+	struct auth_settings set = {3, 60000, 60000, DELAY_MS, 2, 0};
 	struct auth *auth = auth_create(base, NULL, NULL, &set);
 	struct answer a, b, many[24];
 	struct auth_request *req;
@@ -664,7 +665,7 @@ test_pool(void)
 static void
 test_login(void)
 {
-	struct auth_settings set = {3, 60000, 700, DELAY_MS, 2};
+	struct auth_settings set = {3, 60000, 700, DELAY_MS, 2, 0};
 	struct auth *auth = auth_create(base, NULL, NULL, &set);
 	struct answer a, b;
 	struct auth_request *req;
@@ -677,7 +678,7 @@ test_login(void)
 	{
 		/* With a failure delay far above any hashing time, a success
 		 * that arrives before it was not delayed (no timing race). */
-		struct auth_settings slow = {3, 60000, 700, LONG_DELAY_MS, 2};
+		struct auth_settings slow = {3, 60000, 700, LONG_DELAY_MS, 2, 0};
 		struct auth *auth2 = auth_create(base, NULL, NULL, &slow);
 
 		is_int(login(auth2, "demo@example.com", "secret", "192.0.2.1", &b), AUTH_OK,
@@ -810,6 +811,121 @@ test_login(void)
 	auth_destroy(&auth);
 }
 
+#define CACHE_TTL_MS 3000
+
+static void
+test_cache(void)
+{
+	struct auth_settings set = {3, 60000, 60000, DELAY_MS, 2, CACHE_TTL_MS};
+	struct auth_settings off = {3, 60000, 60000, DELAY_MS, 2, 0};
+	struct auth *auth = auth_create(base, NULL, NULL, &set);
+	struct answer a;
+	int lookups, checks, fails;
+
+	ncounters = 0;
+	is_int(login(auth, "demo@example.com", "secret", "192.0.2.1", &a), AUTH_OK,
+	       "cache: first login verified in full");
+	lookups = fake_lookups;
+	checks = fake_checks;
+	is_int(login(auth, "Demo@Example.COM", "secret", "192.0.2.1", &a), AUTH_OK,
+	       "cache: same login (other case), same password");
+	is_int(fake_lookups, lookups, "served from the cache: no lookup, no verification");
+	is_int(fake_checks, checks + 1, "the lockout check still runs");
+	ok(a.account_id == 7 && strcmp(a.address, "demo@example.com") == 0 &&
+	       strcmp(a.display, "Demo User") == 0,
+	   "cached user: %" PRIu64 " %s \"%s\"", a.account_id, a.address, a.display);
+	is_int(login(auth, "demo", "secret", "192.0.2.1", &a), AUTH_OK, "login by local part");
+	is_int(fake_lookups, lookups + 1, "another login is its own entry, verified in full");
+
+	/* A failure never comes from the cache. */
+	lookups = fake_lookups;
+	fails = fake_fails;
+	is_int(login(auth, "demo@example.com", "Secret", "192.0.2.2", &a), AUTH_FAILED,
+	       "other password with a cached login fails");
+	ok(fake_lookups == lookups + 1 && fake_fails == fails + 1, "verified in full and counted");
+	ok(a.elapsed >= DELAY_MS - 5, "and delayed (%" PRIu64 " ms)", a.elapsed);
+	is_str(a.error, "authentication failed", "generic error");
+	lookups = fake_lookups;
+	is_int(login(auth, "demo@example.com", "secret", "192.0.2.2", &a), AUTH_OK,
+	       "the entry still serves the right password");
+	is_int(fake_lookups, lookups, "from the cache");
+
+	/* Lockouts still apply to cached passwords. */
+	ncounters = 0;
+	login(auth, "demo@example.com", "x1", "198.51.100.1", &a);
+	login(auth, "demo@example.com", "x2", "198.51.100.2", &a);
+	login(auth, "demo@example.com", "x3", "198.51.100.3", &a);
+	is_int(login(auth, "demo@example.com", "secret", "198.51.100.4", &a), AUTH_LOCKED,
+	       "locked account refuses a cached password");
+	ok(a.elapsed >= DELAY_MS - 5, "locked answer delayed (%" PRIu64 " ms)", a.elapsed);
+	ncounters = 0;
+	login(auth, "u1@example.com", "x", "2001:db8:9:9::1", &a);
+	login(auth, "u2@example.com", "x", "2001:db8:9:9::2", &a);
+	login(auth, "u3@example.com", "x", "2001:db8:9:9::3", &a);
+	is_int(login(auth, "demo@example.com", "secret", "2001:db8:9:9::4", &a), AUTH_LOCKED,
+	       "locked address refuses a cached password");
+	ncounters = 0;
+	fails = fake_resets;
+	login(auth, "demo@example.com", "x", "203.0.113.1", &a);
+	is_int(login(auth, "demo@example.com", "secret", "203.0.113.2", &a), AUTH_OK,
+	       "cached login after a failure");
+	is_int(fake_resets, fails + 1, "resets the account counter too");
+	fake_db_down = true;
+	is_int(login(auth, "demo@example.com", "secret", "192.0.2.9", &a), AUTH_TEMPFAIL,
+	       "cached login, database down: temporary failure");
+	fake_db_down = false;
+
+	/* Disabled: within the TTL the entry stands, until a full lookup
+	 * sees the change. */
+	ncounters = 0;
+	accounts[0].account.enabled = false;
+	is_int(login(auth, "demo@example.com", "secret", "192.0.2.3", &a), AUTH_OK,
+	       "disabled within the TTL: the cached login passes (documented)");
+	is_int(login(auth, "demo@example.com", "wrong", "192.0.2.3", &a), AUTH_FAILED,
+	       "a full verification of the login");
+	is_int(login(auth, "demo@example.com", "secret", "192.0.2.3", &a), AUTH_DISABLED,
+	       "saw the account disabled and dropped the entry");
+	accounts[0].account.enabled = true;
+	ncounters = 0;
+
+	/* Password change: the old password works until the TTL, measured
+	 * from the verification and not extended by use. */
+	is_int(login(auth, "demo@example.com", "secret", "192.0.2.4", &a), AUTH_OK,
+	       "verified again and cached");
+	accounts[0].account.password_hash = hash_other;
+	spin(CACHE_TTL_MS / 2);
+	lookups = fake_lookups;
+	is_int(login(auth, "demo@example.com", "secret", "192.0.2.4", &a), AUTH_OK,
+	       "old password within the TTL (documented)");
+	is_int(fake_lookups, lookups, "from the cache");
+	spin(CACHE_TTL_MS / 2 + 300);
+	is_int(login(auth, "demo@example.com", "secret", "192.0.2.4", &a), AUTH_FAILED,
+	       "old password fails once the TTL passed, although it was used meanwhile");
+	is_int(login(auth, "demo@example.com", "other", "192.0.2.5", &a), AUTH_OK,
+	       "new password works");
+	lookups = fake_lookups;
+	is_int(login(auth, "demo@example.com", "other", "192.0.2.5", &a), AUTH_OK, "and is cached");
+	is_int(fake_lookups, lookups, "no lookup");
+	accounts[0].account.password_hash = hash_secret;
+	is_int(login(auth, "demo@example.com", "secret", "192.0.2.5", &a), AUTH_OK,
+	       "another password: full path against the current hash");
+	lookups = fake_lookups;
+	is_int(login(auth, "demo@example.com", "other", "192.0.2.5", &a), AUTH_FAILED,
+	       "the entry of the replaced password is gone");
+	is_int(fake_lookups, lookups + 1, "verified in full");
+	ncounters = 0;
+	auth_destroy(&auth);
+
+	/* cache_ttl 0: every login verified in full. */
+	auth = auth_create(base, NULL, NULL, &off);
+	lookups = fake_lookups;
+	login(auth, "demo@example.com", "secret", "192.0.2.6", &a);
+	is_int(login(auth, "demo@example.com", "secret", "192.0.2.6", &a), AUTH_OK,
+	       "cache off: ok");
+	is_int(fake_lookups, lookups + 2, "cache off: both logins looked up and verified");
+	auth_destroy(&auth);
+}
+
 int
 main(void)
 {
@@ -824,6 +940,7 @@ main(void)
 	test_address_key();
 
 	if (password_hash("secret", &hash_secret, &error) < 0 ||
+	    password_hash("other", &hash_other, &error) < 0 ||
 	    crypto_pwhash_str_alg(old, "secret", 6, 3, crypto_pwhash_MEMLIMIT_INTERACTIVE,
 	                          crypto_pwhash_ALG_ARGON2ID13) != 0) {
 		ok(0, "cannot hash: %s", error);
@@ -836,9 +953,11 @@ main(void)
 	base = event_base_new();
 	test_pool();
 	test_login();
+	test_cache();
 	event_base_free(base);
 	free(hash_secret);
 	free(hash_old);
+	free(hash_other);
 	free(fake_updated_hash);
 	return done_testing();
 }

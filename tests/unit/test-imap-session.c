@@ -328,7 +328,8 @@ main(void)
 
 	cfg = config_parse("test.conf",
 	                   "[imap]\nlisten_tls =\nmax_line_length = 8k\nmax_literal_size = 1M\n"
-	                   "commands_per_second = 0\n[http]\nlisten_tls =\n[smtp]\nlisten_tls =\n",
+	                   "commands_per_second = 0\n[http]\nlisten_tls =\n[smtp]\nlisten_tls =\n"
+	                   "[pop3]\nlisten_tls =\n",
 	                   &errors);
 	ok(cfg != NULL, "configuration");
 	for (size_t i = 0; i < errors.count; i++)
