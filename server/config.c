@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -34,8 +36,10 @@ enum config_type {
 	CT_DURATION,
 	CT_LISTEN,
 	CT_LOGLEVEL,
+	CT_CHOICE, /* a string that must be one of the '|'-separated choices */
 	CT_URL,
 	CT_DBURL,
+	CT_MODE, /* file permissions, octal: 0660 */
 };
 
 struct config_key {
@@ -99,17 +103,21 @@ static const struct config_key config_keys[] = {
 	{"lmtp", "max_recipients", CT_UINT, OFF(lmtp.max_recipients), "1000", 1, 100000},
 	{"lmtp", "max_line_length", CT_SIZE, OFF(lmtp.max_line_length), "64k", 0, 0},
 	{"lmtp", "timeout", CT_DURATION, OFF(lmtp.timeout_ms), "5m", 0, 0},
+	{"lmtp", "socket_mode", CT_MODE, OFF(lmtp.socket_mode), "0660", 0, 0},
+	{"lmtp", "socket_group", CT_STRING, OFF(lmtp.socket_group), "", 0, 0},
 	/* [lmtp] keys */
 	{"smtp", "listen_tls", CT_LISTEN, OFF(smtp.listen_tls), "0.0.0.0:465", 0, 0},
 	{"smtp", "max_message_size", CT_SIZE, OFF(smtp.max_message_size), "32M", 0, 0},
 	{"smtp", "max_recipients", CT_UINT, OFF(smtp.max_recipients), "100", 1, 100000},
 	{"smtp", "messages_per_hour", CT_UINT, OFF(smtp.messages_per_hour), "200", 0, 10000000},
 	{"smtp", "timeout", CT_DURATION, OFF(smtp.timeout_ms), "5m", 0, 0},
+	{"smtp", "max_connections_per_ip", CT_UINT, OFF(smtp.max_connections_per_ip), "100", 1,
+	 1000000},
 	/* [smtp] keys */
 	{"queue", "relay", CT_STRING, OFF(queue.relay), "", 0, 0},
 	{"queue", "relay_user", CT_STRING, OFF(queue.relay_user), "", 0, 0},
 	{"queue", "relay_password", CT_STRING, OFF(queue.relay_password), "", 0, 0},
-	{"queue", "relay_tls", CT_STRING, OFF(queue.relay_tls), "opportunistic", 0, 0},
+	{"queue", "relay_tls", CT_CHOICE, OFF(queue.relay_tls), "opportunistic", 0, 0},
 	{"queue", "relay_tls_verify", CT_BOOL, OFF(queue.relay_tls_verify), "yes", 0, 0},
 	{"queue", "hostname", CT_STRING, OFF(queue.hostname), "", 0, 0},
 	{"queue", "max_age", CT_DURATION, OFF(queue.max_age_ms), "120h", 0, 0},
@@ -141,7 +149,7 @@ static const struct config_key config_keys[] = {
 	{"eas", "heartbeat_max", CT_DURATION, OFF(eas.heartbeat_max_ms), "30m", 0, 0},
 	{"eas", "heartbeat_clamp", CT_BOOL, OFF(eas.heartbeat_clamp), "yes", 0, 0},
 	{"eas", "ping_max_folders", CT_UINT, OFF(eas.ping_max_folders), "300", 1, 100000},
-	{"eas", "provision_status", CT_STRING, OFF(eas.provision_status), "both", 0, 0},
+	{"eas", "provision_status", CT_CHOICE, OFF(eas.provision_status), "both", 0, 0},
 	{"eas", "allow_non_provisionable", CT_BOOL, OFF(eas.allow_non_provisionable), "yes", 0, 0},
 	{"eas", "policy_refresh_interval", CT_DURATION, OFF(eas.policy_refresh_interval_ms), "0",
 	 0, 0},
@@ -176,6 +184,24 @@ static const struct config_key config_keys[] = {
 	{"debug", "test_endpoints", CT_BOOL, OFF(debug.test_endpoints), "no", 0, 0},
 	{NULL, NULL, 0, 0, NULL, 0, 0},
 };
+
+/* The values a CT_CHOICE key accepts, '|'-separated. */
+static const struct {
+	const char *section, *key, *choices;
+} config_choices[] = {
+	{"queue", "relay_tls", "required|opportunistic|off|implicit"},
+	{"eas", "provision_status", "449|status|both"},
+};
+
+static const char *config_key_choices(const struct config_key *k)
+{
+	for (size_t i = 0; i < sizeof(config_choices) / sizeof(config_choices[0]); i++) {
+		if (strcmp(config_choices[i].section, k->section) == 0 &&
+		    strcmp(config_choices[i].key, k->key) == 0)
+			return config_choices[i].choices;
+	}
+	return "";
+}
 
 const struct config_key_doc *config_key_docs(void)
 {
@@ -291,6 +317,21 @@ int config_parse_listen(const char *text, struct sockaddr_storage *addr_r, sockl
 	unsigned long portnum;
 	size_t hlen;
 
+	/* A Unix socket: only [lmtp] accepts one (config_validate). */
+	if (strncmp(text, "unix:", 5) == 0) {
+		struct sockaddr_un sun;
+		size_t plen = strlen(text + 5);
+
+		if (text[5] != '/' || plen >= sizeof(sun.sun_path))
+			return -1;
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		memcpy(sun.sun_path, text + 5, plen + 1);
+		memset(addr_r, 0, sizeof(*addr_r));
+		memcpy(addr_r, &sun, sizeof(sun));
+		*len_r = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + 1);
+		return 0;
+	}
 	if (text[0] == '[') {
 		const char *close = strchr(text, ']');
 
@@ -437,6 +478,31 @@ static int config_set(struct floe_config *cfg, const struct config_key *k, const
 		free(*(char **)field);
 		*(char **)field = xstrdup(value);
 		return 0;
+	case CT_CHOICE: {
+		size_t n = strlen(value);
+		const char *choices = config_key_choices(k), *c = choices;
+
+		while (c != NULL) {
+			const char *bar = strchr(c, '|');
+			size_t clen = bar != NULL ? (size_t)(bar - c) : strlen(c);
+
+			if (n > 0 && clen == n && strncmp(c, value, n) == 0)
+				break;
+			c = bar != NULL ? bar + 1 : NULL;
+		}
+		if (c == NULL) {
+			snprintf(why, sizeof(why), "expected one of %s", choices);
+			for (char *p = why; *p != '\0'; p++) {
+				if (*p == '|')
+					*p = ',';
+			}
+			*why_r = why;
+			return -1;
+		}
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return 0;
+	}
 	case CT_LOGLEVEL:
 		if (log_level_parse(value, &level) < 0) {
 			*why_r = "expected debug, info, warning or error";
@@ -484,11 +550,24 @@ static int config_set(struct floe_config *cfg, const struct config_key *k, const
 			return -1;
 		}
 		return 0;
+	case CT_MODE: {
+		char *end;
+		unsigned long mode;
+
+		errno = 0;
+		mode = strtoul(value, &end, 8);
+		if (!isdigit((unsigned char)*value) || *end != '\0' || errno != 0 || mode > 0777) {
+			*why_r = "expected octal permissions such as 0660";
+			return -1;
+		}
+		*(unsigned *)field = (unsigned)mode;
+		return 0;
+	}
 	case CT_LISTEN:
 		if (config_set_listen(field, value, line, &bad) < 0) {
 			snprintf(why, sizeof(why),
 				 "bad listen address \"%s\" (expected host:port, [v6addr]:port or "
-				 "port, with a numeric host)",
+				 "port, with a numeric host, or unix:/absolute/path)",
 				 bad);
 			*why_r = why;
 			return -1;
@@ -598,6 +677,11 @@ static void config_validate(struct floe_config *cfg, struct config_errors *error
 		for (size_t j = 0; j < lists[i].list->count; j++) {
 			struct config_listen *a = &lists[i].list->items[j];
 
+			if (a->addr.ss_family == AF_UNIX && lists[i].list != &cfg->lmtp.listen)
+				config_error(errors, cfg->path, a->line,
+					     "%s = %s: a Unix socket is only for [lmtp] listen; this "
+					     "protocol listens on TCP (host:port)",
+					     lists[i].name, a->text);
 			if (lists[i].tls && (cfg->tls.cert[0] == '\0' || cfg->tls.key[0] == '\0')) {
 				config_error(errors, cfg->path, a->line,
 					     "%s = %s needs a certificate: set [tls] cert and key",
@@ -640,6 +724,9 @@ static void config_validate(struct floe_config *cfg, struct config_errors *error
 			     "[server] user \"%s\" does not exist", cfg->server.user);
 	if (cfg->imap.max_line_length < 8192)
 		config_error(errors, cfg->path, 0, "[imap] max_line_length must be at least 8k");
+	if (cfg->lmtp.socket_group[0] != '\0' && getgrnam(cfg->lmtp.socket_group) == NULL)
+		config_error(errors, cfg->path, 0, "[lmtp] socket_group \"%s\" does not exist",
+			     cfg->lmtp.socket_group);
 	if (cfg->http.max_header_size < 1024)
 		config_error(errors, cfg->path, 0, "[http] max_header_size must be at least 1k");
 }
@@ -792,6 +879,7 @@ void config_free(struct floe_config **cfgp)
 		case CT_URL:
 		case CT_DBURL:
 		case CT_LOGLEVEL:
+		case CT_CHOICE:
 			free(*(char **)field);
 			break;
 		case CT_LISTEN:

@@ -106,6 +106,9 @@ static void test_errors(void)
 		     "test.conf:12: unknown section [nonsense]", "unknown section with line");
 	expect_error(BASE NOLISTEN "[server]\nwrokers = 2\n",
 		     "test.conf:19: unknown key \"wrokers\" in [server]", "unknown key with line");
+	expect_error(BASE NOLISTEN "[eas]\nprovision_status = maybe\n",
+		     "test.conf:19: eas.provision_status = \"maybe\": expected one of 449,status,both",
+		     "choice keys accept only their values");
 	expect_error(BASE NOLISTEN "[server]\nworkers = lots\n", "test.conf:19: server.workers",
 		     "bad number");
 	expect_error(BASE NOLISTEN "[server]\nworkers = 0\n", "from 1 to 256", "workers range");
