@@ -16,8 +16,7 @@
 #include "store.h"
 #include "xmalloc.h"
 
-#define PRIVACY_REQUIRED                                                                           \
-	"[AUTH] Plaintext authentication is not allowed without TLS; use STLS"
+#define PRIVACY_REQUIRED "[AUTH] Plaintext authentication is not allowed without TLS; use STLS"
 
 /* ---------------------------------------------------------------------
  * Opening the maildrop
@@ -47,6 +46,34 @@ maildrop_opened(struct pop3_session *s)
 	pop3_session_command_done(s);
 }
 
+static int
+hex_nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* 64 hex digits into 32 bytes; false when hex is not that. */
+static bool
+hash_decode(const char *hex, unsigned char out[32])
+{
+	if (hex == NULL || strlen(hex) != 64)
+		return false;
+	for (size_t i = 0; i < 32; i++) {
+		int hi = hex_nibble(hex[2 * i]), lo = hex_nibble(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return true;
+}
+
 static void
 maildrop_listed(const struct store_fetch_result *res, enum store_err code, const char *error,
                 void *ctx)
@@ -66,16 +93,15 @@ maildrop_listed(const struct store_fetch_result *res, enum store_err code, const
 
 		m->uid = row->uid;
 		m->size = row->size;
-		/* A row without a valid hash fails at RETR, not here. */
-		if (row->blob_hash != NULL && strlen(row->blob_hash) == 64)
-			memcpy(m->hash, row->blob_hash, 65);
+		/* Kept in binary: 32 bytes a message rather than 65. A row
+		 * without a valid hash fails at RETR, not here. */
+		m->has_hash = hash_decode(row->blob_hash, m->hash);
 	}
 	maildrop_opened(s);
 }
 
 static void
-maildrop_inbox(const struct store_folder *folder, enum store_err code, const char *error,
-               void *ctx)
+maildrop_inbox(const struct store_folder *folder, enum store_err code, const char *error, void *ctx)
 {
 	struct pop3_session *s = ctx;
 
@@ -135,7 +161,8 @@ auth_done(enum auth_result result, const struct auth_user *user, const char *err
 	default:
 		log_warning("pop3 %s: authentication unavailable: %s", s->peer,
 		            error != NULL ? error : "unknown error");
-		pop3_err(s, "[SYS/TEMP] Authentication is temporarily unavailable; try again later");
+		pop3_err(s,
+		         "[SYS/TEMP] Authentication is temporarily unavailable; try again later");
 		break;
 	}
 	pop3_session_command_done(s);

@@ -203,7 +203,7 @@ static size_t
 update_ranges(const struct pop3_session *s, bool want_deleted, bool only_retrieved,
               struct store_uid_ranges *uids)
 {
-	uint32_t (*ranges)[2] = xcalloc(s->nmsgs + 1, sizeof(*ranges));
+	uint32_t(*ranges)[2] = xcalloc(s->nmsgs + 1, sizeof(*ranges));
 	size_t n = 0, count = 0;
 
 	for (size_t i = 0; i < s->nmsgs; i++) {
@@ -337,21 +337,21 @@ cmd_quit(struct pop3_session *s, const char *args)
  */
 
 static const struct pop3_command pop3_commands[] = {
-	{.name = "CAPA", .states = ANY, .exec = cmd_capa},
-	{.name = "QUIT", .states = ANY, .exec = cmd_quit},
-	{.name = "STLS", .states = POP3_STATE_AUTHORIZATION, .exec = cmd_stls},
-	{.name = "USER", .states = POP3_STATE_AUTHORIZATION, .exec = pop3_cmd_user},
-	{.name = "PASS", .states = POP3_STATE_AUTHORIZATION, .exec = pop3_cmd_pass},
-	{.name = "AUTH", .states = POP3_STATE_AUTHORIZATION, .exec = pop3_cmd_auth},
-	{.name = "APOP", .states = POP3_STATE_AUTHORIZATION, .exec = pop3_cmd_apop},
-	{.name = "NOOP", .states = POP3_STATE_TRANSACTION, .exec = cmd_noop},
-	{.name = "STAT", .states = POP3_STATE_TRANSACTION, .exec = cmd_stat},
-	{.name = "LIST", .states = POP3_STATE_TRANSACTION, .exec = cmd_list},
-	{.name = "UIDL", .states = POP3_STATE_TRANSACTION, .exec = cmd_uidl},
-	{.name = "RETR", .states = POP3_STATE_TRANSACTION, .exec = pop3_cmd_retr},
-	{.name = "TOP", .states = POP3_STATE_TRANSACTION, .exec = pop3_cmd_top},
-	{.name = "DELE", .states = POP3_STATE_TRANSACTION, .exec = cmd_dele},
-	{.name = "RSET", .states = POP3_STATE_TRANSACTION, .exec = cmd_rset},
+    {.name = "CAPA", .states = ANY, .exec = cmd_capa},
+    {.name = "QUIT", .states = ANY, .exec = cmd_quit},
+    {.name = "STLS", .states = POP3_STATE_AUTHORIZATION, .exec = cmd_stls},
+    {.name = "USER", .states = POP3_STATE_AUTHORIZATION, .exec = pop3_cmd_user},
+    {.name = "PASS", .states = POP3_STATE_AUTHORIZATION, .exec = pop3_cmd_pass},
+    {.name = "AUTH", .states = POP3_STATE_AUTHORIZATION, .exec = pop3_cmd_auth},
+    {.name = "APOP", .states = POP3_STATE_AUTHORIZATION, .exec = pop3_cmd_apop},
+    {.name = "NOOP", .states = POP3_STATE_TRANSACTION, .exec = cmd_noop},
+    {.name = "STAT", .states = POP3_STATE_TRANSACTION, .exec = cmd_stat},
+    {.name = "LIST", .states = POP3_STATE_TRANSACTION, .exec = cmd_list},
+    {.name = "UIDL", .states = POP3_STATE_TRANSACTION, .exec = cmd_uidl},
+    {.name = "RETR", .states = POP3_STATE_TRANSACTION, .exec = pop3_cmd_retr},
+    {.name = "TOP", .states = POP3_STATE_TRANSACTION, .exec = pop3_cmd_top},
+    {.name = "DELE", .states = POP3_STATE_TRANSACTION, .exec = cmd_dele},
+    {.name = "RSET", .states = POP3_STATE_TRANSACTION, .exec = cmd_rset},
 };
 
 const struct pop3_command *

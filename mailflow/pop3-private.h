@@ -66,7 +66,8 @@ struct pop3_msg {
 	bool deleted;   /* DELE in this session */
 	bool retrieved; /* RETR in this session: \Seen at QUIT */
 	uint64_t size;
-	char hash[65]; /* hex SHA-256 of the blob */
+	bool has_hash;
+	unsigned char hash[32]; /* SHA-256 of the blob */
 };
 
 /* SASL exchange waiting for the client's next line. */
@@ -121,8 +122,7 @@ struct pop3_session {
 };
 
 struct pop3_session *pop3_session_create(struct pop3_server *server, struct bufferevent *bev,
-                                         const struct sockaddr *peer, socklen_t peer_len,
-                                         bool tls);
+                                         const struct sockaddr *peer, socklen_t peer_len, bool tls);
 /* Frees at once (server destroy). */
 void pop3_session_destroy_now(struct pop3_session *s);
 void pop3_session_set_slot(struct pop3_session *s, size_t slot);
@@ -146,7 +146,7 @@ bool pop3_session_plaintext_ok(const struct pop3_session *s);
 void pop3_session_disconnect(struct pop3_session *s, const char *reply);
 /* STLS after "+OK": 0, or -1 with *error_r. */
 int pop3_session_starttls(struct pop3_session *s, const char **error_r);
-/* Enters TRANSACTION with the given snapshot (taken over). */
+/* Enters TRANSACTION once s->msgs holds the snapshot (autologout applies). */
 void pop3_session_enter_transaction(struct pop3_session *s);
 /* Leaves a failed login: drops the account reference and the snapshot. */
 void pop3_session_drop_account(struct pop3_session *s);
@@ -196,20 +196,19 @@ int pop3_msg_arg(struct pop3_session *s, const char *text, size_t *index_r);
  * '.', and with TOP only the header, the blank line and max_body_lines
  * lines of the body pass. Feed the message in any pieces; then finish. */
 struct pop3_stuffer {
-	bool line_start; /* the next byte starts a line */
-	bool after_cr;   /* the last byte was CR */
-	bool in_header;  /* before the blank line ending the header */
+	bool line_start;        /* the next byte starts a line */
+	bool after_cr;          /* the last byte was CR */
+	bool in_header;         /* before the blank line ending the header */
 	bool header_line_empty; /* the header line so far is empty */
-	bool top;        /* TOP: count body lines */
+	bool top;               /* TOP: count body lines */
 	uint64_t body_lines_left;
-	bool done;       /* TOP's lines are all out: ignore the rest */
+	bool done; /* TOP's lines are all out: ignore the rest */
 };
 
 void pop3_stuffer_init(struct pop3_stuffer *st, bool top, uint64_t max_body_lines);
 /* Appends the transformed bytes of data to out. Returns true once done
  * (TOP has written all it wants; further input is ignored). */
-bool pop3_stuffer_feed(struct pop3_stuffer *st, const void *data, size_t len,
-                       struct evbuffer *out);
+bool pop3_stuffer_feed(struct pop3_stuffer *st, const void *data, size_t len, struct evbuffer *out);
 /* Ends the response: a CRLF if the last line was unterminated, then
  * ".\r\n". */
 void pop3_stuffer_finish(struct pop3_stuffer *st, struct evbuffer *out);

@@ -89,10 +89,21 @@ transfer_data(const void *data, size_t len, enum store_err code, const char *err
 static void
 transfer_read(struct pop3_session *s)
 {
+	static const char digits[] = "0123456789abcdef";
 	struct pop3_transfer *x = s->xfer;
+	const struct pop3_msg *m = &s->msgs[x->index];
+	char hex[65] = "";
 
-	s->op = store_blob_read(pop3_server_store(s->server), s->account_id, s->folder_id,
-	                        s->msgs[x->index].hash, x->offset, POP3_CHUNK, transfer_data, s);
+	/* An empty hash is refused by the store: -ERR for this message. */
+	if (m->has_hash) {
+		for (size_t i = 0; i < 32; i++) {
+			hex[2 * i] = digits[m->hash[i] >> 4];
+			hex[2 * i + 1] = digits[m->hash[i] & 15];
+		}
+		hex[64] = '\0';
+	}
+	s->op = store_blob_read(pop3_server_store(s->server), s->account_id, s->folder_id, hex,
+	                        x->offset, POP3_CHUNK, transfer_data, s);
 }
 
 void

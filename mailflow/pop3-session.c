@@ -123,8 +123,7 @@ session_set_timeouts(struct pop3_session *s)
 	struct timeval rd, wr;
 
 	/* autologout 0 disables it, except before login. */
-	if (s->state == POP3_STATE_AUTHORIZATION &&
-	    (rd_ms == 0 || rd_ms > POP3_PREAUTH_TIMEOUT_MS))
+	if (s->state == POP3_STATE_AUTHORIZATION && (rd_ms == 0 || rd_ms > POP3_PREAUTH_TIMEOUT_MS))
 		rd_ms = POP3_PREAUTH_TIMEOUT_MS;
 	rd.tv_sec = rd_ms / 1000;
 	rd.tv_usec = (rd_ms % 1000) * 1000;
@@ -329,6 +328,11 @@ pop3_session_starttls(struct pop3_session *s, const char **error_r)
 		*error_r = "cannot start TLS";
 		return -1;
 	}
+	/* The TLS filter moves everything it encrypts into the socket
+	 * bufferevent at once unless that has a high-water mark; then the
+	 * filter's output stays empty, its write callback never comes again
+	 * and a long RETR would wait for ever. */
+	bufferevent_setwatermark(bufferevent_get_underlying(bev), EV_WRITE, 0, POP3_OUTPUT_LOW);
 	s->bev = bev;
 	s->tls = true;
 	s->skipping = false;
@@ -404,7 +408,8 @@ pop3_session_create(struct pop3_server *server, struct bufferevent *bev,
 		log_warning("pop3 %s: too many connections from this address", s->peer);
 		/* Not registered: destroy must not unregister it; it is freed
 		 * from the event loop once the reply is out. */
-		pop3_session_disconnect(s, "-ERR [SYS/TEMP] Too many connections from your address");
+		pop3_session_disconnect(s,
+		                        "-ERR [SYS/TEMP] Too many connections from your address");
 		return s;
 	}
 	s->registered = true;

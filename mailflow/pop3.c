@@ -151,8 +151,8 @@ refuse_event(struct bufferevent *bev, short what, void *ctx)
 }
 
 void
-pop3_server_accept(struct pop3_server *server, struct bufferevent *bev,
-                   const struct sockaddr *peer, socklen_t peer_len, bool tls)
+pop3_server_accept(struct pop3_server *server, struct bufferevent *bev, const struct sockaddr *peer,
+                   socklen_t peer_len, bool tls)
 {
 	if (server->stopping) {
 		static const char reply[] = "-ERR [SYS/TEMP] Server shutting down\r\n";
@@ -249,7 +249,8 @@ pop3_server_session_add(struct pop3_server *server, struct pop3_session *s, cons
 	if (counter_ref(server, key, server->cfg->pop3.max_connections_per_ip) < 0)
 		return -1;
 	if (server->nsessions == server->sessions_alloc) {
-		server->sessions_alloc = server->sessions_alloc == 0 ? 16 : server->sessions_alloc * 2;
+		server->sessions_alloc =
+		    server->sessions_alloc == 0 ? 16 : server->sessions_alloc * 2;
 		server->sessions = xreallocarray(server->sessions, server->sessions_alloc,
 		                                 sizeof(*server->sessions));
 	}

@@ -83,6 +83,8 @@ struct floe_config {
 		unsigned max_recipients;
 		size_t max_line_length;
 		unsigned timeout_ms;
+		unsigned socket_mode; /* of a unix: listener (octal in the file) */
+		char *socket_group;   /* its group; empty: the server user's */
 		/* [lmtp] keys */
 	} lmtp;
 	struct {
@@ -91,6 +93,7 @@ struct floe_config {
 		unsigned max_recipients;
 		unsigned messages_per_hour; /* per account; 0: unlimited */
 		unsigned timeout_ms;        /* idle client */
+		unsigned max_connections_per_ip;
 		/* [smtp] keys */
 	} smtp;
 	struct {

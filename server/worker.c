@@ -216,6 +216,7 @@ static void worker_on_term(evutil_socket_t sig, short what, void *ctx)
 	w->draining++; /* eas */
 	w->draining++; /* pop3 */
 	w->draining++; /* smtp */
+	w->draining++; /* queue */
 	http_server_shutdown(w->http, worker_service_drained, w);
 	imap_server_shutdown(w->imap, worker_service_drained, w);
 	/* services: xxx_server_shutdown(w->xxx, worker_service_drained, w); */
@@ -223,6 +224,8 @@ static void worker_on_term(evutil_socket_t sig, short what, void *ctx)
 	eas_server_shutdown(w->eas, worker_service_drained, w);
 	pop3_server_shutdown(w->pop3, worker_service_drained, w);
 	smtp_server_shutdown(w->smtp, worker_service_drained, w);
+	/* The outgoing queue gives back the leases of unfinished deliveries. */
+	queue_shutdown(w->queue, worker_service_drained, w);
 }
 
 static void worker_on_hup(evutil_socket_t sig, short what, void *ctx)

@@ -433,13 +433,15 @@ def test_retr_large_message(server, user):
     imap.append(data)
     imap.close()
 
-    p = pop_tls(server, user)
-    assert p.list(1) == f"+OK 1 {len(data)}".encode()
-    resp, lines, _ = p.retr(1)
-    got = b"\r\n".join(lines) + b"\r\n"
-    assert len(got) == len(data)
-    assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
-    p.quit()
+    # Implicit TLS, and STLS (where the TLS filter sits on the socket).
+    for connect in (pop_tls, pop_stls):
+        p = connect(server, user)
+        assert p.list(1) == f"+OK 1 {len(data)}".encode()
+        resp, lines, _ = p.retr(1)
+        got = b"\r\n".join(lines) + b"\r\n"
+        assert len(got) == len(data)
+        assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+        p.quit()
 
 
 def test_top(server, user):

@@ -74,10 +74,10 @@ test_top(void)
 {
 	const char *msg = "From: a\r\nSubject: s\r\n\r\nl1\r\n.l2\r\nl3\r\n";
 
-	check("TOP 0: header and blank line", msg, true, 0,
-	      "From: a\r\nSubject: s\r\n\r\n.\r\n");
+	check("TOP 0: header and blank line", msg, true, 0, "From: a\r\nSubject: s\r\n\r\n.\r\n");
 	check("TOP 2", msg, true, 2, "From: a\r\nSubject: s\r\n\r\nl1\r\n..l2\r\n.\r\n");
-	check("TOP beyond the end", msg, true, 10, "From: a\r\nSubject: s\r\n\r\nl1\r\n..l2\r\nl3\r\n.\r\n");
+	check("TOP beyond the end", msg, true, 10,
+	      "From: a\r\nSubject: s\r\n\r\nl1\r\n..l2\r\nl3\r\n.\r\n");
 	check("TOP of a header-only message", "From: a\r\nX: y", true, 3,
 	      "From: a\r\nX: y\r\n.\r\n");
 	check("TOP with bare LF", "From: a\n\nl1\nl2\n", true, 1, "From: a\r\n\r\nl1\r\n.\r\n");
@@ -110,8 +110,7 @@ test_parse(void)
 	ok(pop3_parse_number("", 100, &v) < 0, "empty number refused");
 	ok(pop3_parse_number("-1", 100, &v) < 0, "sign refused");
 	ok(pop3_parse_number("1 ", 100, &v) < 0, "trailing space refused");
-	ok(pop3_parse_number("99999999999999999999999", UINT64_MAX, &v) < 0,
-	   "overflow refused");
+	ok(pop3_parse_number("99999999999999999999999", UINT64_MAX, &v) < 0, "overflow refused");
 	ok(pop3_parse_number("0", 100, &v) == 0 && v == 0, "zero parsed");
 }
 
