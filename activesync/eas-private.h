@@ -183,7 +183,7 @@ void eas_policy_hash(const struct eas_policy *policy, char hash_r[17]);
 void eas_ping_shutdown_all(struct eas_server *server);
 void eas_ping_registry_free(struct eas_server *server);
 
-/* --- folders.c --- */
+/* --- eas-folders.c --- */
 /* The EAS view of a folder list (skips what EAS cannot show): lines
  * "id\tparent\ttype\tname\n" in list order, parents first. Caller frees. */
 struct store_folder_list;
@@ -193,6 +193,41 @@ char *eas_folders_state(const struct store_folder_list *list);
 void eas_folders_hash(const char *state, char hash_r[17]);
 /* FNV-1a digest of a text, 16 hex digits. */
 void eas_hash_text(const char *text, char hash_r[17]);
+
+/* --- eas-folders.c: the EAS view of the folder tree --- */
+struct eas_view_folder {
+	uint64_t id, parent;
+	unsigned type;
+	char *name; /* last path component */
+	char *path;
+};
+struct eas_view {
+	struct eas_view_folder *items;
+	size_t count;
+};
+/* A parsed state line. */
+struct eas_state_entry {
+	uint64_t id, parent;
+	unsigned type;
+	const char *name; /* into the state copy */
+	const char *line;
+	size_t line_len;
+};
+void eas_view_build(const struct store_folder_list *list, struct eas_view *v);
+void eas_view_free(struct eas_view *v);
+const struct eas_view_folder *eas_view_find(const struct eas_view *v, uint64_t id);
+/* The state text of a view (the caller frees). */
+char *eas_view_state(const struct eas_view *v);
+void eas_state_add_line(struct evbuffer *out, uint64_t id, uint64_t parent, unsigned type,
+                        const char *name);
+/* Splits text (modified in place) into entries (the caller frees the array). */
+struct eas_state_entry *eas_state_parse(char *text, size_t *count_r);
+const struct eas_state_entry *eas_state_find(const struct eas_state_entry *e, size_t n,
+                                             uint64_t id);
+/* A decimal number of at most 20 digits: 0 or -1. */
+int eas_parse_u64(const char *s, size_t len, uint64_t *v_r);
+/* Default folders (types 2-11), which a device may not rename or delete. */
+bool eas_type_is_special(unsigned type);
 
 /* --- settings.c --- */
 /* Reads Settings:DeviceInformation/Set into info (strings point into the

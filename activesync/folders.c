@@ -2,7 +2,7 @@
  * initial and incremental Add/Update/Delete against the folder set the
  * device was last sent, a repeated key answered again), FolderCreate,
  * FolderUpdate (rename and move) and FolderDelete over the store's folder
- * functions, EAS folder types and ServerIds.
+ * functions (types, ServerIds and the state text: eas-folders.c).
  *
  * Outbox: the store has none, so FolderSync creates a plain mail folder
  * "Outbox" at the top level the first time an account syncs its hierarchy
@@ -21,284 +21,6 @@
 
 #define OUTBOX_NAME "Outbox"
 
-/* --- ServerIds and types --- */
-
-static int
-parse_u64(const char *s, size_t len, uint64_t *v_r)
-{
-	uint64_t v = 0;
-
-	if (len == 0 || len > 20)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*v_r = v;
-	return 0;
-}
-
-int
-eas_parse_item_id(const char *server_id, uint64_t *folder_id_r, uint32_t *uid_r)
-{
-	const char *colon;
-	uint64_t folder, uid;
-
-	if (server_id == NULL || (colon = strchr(server_id, ':')) == NULL)
-		return -1;
-	if (parse_u64(server_id, (size_t)(colon - server_id), &folder) < 0 || folder == 0 ||
-	    parse_u64(colon + 1, strlen(colon + 1), &uid) < 0 || uid == 0 || uid > UINT32_MAX)
-		return -1;
-	*folder_id_r = folder;
-	*uid_r = (uint32_t)uid;
-	return 0;
-}
-
-unsigned
-eas_folder_type(const struct store_folder *f)
-{
-	const char *type = f->type != NULL ? f->type : "mail";
-
-	if (strcmp(type, "mail") == 0) {
-		const char *su = f->special_use;
-
-		if (su != NULL && strcmp(su, "inbox") == 0)
-			return 2;
-		if (f->parent_id == 0 && strcasecmp(f->path, "INBOX") == 0)
-			return 2;
-		if (su != NULL && strcmp(su, "drafts") == 0)
-			return 3;
-		if (su != NULL && strcmp(su, "trash") == 0)
-			return 4;
-		if (su != NULL && strcmp(su, "sent") == 0)
-			return 5;
-		if (f->parent_id == 0 && strcmp(f->path, OUTBOX_NAME) == 0)
-			return 6;
-		return 12;
-	}
-	if (strcmp(type, "task") == 0)
-		return f->is_default ? 7 : 15;
-	if (strcmp(type, "event") == 0)
-		return f->is_default ? 8 : 13;
-	if (strcmp(type, "contact") == 0)
-		return f->is_default ? 9 : 14;
-	if (strcmp(type, "note") == 0)
-		return f->is_default ? 10 : 17;
-	if (strcmp(type, "journal") == 0)
-		return f->is_default ? 11 : 16;
-	return 1;
-}
-
-/* Types a device may not delete or rename: the default folders. */
-static bool
-type_is_special(unsigned type)
-{
-	return type >= 2 && type <= 11;
-}
-
-/* --- The EAS view of a folder list --- */
-
-struct view_folder {
-	uint64_t id, parent;
-	unsigned type;
-	char *name; /* last path component */
-	char *path;
-};
-
-struct view {
-	struct view_folder *items;
-	size_t count;
-};
-
-static void
-view_free(struct view *v)
-{
-	for (size_t i = 0; i < v->count; i++) {
-		free(v->items[i].name);
-		free(v->items[i].path);
-	}
-	free(v->items);
-	v->items = NULL;
-	v->count = 0;
-}
-
-static const struct view_folder *
-view_find(const struct view *v, uint64_t id)
-{
-	for (size_t i = 0; i < v->count; i++) {
-		if (v->items[i].id == id)
-			return &v->items[i];
-	}
-	return NULL;
-}
-
-/* Folders of type file and everything below them are left out. */
-static void
-view_build(const struct store_folder_list *list, struct view *v)
-{
-	v->items = xcalloc(list->count + 1, sizeof(*v->items));
-	v->count = 0;
-	for (size_t i = 0; i < list->count; i++) {
-		const struct store_folder *f = &list->folders[i];
-		const char *slash = strrchr(f->path, '/');
-		struct view_folder *vf;
-
-		if (f->type != NULL && strcmp(f->type, "file") == 0)
-			continue;
-		if (f->parent_id != 0 && view_find(v, f->parent_id) == NULL)
-			continue; /* below a folder that is not shown */
-		vf = &v->items[v->count++];
-		vf->id = f->id;
-		vf->parent = f->parent_id;
-		vf->type = eas_folder_type(f);
-		vf->name = xstrdup(slash != NULL ? slash + 1 : f->path);
-		vf->path = xstrdup(f->path);
-	}
-}
-
-static void
-state_add_line(struct evbuffer *out, uint64_t id, uint64_t parent, unsigned type, const char *name)
-{
-	evbuffer_add_printf(out, "%" PRIu64 "\t%" PRIu64 "\t%u\t%s\n", id, parent, type, name);
-}
-
-static char *
-view_state(const struct view *v)
-{
-	struct evbuffer *out = evbuffer_new();
-	size_t len;
-	char *s;
-
-	for (size_t i = 0; i < v->count; i++)
-		state_add_line(out, v->items[i].id, v->items[i].parent, v->items[i].type,
-		               v->items[i].name);
-	len = evbuffer_get_length(out);
-	s = xmalloc(len + 1);
-	evbuffer_remove(out, s, len);
-	s[len] = '\0';
-	evbuffer_free(out);
-	return s;
-}
-
-char *
-eas_folders_state(const struct store_folder_list *list)
-{
-	struct view v;
-	char *s;
-
-	view_build(list, &v);
-	s = view_state(&v);
-	view_free(&v);
-	return s;
-}
-
-/* A parsed state line. */
-struct state_entry {
-	uint64_t id, parent;
-	unsigned type;
-	const char *name; /* into the state copy */
-	const char *line;
-	size_t line_len;
-};
-
-/* Splits a copy of text (modified in place) into entries. */
-static struct state_entry *
-state_parse(char *text, size_t *count_r)
-{
-	size_t n = 0, cap = 16;
-	struct state_entry *e = xcalloc(cap, sizeof(*e));
-	char *p = text;
-
-	while (*p != '\0') {
-		char *nl = strchr(p, '\n'), *f2, *f3, *f4;
-
-		if (nl == NULL)
-			break;
-		*nl = '\0';
-		f2 = strchr(p, '\t');
-		f3 = f2 != NULL ? strchr(f2 + 1, '\t') : NULL;
-		f4 = f3 != NULL ? strchr(f3 + 1, '\t') : NULL;
-		if (f4 != NULL) {
-			if (n == cap)
-				e = xreallocarray(e, cap *= 2, sizeof(*e));
-			e[n].line = p;
-			e[n].line_len = (size_t)(nl - p);
-			*f2 = *f3 = *f4 = '\0';
-			e[n].id = strtoull(p, NULL, 10);
-			e[n].parent = strtoull(f2 + 1, NULL, 10);
-			e[n].type = (unsigned)strtoul(f3 + 1, NULL, 10);
-			e[n].name = f4 + 1;
-			n++;
-		}
-		p = nl + 1;
-	}
-	*count_r = n;
-	return e;
-}
-
-static const struct state_entry *
-state_find(const struct state_entry *e, size_t n, uint64_t id)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (e[i].id == id)
-			return &e[i];
-	}
-	return NULL;
-}
-
-static int
-entry_cmp(const void *a, const void *b)
-{
-	const struct state_entry *x = a, *y = b;
-
-	return x->id < y->id ? -1 : x->id > y->id;
-}
-
-void
-eas_hash_text(const char *text, char hash_r[17])
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
-		h ^= *p;
-		h *= 0x100000001b3ULL;
-	}
-	snprintf(hash_r, 17, "%016" PRIx64, h);
-}
-
-void
-eas_folders_hash(const char *state, char hash_r[17])
-{
-	char *copy = xstrdup(state);
-	size_t n;
-	struct state_entry *e = state_parse(copy, &n);
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	qsort(e, n, sizeof(*e), entry_cmp);
-	for (size_t i = 0; i < n; i++) {
-		char head[64];
-		int len = snprintf(head, sizeof(head), "%" PRIu64 "/%" PRIu64 "/%u/", e[i].id,
-		                   e[i].parent, e[i].type);
-
-		for (int k = 0; k < len; k++) {
-			h ^= (unsigned char)head[k];
-			h *= 0x100000001b3ULL;
-		}
-		for (const unsigned char *p = (const unsigned char *)e[i].name; *p != '\0'; p++) {
-			h ^= *p;
-			h *= 0x100000001b3ULL;
-		}
-		h ^= '\n';
-		h *= 0x100000001b3ULL;
-	}
-	snprintf(hash_r, 17, "%016" PRIx64, h);
-	free(e);
-	free(copy);
-}
-
 /* --- The commands --- */
 
 enum fcmd { F_SYNC, F_CREATE, F_UPDATE, F_DELETE };
@@ -307,7 +29,7 @@ struct fctx {
 	struct eas_request *req;
 	struct store_op *op;
 	enum fcmd cmd;
-	struct view view;
+	struct eas_view view;
 	bool outbox_tried;
 	/* the device's state */
 	uint64_t key, prev_key;
@@ -346,7 +68,7 @@ static void
 fctx_free(struct fctx *f)
 {
 	store_op_abandon(&f->op);
-	view_free(&f->view);
+	eas_view_free(&f->view);
 	free(f->state);
 	free(f->prev_state);
 	free(f->new_state);
@@ -400,19 +122,19 @@ foldersync_reply(struct fctx *f, const char *base, uint64_t key)
 	struct wbxml_writer *w = wbxml_writer_new(out);
 	char *copy = xstrdup(base);
 	size_t n, count = 0;
-	struct state_entry *old = state_parse(copy, &n);
+	struct eas_state_entry *old = eas_state_parse(copy, &n);
 
 	/* Count first: Count precedes the changes. */
 	for (size_t i = 0; i < f->view.count; i++) {
-		const struct view_folder *v = &f->view.items[i];
-		const struct state_entry *e = state_find(old, n, v->id);
+		const struct eas_view_folder *v = &f->view.items[i];
+		const struct eas_state_entry *e = eas_state_find(old, n, v->id);
 
 		if (e == NULL || e->parent != v->parent || e->type != v->type ||
 		    strcmp(e->name, v->name) != 0)
 			count++;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (view_find(&f->view, old[i].id) == NULL)
+		if (eas_view_find(&f->view, old[i].id) == NULL)
 			count++;
 	}
 
@@ -425,8 +147,8 @@ foldersync_reply(struct fctx *f, const char *base, uint64_t key)
 	 * moved out of a deleted one is moved before its old parent goes. */
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < f->view.count; i++) {
-			const struct view_folder *v = &f->view.items[i];
-			const struct state_entry *e = state_find(old, n, v->id);
+			const struct eas_view_folder *v = &f->view.items[i];
+			const struct eas_state_entry *e = eas_state_find(old, n, v->id);
 
 			if (pass == 0 &&
 			    (e == NULL || (e->parent == v->parent && e->type == v->type &&
@@ -444,7 +166,7 @@ foldersync_reply(struct fctx *f, const char *base, uint64_t key)
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (view_find(&f->view, old[i].id) != NULL)
+		if (eas_view_find(&f->view, old[i].id) != NULL)
 			continue;
 		wbxml_start(w, EAS_FOLDERHIERARCHY_DELETE);
 		wbxml_uint(w, EAS_FOLDERHIERARCHY_SERVERID, old[i].id);
@@ -509,7 +231,7 @@ foldersync_run(struct fctx *f)
 	char *base;
 	uint64_t base_key;
 
-	f->new_state = view_state(&f->view);
+	f->new_state = eas_view_state(&f->view);
 	if (f->client_key == 0) {
 		/* Initial (or a reset): everything is new. The previous state is
 		 * dropped so that an old key is refused from now on. */
@@ -550,12 +272,12 @@ foldersync_run(struct fctx *f)
  * f->state plus exactly this change afterwards). */
 static char *
 state_apply(const char *state, uint64_t remove_from, const uint64_t *removed, size_t nremoved,
-            const struct view_folder *changed)
+            const struct eas_view_folder *changed)
 {
 	struct evbuffer *out = evbuffer_new();
 	char *copy = xstrdup(state), *s;
 	size_t n, len;
-	struct state_entry *e = state_parse(copy, &n);
+	struct eas_state_entry *e = eas_state_parse(copy, &n);
 	bool replaced = false;
 
 	for (size_t i = 0; i < n; i++) {
@@ -568,15 +290,15 @@ state_apply(const char *state, uint64_t remove_from, const uint64_t *removed, si
 		if (skip || e[i].id == remove_from)
 			continue;
 		if (changed != NULL && e[i].id == changed->id) {
-			state_add_line(out, changed->id, changed->parent, changed->type,
-			               changed->name);
+			eas_state_add_line(out, changed->id, changed->parent, changed->type,
+			                   changed->name);
 			replaced = true;
 			continue;
 		}
-		state_add_line(out, e[i].id, e[i].parent, e[i].type, e[i].name);
+		eas_state_add_line(out, e[i].id, e[i].parent, e[i].type, e[i].name);
 	}
 	if (changed != NULL && !replaced)
-		state_add_line(out, changed->id, changed->parent, changed->type, changed->name);
+		eas_state_add_line(out, changed->id, changed->parent, changed->type, changed->name);
 	len = evbuffer_get_length(out);
 	s = xmalloc(len + 1);
 	evbuffer_remove(out, s, len);
@@ -591,7 +313,7 @@ static void
 folder_created(const struct store_folder *folder, enum store_err code, const char *error, void *ctx)
 {
 	struct fctx *f = ctx;
-	struct view_folder vf;
+	struct eas_view_folder vf;
 
 	f->op = NULL;
 	if (code == STORE_ERR_EXISTS) {
@@ -623,11 +345,11 @@ folder_created(const struct store_folder *folder, enum store_err code, const cha
 static char *
 child_path(struct fctx *f, uint64_t parent, const char *name)
 {
-	const struct view_folder *p;
+	const struct eas_view_folder *p;
 
 	if (parent == 0)
 		return xstrdup(name);
-	p = view_find(&f->view, parent);
+	p = eas_view_find(&f->view, parent);
 	return p != NULL ? xasprintf("%s/%s", p->path, name) : NULL;
 }
 
@@ -671,8 +393,8 @@ static void
 folder_renamed(enum store_err code, const char *error, void *ctx)
 {
 	struct fctx *f = ctx;
-	const struct view_folder *old = view_find(&f->view, f->target);
-	struct view_folder vf;
+	const struct eas_view_folder *old = eas_view_find(&f->view, f->target);
+	struct eas_view_folder vf;
 
 	f->op = NULL;
 	if (code == STORE_ERR_EXISTS) {
@@ -706,14 +428,14 @@ static void
 folderupdate_run(struct fctx *f)
 {
 	struct eas_request *req = f->req;
-	const struct view_folder *t = view_find(&f->view, f->target);
+	const struct eas_view_folder *t = eas_view_find(&f->view, f->target);
 	char *path;
 
 	if (t == NULL) {
 		fctx_reply(f, 4);
 		return;
 	}
-	if (type_is_special(t->type)) {
+	if (eas_type_is_special(t->type)) {
 		fctx_reply(f, 2); /* a special folder */
 		return;
 	}
@@ -767,13 +489,13 @@ folderdelete_next(struct fctx *f)
 static void
 folderdelete_run(struct fctx *f)
 {
-	const struct view_folder *t = view_find(&f->view, f->target);
+	const struct eas_view_folder *t = eas_view_find(&f->view, f->target);
 
 	if (t == NULL) {
 		fctx_reply(f, 4);
 		return;
 	}
-	if (type_is_special(t->type)) {
+	if (eas_type_is_special(t->type)) {
 		fctx_reply(f, 3);
 		return;
 	}
@@ -785,7 +507,7 @@ folderdelete_run(struct fctx *f)
 		bool below = false;
 
 		for (uint64_t p = id; p != 0;) {
-			const struct view_folder *x = view_find(&f->view, p);
+			const struct eas_view_folder *x = eas_view_find(&f->view, p);
 
 			if (p == f->target) {
 				below = true;
@@ -858,8 +580,8 @@ fctx_list_done(const struct store_folder_list *list, const char *error, void *ct
 		fctx_store_error(f, "listing folders", error);
 		return;
 	}
-	view_free(&f->view);
-	view_build(list, &f->view);
+	eas_view_free(&f->view);
+	eas_view_build(list, &f->view);
 	for (size_t i = 0; i < f->view.count; i++) {
 		if (f->view.items[i].type == 6)
 			outbox = true;
@@ -900,7 +622,7 @@ fcmd_start(struct eas_request *req, enum fcmd cmd)
 		fctx_reply(f, 10);
 		return;
 	}
-	if (parse_u64(key, strlen(key), &f->client_key) < 0) {
+	if (eas_parse_u64(key, strlen(key), &f->client_key) < 0) {
 		fctx_reply(f, 9);
 		return;
 	}
@@ -915,12 +637,12 @@ fcmd_start(struct eas_request *req, enum fcmd cmd)
 			return;
 		}
 		if (cmd != F_DELETE &&
-		    (parent == NULL || parse_u64(parent, strlen(parent), &f->parent) < 0)) {
+		    (parent == NULL || eas_parse_u64(parent, strlen(parent), &f->parent) < 0)) {
 			fctx_reply(f, cmd == F_CREATE && parent != NULL ? 5 : 10);
 			return;
 		}
 		if (cmd != F_CREATE &&
-		    (target == NULL || parse_u64(target, strlen(target), &f->target) < 0)) {
+		    (target == NULL || eas_parse_u64(target, strlen(target), &f->target) < 0)) {
 			fctx_reply(f, target == NULL ? 10 : 4);
 			return;
 		}

@@ -160,6 +160,18 @@ void sync_fail(struct sync_ctx *ctx, const char *error);
 const struct eas_mail_item *sync_find_item(const struct sync_coll *c, uint32_t uid, size_t from);
 const struct eas_mail_item *sync_find_citem(const struct sync_coll *c, uint32_t uid);
 
+/* sync-request.c: parses the request body into ctx (0), or sets
+ * ctx->status and returns -1. */
+int sync_parse_request(struct sync_ctx *ctx);
+/* Adds the collections of the cached request the request does not name;
+ * -1 when nothing is cached. */
+int sync_merge_cache(struct sync_ctx *ctx, const char *cached);
+/* The request cache JSON of ctx (newly allocated). */
+char *sync_request_json(const struct sync_ctx *ctx);
+/* The outcome of a collection's client commands for a replay, and back. */
+char *sync_replay_json(const struct sync_coll *c);
+void sync_replay_load(struct sync_coll *c, const char *replay);
+
 /* sync-wait.c: parks ctx until a change or the end of ctx->wait; false
  * when it cannot (no change-notice bus). */
 bool sync_park(struct sync_ctx *ctx);

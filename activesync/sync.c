@@ -147,282 +147,11 @@ sync_abort(struct eas_request *req, void *vctx)
 }
 
 /* ---------------------------------------------------------------------
- * The cached request
- */
-
-static char *
-request_json(const struct sync_ctx *ctx)
-{
-	json_t *j = json_object(), *arr = json_array();
-	char *s, *ret;
-
-	for (size_t i = 0; i < ctx->ncolls; i++) {
-		const struct sync_coll *c = &ctx->colls[i];
-		json_t *o;
-
-		if (c->status != 1)
-			continue;
-		o = json_object();
-		json_object_set_new(o, "id", json_integer((json_int_t)c->folder_id));
-		json_object_set_new(o, "w", json_integer(c->window));
-		json_object_set_new(o, "g", json_boolean(c->get_changes));
-		json_object_set_new(o, "d", json_boolean(c->deletes_as_moves));
-		json_object_set_new(o, "c", json_integer(c->conflict));
-		json_array_append_new(arr, o);
-	}
-	json_object_set_new(j, "collections", arr);
-	json_object_set_new(j, "wait", json_integer(ctx->wait));
-	s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(j);
-	ret = xstrdup(s != NULL ? s : "{}");
-	free(s);
-	return ret;
-}
-
-/* Adds the cached collections the request does not name. Returns -1 when
- * there is no cache. */
-static int
-merge_cache(struct sync_ctx *ctx, const char *cached)
-{
-	json_t *j = cached != NULL ? json_loads(cached, 0, NULL) : NULL;
-	json_t *arr = json_object_get(j, "collections"), *o;
-	size_t i;
-
-	if (j == NULL || !json_is_array(arr) || json_array_size(arr) == 0) {
-		json_decref(j);
-		return -1;
-	}
-	if (ctx->ncolls == 0 && ctx->wait == 0)
-		ctx->wait = (unsigned)json_integer_value(json_object_get(j, "wait"));
-	json_array_foreach(arr, i, o)
-	{
-		uint64_t id = (uint64_t)json_integer_value(json_object_get(o, "id"));
-		struct sync_coll *c;
-		bool have = false;
-
-		for (size_t k = 0; k < ctx->ncolls; k++)
-			have = have || ctx->colls[k].folder_id == id;
-		if (have || id == 0 || ctx->ncolls >= EAS_SYNC_MAX_COLLECTIONS)
-			continue;
-		ctx->colls = xreallocarray(ctx->colls, ctx->ncolls + 1, sizeof(*ctx->colls));
-		c = &ctx->colls[ctx->ncolls++];
-		memset(c, 0, sizeof(*c));
-		c->folder_id = id;
-		c->use_current_key = true;
-		c->key_text = xstrdup("");
-		c->window = (unsigned)json_integer_value(json_object_get(o, "w"));
-		if (c->window == 0 || c->window > EAS_SYNC_MAX_WINDOW)
-			c->window = EAS_SYNC_DEFAULT_WINDOW;
-		c->get_changes = !json_is_false(json_object_get(o, "g"));
-		c->deletes_as_moves = !json_is_false(json_object_get(o, "d"));
-		c->conflict = json_integer_value(json_object_get(o, "c")) == 0 ? 0 : 1;
-		c->status = 1;
-	}
-	json_decref(j);
-	return 0;
-}
-
-/* ---------------------------------------------------------------------
- * Request parsing
- */
-
-/* Returns 0, or -1 with ctx->status set. */
-static int
-parse_collection(struct sync_ctx *ctx, const struct wbxml_node *n, struct sync_coll *c)
-{
-	const char *key = wbxml_child_text(n, EAS_AIRSYNC_SYNCKEY);
-	const char *id = wbxml_child_text(n, EAS_AIRSYNC_COLLECTIONID);
-	const struct wbxml_node *g, *opt;
-	uint64_t v;
-	int r;
-
-	(void)ctx;
-	memset(c, 0, sizeof(*c));
-	c->status = 1;
-	c->conflict = 1;
-	c->deletes_as_moves = true;
-	c->window = EAS_SYNC_DEFAULT_WINDOW;
-	if (key == NULL || id == NULL || eas_mail_folder_id(id, &c->folder_id) < 0)
-		return -1;
-	c->key_text = xstrdup(key);
-	if (eas_sync_key_parse(key, c->generation, &c->key) < 0)
-		c->status = 3;
-	g = wbxml_child(n, EAS_AIRSYNC_GETCHANGES);
-	/* GetChanges: empty or 1 asks for changes; absent means yes except
-	 * for the first request (SyncKey 0). */
-	c->get_changes = g == NULL ? c->key != 0 : strcmp(wbxml_text(g), "0") != 0;
-	if ((g = wbxml_child(n, EAS_AIRSYNC_DELETESASMOVES)) != NULL)
-		c->deletes_as_moves = strcmp(wbxml_text(g), "0") != 0;
-	r = wbxml_child_uint(n, EAS_AIRSYNC_WINDOWSIZE, &v);
-	if (r < 0)
-		return -1;
-	if (r == 0)
-		c->window = v == 0 || v > EAS_SYNC_MAX_WINDOW ? EAS_SYNC_MAX_WINDOW : (unsigned)v;
-	for (opt = wbxml_child(n, EAS_AIRSYNC_OPTIONS); opt != NULL;
-	     opt = wbxml_next(opt, EAS_AIRSYNC_OPTIONS)) {
-		const char *cls = wbxml_child_text(opt, EAS_AIRSYNC_CLASS);
-		const char *error;
-
-		/* Options for SMS and other classes are not ours. */
-		if (cls != NULL && strcmp(cls, "Email") != 0)
-			continue;
-		if (!c->options_given)
-			memset(&c->opts, 0, sizeof(c->opts));
-		c->options_given = true;
-		if (eas_mail_options_parse(opt, &c->opts, &error) < 0) {
-			eas_log(ctx->req, "Sync: collection %s: %s", id, error);
-			c->status = 4;
-		}
-		if (wbxml_child_uint(opt, EAS_AIRSYNC_CONFLICT, &v) == 0)
-			c->conflict = v == 0 ? 0 : 1;
-	}
-	{
-		const char *cls = wbxml_child_text(n, EAS_AIRSYNC_CLASS);
-
-		if (cls != NULL && strcmp(cls, "Email") != 0 && c->status == 1)
-			c->status = 4;
-	}
-	c->commands = wbxml_child(n, EAS_AIRSYNC_COMMANDS);
-	if (c->commands != NULL && c->commands->first_child != NULL)
-		ctx->had_commands = true;
-	return 0;
-}
-
-static int
-parse_request(struct sync_ctx *ctx)
-{
-	const struct wbxml_node *root = ctx->req->body, *cols, *n;
-	uint64_t v;
-	int wr, hr;
-
-	if (root == NULL)
-		return 0; /* empty request: the cache */
-	if (root->tag != EAS_AIRSYNC_SYNC) {
-		ctx->status = 4;
-		return -1;
-	}
-	ctx->partial = wbxml_child(root, EAS_AIRSYNC_PARTIAL) != NULL;
-	wr = wbxml_child_uint(root, EAS_AIRSYNC_WAIT, &v);
-	if (wr == 0) {
-		if (v < WAIT_MIN_MINUTES || v > WAIT_MAX_MINUTES) {
-			ctx->status = 14;
-			ctx->limit = v < WAIT_MIN_MINUTES ? WAIT_MIN_MINUTES : WAIT_MAX_MINUTES;
-			return -1;
-		}
-		ctx->wait = (unsigned)v * 60;
-	}
-	hr = wbxml_child_uint(root, EAS_AIRSYNC_HEARTBEATINTERVAL, &v);
-	if (hr == 0) {
-		if (v < HEARTBEAT_MIN || v > HEARTBEAT_MAX) {
-			ctx->status = 14;
-			ctx->limit = v < HEARTBEAT_MIN ? HEARTBEAT_MIN : HEARTBEAT_MAX;
-			return -1;
-		}
-		ctx->wait = (unsigned)v;
-	}
-	if (wr < 0 || hr < 0 || (wr == 0 && hr == 0)) {
-		ctx->status = 4;
-		return -1;
-	}
-	if (wbxml_child_uint(root, EAS_AIRSYNC_WINDOWSIZE, &v) == 0)
-		ctx->total_window =
-		    v == 0 || v > EAS_SYNC_MAX_WINDOW ? EAS_SYNC_MAX_WINDOW : (unsigned)v;
-	cols = wbxml_child(root, EAS_AIRSYNC_COLLECTIONS);
-	for (n = wbxml_child(cols, EAS_AIRSYNC_COLLECTION); n != NULL;
-	     n = wbxml_next(n, EAS_AIRSYNC_COLLECTION)) {
-		if (ctx->ncolls >= EAS_SYNC_MAX_COLLECTIONS) {
-			ctx->status = 15;
-			return -1;
-		}
-		ctx->colls = xreallocarray(ctx->colls, ctx->ncolls + 1, sizeof(*ctx->colls));
-		if (parse_collection(ctx, n, &ctx->colls[ctx->ncolls]) < 0) {
-			ctx->ncolls++;
-			ctx->status = 4;
-			return -1;
-		}
-		ctx->ncolls++;
-	}
-	/* The same collection twice is a protocol error. */
-	for (size_t i = 0; i < ctx->ncolls; i++) {
-		for (size_t k = i + 1; k < ctx->ncolls; k++) {
-			if (ctx->colls[i].folder_id == ctx->colls[k].folder_id) {
-				ctx->status = 4;
-				return -1;
-			}
-		}
-	}
-	return 0;
-}
-
-/* ---------------------------------------------------------------------
  * The flow
  */
 
 static void finish(struct sync_ctx *ctx);
 static void load_state(struct sync_ctx *ctx);
-
-static void
-replay_load(struct sync_coll *c, const char *replay)
-{
-	json_t *j = replay != NULL ? json_loads(replay, 0, NULL) : NULL, *v;
-	size_t i;
-
-	if (j == NULL)
-		return;
-	json_array_foreach(json_object_get(j, "responses"), i, v)
-	{
-		const char *k = json_string_value(json_object_get(v, "k"));
-
-		if (k == NULL)
-			continue;
-		sync_response_add(c, k[0], json_string_value(json_object_get(v, "c")),
-		                  json_string_value(json_object_get(v, "s")),
-		                  (unsigned)json_integer_value(json_object_get(v, "st")));
-	}
-	json_array_foreach(json_object_get(j, "del"), i, v)
-	    u32vec_add(&c->client.del, (uint32_t)json_integer_value(v));
-	json_array_foreach(json_object_get(j, "up"), i, v)
-	    sync_delta_up(&c->client, (uint32_t)json_integer_value(json_array_get(v, 0)),
-	                  (uint64_t)json_integer_value(json_array_get(v, 1)));
-	json_decref(j);
-}
-
-static char *
-replay_json(const struct sync_coll *c)
-{
-	json_t *j = json_object(), *resp = json_array(), *del = json_array(), *up = json_array();
-	char *s, *ret;
-
-	for (size_t i = 0; i < c->nresponses; i++) {
-		const struct sync_response *r = &c->responses[i];
-		json_t *o;
-		char k[2] = {r->kind, '\0'};
-
-		if (r->kind == 0 || r->kind == 'F')
-			continue;
-		o = json_object();
-		json_object_set_new(o, "k", json_string(k));
-		if (r->client_id != NULL)
-			json_object_set_new(o, "c", json_string(r->client_id));
-		if (r->server_id != NULL)
-			json_object_set_new(o, "s", json_string(r->server_id));
-		json_object_set_new(o, "st", json_integer(r->status));
-		json_array_append_new(resp, o);
-	}
-	for (size_t i = 0; i < c->client.del.n; i++)
-		json_array_append_new(del, json_integer(c->client.del.v[i]));
-	for (size_t i = 0; i < c->client.up.n; i++)
-		json_array_append_new(up, json_pack("[II]", (json_int_t)c->client.up.v[i],
-		                                    (json_int_t)c->client.up_modseq.v[i]));
-	json_object_set_new(j, "responses", resp);
-	json_object_set_new(j, "del", del);
-	json_object_set_new(j, "up", up);
-	s = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	ret = xstrdup(s != NULL ? s : "{}");
-	free(s);
-	return ret;
-}
 
 static void
 state_loaded(const struct store_eassync_load_result *res, enum store_err code, const char *error,
@@ -492,7 +221,7 @@ state_loaded(const struct store_eassync_load_result *res, enum store_err code, c
 		} else if (c->key + 1 == st->current_key && st->has_previous) {
 			/* SmartSync: the last response was lost. */
 			c->replay = true;
-			replay_load(c, st->replay);
+			sync_replay_load(c, st->replay);
 			eas_log(ctx->req, "Sync: collection %llu repeats key %u, replaying",
 			        (unsigned long long)c->folder_id, c->key);
 		} else {
@@ -521,7 +250,7 @@ cache_loaded(const struct store_eassync_load_result *res, enum store_err code, c
 		return;
 	}
 	ctx->last_request = res->last_request != NULL ? xstrdup(res->last_request) : NULL;
-	if (merge_cache(ctx, res->last_request) < 0 && ctx->ncolls == 0) {
+	if (sync_merge_cache(ctx, res->last_request) < 0 && ctx->ncolls == 0) {
 		sync_respond_status(ctx, 13);
 		return;
 	}
@@ -868,14 +597,14 @@ finish(struct sync_ctx *ctx)
 		cm->delta = sync_delta_view(&c->server);
 		cm->highestmodseq = c->highestmodseq;
 		cm->more = c->more;
-		replays[n] = replay_json(c);
+		replays[n] = sync_replay_json(c);
 		cm->replay = replays[n];
 		if (c->options_changed)
 			options[n] = eas_mail_options_json(&c->opts);
 		cm->options = options[n];
 		n++;
 	}
-	req_json = request_json(ctx);
+	req_json = sync_request_json(ctx);
 	ctx->op = store_eassync_commit(ctx->req->store, ctx->req->account_id, ctx->req->device->id,
 	                               commits, n, req_json, committed, ctx);
 	free(req_json);
@@ -887,7 +616,7 @@ finish(struct sync_ctx *ctx)
 void
 sync_respond_empty(struct sync_ctx *ctx)
 {
-	char *req_json = request_json(ctx);
+	char *req_json = sync_request_json(ctx);
 
 	if (ctx->last_request != NULL && strcmp(ctx->last_request, req_json) == 0) {
 		struct eas_request *req = ctx->req;
@@ -913,7 +642,7 @@ eas_cmd_sync(struct eas_request *req)
 
 	ctx->req = req;
 	eas_request_set_abort(req, sync_abort, ctx);
-	if (parse_request(ctx) < 0) {
+	if (sync_parse_request(ctx) < 0) {
 		if (ctx->status == 4)
 			eas_log(req, "Sync: malformed request");
 		sync_respond_status(ctx, ctx->status);

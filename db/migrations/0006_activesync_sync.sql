@@ -23,7 +23,9 @@ CREATE TABLE eas_sync_collections (
 	updated_at  timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (account_id, device_id, folder_id)
 );
-CREATE INDEX eas_sync_collections_folder ON eas_sync_collections (account_id, folder_id);
+-- For the cascades when a folder or a device goes.
+CREATE INDEX eas_sync_collections_folder ON eas_sync_collections (folder_id);
+CREATE INDEX eas_sync_collections_device ON eas_sync_collections (device_id);
 
 CREATE TABLE eas_sync_keys (
 	account_id    bigint NOT NULL,
@@ -59,6 +61,8 @@ CREATE TABLE eas_client_ids (
 	created_at timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (account_id, device_id, folder_id, client_id)
 );
+CREATE INDEX eas_client_ids_folder ON eas_client_ids (folder_id);
+CREATE INDEX eas_client_ids_device ON eas_client_ids (device_id);
 
 -- The collections of a device's last Sync request (an empty or Partial
 -- request reuses them), with its Wait / HeartbeatInterval and WindowSize.
@@ -69,6 +73,7 @@ CREATE TABLE eas_sync_requests (
 	updated_at  timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (account_id, device_id)
 );
+CREATE INDEX eas_sync_requests_device ON eas_sync_requests (device_id);
 
 -- The state the device has for key p_key of a collection (none for key
 -- 0), with the outcome of its later commands applied: p_del removed,
