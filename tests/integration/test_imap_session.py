@@ -831,6 +831,59 @@ def test_idle_across_workers(server, user):
 
 
 @needs_append
+def test_noop_sees_every_committed_change(server, user):
+    """NOOP reports what another session (on any worker) committed before
+    it, every time: no notice-driven shortcut may hide a change."""
+    a = Raw(server.imap_port, user=user)
+    b = Raw(server.imap_port, user=user)
+    append(b, "INBOX", message("base"))
+    a.ok("SELECT INBOX")
+    b.ok("SELECT INBOX")
+    for i in range(10):
+        append(b, "INBOX", message(f"r{i}"))
+        untagged, _ = a.ok("NOOP")
+        assert f"* {i + 2} EXISTS\r\n".encode() in untagged, (i, untagged)
+        b.ok(f"STORE {i + 2} +FLAGS.SILENT (\\Flagged)")
+        untagged, _ = a.ok("NOOP")
+        assert any(re.match(rb"\* %d FETCH .*\\Flagged" % (i + 2), r) for r in untagged), \
+            (i, untagged)
+    a.close()
+    b.close()
+
+
+@needs_append
+def test_noop_sees_change_made_while_notices_were_down(server, user, pg):
+    """The change-notice connections are cut (pg_terminate_backend): a
+    change made while no notice can arrive is still reported by NOOP, both
+    at once and once the bus is back."""
+    a = Raw(server.imap_port, user=user)
+    b = Raw(server.imap_port, user=user)
+    append(b, "INBOX", message("before"))
+    a.ok("SELECT INBOX")
+    untagged, _ = a.ok("NOOP")
+    listening = server.log().count("notify: listening")
+    killed = pg.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                     "WHERE query ILIKE 'LISTEN%'")
+    assert int(killed) >= 1
+    append(b, "INBOX", message("during"))
+    untagged, _ = a.ok("NOOP")
+    assert b"* 2 EXISTS\r\n" in untagged, untagged
+    append(b, "INBOX", message("still down?"))
+    deadline = time.time() + 15
+    while server.log().count("notify: listening") <= listening and time.time() < deadline:
+        time.sleep(0.05)
+    assert server.log().count("notify: listening") > listening, "the bus did not come back"
+    untagged, _ = a.ok("NOOP")
+    assert b"* 3 EXISTS\r\n" in untagged, untagged
+    b.ok("SELECT INBOX")
+    b.ok("STORE 1 +FLAGS.SILENT (\\Seen)")
+    untagged, _ = a.ok("NOOP")
+    assert any(re.match(rb"\* 1 FETCH .*\\Seen", r) for r in untagged), untagged
+    a.close()
+    b.close()
+
+
+@needs_append
 def test_close_expunges_silently(server, user):
     c = Raw(server.imap_port, user=user)
     append(c, "INBOX", message("one"))
