@@ -176,7 +176,8 @@ overlaps(time_t start, time_t end, time_t from, time_t to)
 typedef bool sink_fn(void *ctx, const struct recurrence_occurrence *occ, bool from_rule);
 
 struct walk {
-	bool capped;  /* the rule had more than RECURRENCE_MAX_STEPS instances */
+	size_t limit; /* instances of the rule walked at most */
+	bool capped;  /* the rule had more than limit instances */
 	bool stopped; /* the sink stopped the rule */
 };
 
@@ -218,7 +219,7 @@ walk_rule(const struct ical_item *item, const struct span *ms, const struct exda
 	while (!icaltime_is_null_time(next = icalrecur_iterator_next(it))) {
 		struct recurrence_occurrence occ;
 
-		if (++steps > RECURRENCE_MAX_STEPS) {
+		if (++steps > w->limit) {
 			w->capped = true;
 			break;
 		}
@@ -250,8 +251,10 @@ walk(const struct ical_item *item, time_t from, time_t to, sink_fn *sink, void *
 	struct overrides ov;
 	struct recurrence_occurrence occ;
 	icalproperty *p;
+	size_t limit = w->limit;
 
 	memset(w, 0, sizeof(*w));
+	w->limit = limit;
 	overrides_init(&ov, item);
 	if (item->master != NULL) {
 		span_init(&ms, item->master, NULL);
@@ -364,7 +367,7 @@ recurrence_expand(const struct ical_item *item, time_t from, time_t to, size_t m
                   struct recurrence_occurrence **occ_r, size_t *count_r, bool *truncated_r)
 {
 	struct collect c = {.max = max};
-	struct walk w;
+	struct walk w = {.limit = RECURRENCE_MAX_STEPS};
 	size_t n = 0;
 
 	if (c.max == 0 || c.max > RECURRENCE_MAX_OCCURRENCES)
@@ -431,27 +434,44 @@ void
 recurrence_bounds(const struct ical_item *item, time_t *end_r, bool *infinite_r)
 {
 	struct last l = {.any = false};
-	struct walk w;
+	struct walk w = {.limit = RECURRENCE_BOUNDS_STEPS};
 	icalproperty *p = item->master != NULL
 	                      ? icalcomponent_get_first_property(item->master, ICAL_RRULE_PROPERTY)
 	                      : NULL;
+	struct icalrecurrencetype rule;
 	time_t start = 0, end = 0;
+
+	memset(&rule, 0, sizeof(rule));
 
 	recurrence_first_end(item, &start, &end);
 	*end_r = end;
 	*infinite_r = false;
 	if (p != NULL) {
-		struct icalrecurrencetype rule = icalproperty_get_rrule(p);
-
+		rule = icalproperty_get_rrule(p);
 		if (rule.count == 0 && icaltime_is_null_time(rule.until)) {
 			*infinite_r = true;
 			return;
 		}
 	}
 	walk(item, INT64_MIN / 4, INT64_MAX / 4, last_sink, &l, &w);
-	if (w.capped) {
+	if (w.capped && rule.count != 0) {
 		*infinite_r = true;
 		return;
+	}
+	if (w.capped) {
+		/* Too many instances to walk at every write: no instance starts
+		 * after UNTIL, and none lasts longer than the first one plus a
+		 * day (a DATE UNTIL, time zone shifts, nominal durations). */
+		struct icaltimetype until = rule.until;
+		time_t bound;
+
+		if (!icaltime_is_utc(until))
+			until.zone = item->master != NULL
+			                 ? icalcomponent_get_dtstart(item->master).zone
+			                 : NULL;
+		bound = ical_item_utc(until, NULL) + (end - start) + 2 * DAY;
+		if (bound > *end_r)
+			*end_r = bound;
 	}
 	if (l.any && l.end > *end_r)
 		*end_r = l.end;

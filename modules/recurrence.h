@@ -20,9 +20,14 @@
 #include "ical-item.h"
 
 /* At most this many occurrences per call; the rule iterator gives up
- * after RECURRENCE_MAX_STEPS instances (then the result is truncated). */
+ * after RECURRENCE_MAX_STEPS instances (then the result is truncated).
+ * libical spends some 20-30 microseconds per instance (its calendar
+ * arithmetic goes through ICU), so these bound the time one call can hold
+ * a worker: about half a second for an expansion, some 50 milliseconds
+ * for the bounds an index needs at every write. */
 #define RECURRENCE_MAX_OCCURRENCES 10000
-#define RECURRENCE_MAX_STEPS       1000000
+#define RECURRENCE_MAX_STEPS       20000
+#define RECURRENCE_BOUNDS_STEPS    2000
 
 struct recurrence_occurrence {
 	time_t start, end;
@@ -40,8 +45,11 @@ void recurrence_expand(const struct ical_item *item, time_t from, time_t to, siz
                        struct recurrence_occurrence **occ_r, size_t *count_r, bool *truncated_r);
 
 /* The end of the last occurrence, overrides included (*infinite_r when
- * the rule has neither COUNT nor UNTIL, or more than RECURRENCE_MAX_STEPS
- * instances; *end_r is then the end of the first occurrence). */
+ * the rule has neither COUNT nor UNTIL, or COUNT and more than
+ * RECURRENCE_BOUNDS_STEPS instances; *end_r is then the end of the first
+ * occurrence). A rule with UNTIL and more instances than that gives an
+ * upper bound instead: a day after the instance that would start at
+ * UNTIL ends (or the last override's end, if later). */
 void recurrence_bounds(const struct ical_item *item, time_t *end_r, bool *infinite_r);
 
 /* The start and end of the first occurrence: the master's (or, without

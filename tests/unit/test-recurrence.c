@@ -296,6 +296,49 @@ test_far_window(void)
 	}
 }
 
+/* Rules with very many instances: the bounds an index computes at every
+ * write stop after RECURRENCE_BOUNDS_STEPS instances (UNTIL: an upper
+ * bound; COUNT: endless), and an expansion after RECURRENCE_MAX_STEPS. */
+static void
+test_step_limits(void)
+{
+	struct recurrence_occurrence *occ;
+	struct ical_item *item;
+	bool infinite, truncated;
+	time_t end;
+	size_t n;
+
+	item = parse(CAL("BEGIN:VEVENT\r\nUID:s\r\nDTSTART:20240101T000000Z\r\n"
+	                 "DTEND:20240101T000010Z\r\nRRULE:FREQ=SECONDLY;UNTIL=20991231T000000Z\r\n"
+	                 "END:VEVENT\r\n"));
+	recurrence_bounds(item, &end, &infinite);
+	ok(!infinite && end >= utc("20991231T000010") && end <= utc("21000105T000000"),
+	   "UNTIL rule past the step limit: an upper bound near UNTIL");
+	ical_item_free(&item);
+
+	item = parse(CAL("BEGIN:VEVENT\r\nUID:c\r\nDTSTART:20240101T000000Z\r\n"
+	                 "RRULE:FREQ=SECONDLY;COUNT=999999\r\nEND:VEVENT\r\n"));
+	recurrence_bounds(item, &end, &infinite);
+	ok(infinite, "COUNT rule past the step limit: endless for the index");
+	recurrence_expand(item, utc("20240201T000000"), utc("20240202T000000"), 0, &occ, &n,
+	                  &truncated);
+	ok(n == 0 && truncated && occ == NULL, "expansion gives up after %d instances and says so",
+	   RECURRENCE_MAX_STEPS);
+	free(occ);
+	recurrence_expand(item, utc("20240101T000000"), utc("20240101T000100"), 0, &occ, &n,
+	                  &truncated);
+	ok(n == 60 && !truncated && occ[59].start == utc("20240101T000059"),
+	   "the first minute is complete");
+	free(occ);
+	ical_item_free(&item);
+
+	item = parse(CAL("BEGIN:VEVENT\r\nUID:d\r\nDTSTART:20240101T100000Z\r\n"
+	                 "RRULE:FREQ=DAILY;COUNT=1500\r\nEND:VEVENT\r\n"));
+	recurrence_bounds(item, &end, &infinite);
+	ok(!infinite && end == utc("20280208T100000"), "COUNT=1500 daily: exact last instance");
+	ical_item_free(&item);
+}
+
 int
 main(void)
 {
@@ -303,5 +346,6 @@ main(void)
 	test_all_day_and_limits();
 	test_exceptions();
 	test_far_window();
+	test_step_limits();
 	return done_testing();
 }
