@@ -14,6 +14,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include "base64.h"
 #include "xmalloc.h"
 
 /* ---------------------------------------------------------------------
@@ -82,33 +83,6 @@ xml_escape(struct evbuffer *out, const unsigned char *s, size_t len)
 	evbuffer_add(out, s + start, len - start);
 }
 
-static void
-base64_encode(struct evbuffer *out, const unsigned char *s, size_t len)
-{
-	static const char alphabet[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char buf[256];
-	size_t n = 0;
-
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)s[i] << 16;
-
-		if (i + 1 < len)
-			v |= (uint32_t)s[i + 1] << 8;
-		if (i + 2 < len)
-			v |= s[i + 2];
-		buf[n++] = alphabet[(v >> 18) & 63];
-		buf[n++] = alphabet[(v >> 12) & 63];
-		buf[n++] = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
-		buf[n++] = i + 2 < len ? alphabet[v & 63] : '=';
-		if (n + 4 > sizeof(buf)) {
-			evbuffer_add(out, buf, n);
-			n = 0;
-		}
-	}
-	evbuffer_add(out, buf, n);
-}
-
 /* The XML prefix of a page: its name in lower case. */
 static void
 add_prefix(struct evbuffer *out, uint8_t page)
@@ -169,7 +143,7 @@ render_content(const struct wbxml_node *n, unsigned flags, struct evbuffer *out)
 		evbuffer_add_printf(out, "[elided %zu bytes]", n->len);
 	} else if (n->opaque) {
 		evbuffer_add(out, "<![CDATA[", 9);
-		base64_encode(out, n->data, n->len);
+		base64_encode_evbuffer(out, n->data, n->len);
 		evbuffer_add(out, "]]>", 3);
 	} else {
 		xml_escape(out, n->data, n->len);
@@ -277,54 +251,6 @@ page_by_namespace(const char *href)
 	return -1;
 }
 
-static int
-base64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Decodes base64 (whitespace ignored, padding optional). Returns the
- * length or -1. */
-static long
-base64_decode(const char *s, unsigned char *out)
-{
-	uint32_t acc = 0;
-	int bits = 0;
-	long n = 0;
-	bool pad = false;
-
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		int v;
-
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-			continue;
-		if (c == '=') {
-			pad = true;
-			continue;
-		}
-		if (pad || (v = base64_value(c)) < 0)
-			return -1;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[n++] = (unsigned char)(acc >> bits);
-		}
-	}
-	return n;
-}
-
 static bool
 is_blank(const xmlChar *s)
 {
@@ -376,8 +302,8 @@ emit_element(struct wbxml_writer *w, xmlNode *el, unsigned depth, const char **e
 		} else if (c->type == XML_CDATA_SECTION_NODE && c->content != NULL) {
 			/* CDATA holds base64 OPAQUE data, as wbxml_to_xml writes it. */
 			const char *b64 = (const char *)c->content;
-			unsigned char *bin = xmalloc(strlen(b64) / 4 * 3 + 3);
-			long n = base64_decode(b64, bin);
+			unsigned char *bin = xmalloc(BASE64_DECODED_MAX(strlen(b64)));
+			long n = base64_decode_into(b64, strlen(b64), BASE64_LENIENT, bin);
 
 			if (n < 0) {
 				free(bin);

@@ -2,6 +2,7 @@
  * and the decoders of SASL PLAIN, SASL LOGIN and HTTP Basic credentials.
  * No state and no I/O, so every parser here is unit-tested on buffers. */
 #include "auth.h"
+#include "base64.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -94,96 +95,27 @@ auth_address_key(const char *ip, char *buf, size_t size)
 	return -1;
 }
 
-static const char auth_b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int
-auth_b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 int
 auth_base64_decode(const char *text, size_t len, unsigned char **data_r, size_t *len_r,
                    const char **error_r)
 {
-	unsigned char *out;
-	size_t n = 0;
-
-	*data_r = NULL;
-	*len_r = 0;
 	if (len % 4 != 0) {
+		*data_r = NULL;
+		*len_r = 0;
 		*error_r = "invalid base64 (length not a multiple of 4)";
 		return -1;
 	}
-	out = xmalloc(len / 4 * 3 + 1);
-	for (size_t i = 0; i < len; i += 4) {
-		uint32_t v = 0;
-		int pad = 0;
-
-		for (size_t j = 0; j < 4; j++) {
-			int d;
-
-			if (text[i + j] == '=') {
-				/* only "xx==" or "xxx=" at the very end */
-				if (i + 4 != len || j < 2)
-					goto bad;
-				pad++;
-				d = 0;
-			} else {
-				d = pad > 0 ? -1 : auth_b64_value(text[i + j]);
-				if (d < 0)
-					goto bad;
-			}
-			v = (v << 6) | (uint32_t)d;
-		}
-		out[n++] = (unsigned char)(v >> 16);
-		if (pad < 2)
-			out[n++] = (unsigned char)(v >> 8);
-		if (pad < 1)
-			out[n++] = (unsigned char)v;
+	if (base64_decode(text, len, BASE64_STRICT, data_r, len_r) < 0) {
+		*error_r = "invalid base64";
+		return -1;
 	}
-	out[n] = '\0';
-	*data_r = out;
-	*len_r = n;
 	return 0;
-bad:
-	free(out);
-	*error_r = "invalid base64";
-	return -1;
 }
 
 char *
 auth_base64_encode(const void *data, size_t len)
 {
-	const unsigned char *p = data;
-	char *out = xmalloc((len + 2) / 3 * 4 + 1);
-	size_t n = 0;
-
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-
-		if (i + 1 < len)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < len)
-			v |= p[i + 2];
-		out[n++] = auth_b64_alphabet[(v >> 18) & 63];
-		out[n++] = auth_b64_alphabet[(v >> 12) & 63];
-		out[n++] = i + 1 < len ? auth_b64_alphabet[(v >> 6) & 63] : '=';
-		out[n++] = i + 2 < len ? auth_b64_alphabet[v & 63] : '=';
-	}
-	out[n] = '\0';
-	return out;
+	return base64_encode(data, len);
 }
 
 void

@@ -24,6 +24,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "base64.h"
 #include "http.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -1186,57 +1187,6 @@ http_request_is_tls(const struct http_request *req)
 	return req->conn->tls;
 }
 
-static int
-base64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict base64 (padding optional): returns the decoded length, or -1. out
- * needs len / 4 * 3 + 3 bytes. */
-static long
-base64_decode(const char *in, size_t len, unsigned char *out)
-{
-	size_t pad = 0, n = 0;
-	unsigned acc = 0, bits = 0;
-
-	while (pad < 2 && len > 0 && in[len - 1] == '=') {
-		len--;
-		pad++;
-	}
-	if (pad > 0 && (len + pad) % 4 != 0)
-		return -1;
-	if (len % 4 == 1)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		int v = base64_value((unsigned char)in[i]);
-
-		if (v < 0)
-			return -1;
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[n++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	/* Leftover bits must be zero in canonical encoding. */
-	if (acc != 0)
-		return -1;
-	return (long)n;
-}
-
 int
 http_request_basic_auth(struct http_request *req, const char **user_r, const char **password_r)
 {
@@ -1261,7 +1211,7 @@ http_request_basic_auth(struct http_request *req, const char **user_r, const cha
 	if (token_len == 0 || token_len > 8192 || strpbrk(token, " \t") != NULL)
 		return -1;
 	decoded = xmalloc(token_len / 4 * 3 + 3);
-	len = base64_decode(token, token_len, decoded);
+	len = base64_decode_into(token, token_len, BASE64_LENIENT, decoded);
 	if (len <= 0 || memchr(decoded, '\0', (size_t)len) != NULL ||
 	    (colon = memchr(decoded, ':', (size_t)len)) == NULL || colon == (char *)decoded) {
 		free(decoded);
