@@ -211,7 +211,8 @@ admin_queue_retry(PGconn *conn, int64_t id, unsigned long *count_r, const char *
 	res =
 	    aq_exec(conn,
 	            "WITH u AS (UPDATE queue_recipients SET next_try_at = now(), updated_at = now()"
-	            " WHERE state IN ('queued', 'deferred') AND ($1::bigint = 0 OR message_id = $1)"
+	            " WHERE state IN ('queued', 'deferred', 'bounce_pending')"
+	            " AND ($1::bigint = 0 OR message_id = $1)"
 	            " RETURNING 1), n AS (SELECT pg_notify('floe_queue', $1::text))"
 	            " SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM n)",
 	            1, params, error_r);

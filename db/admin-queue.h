@@ -14,7 +14,8 @@
 
 struct admin_queue_rcpt {
 	char *recipient;
-	char *state; /* queued, deferred, delivering, delivered, failed, bounced */
+	char *state; /* queued, deferred, delivering, delivered, bouncing, bounce_pending,
+	              * bounced, failed */
 	int attempts;
 	char *next_try;   /* "YYYY-MM-DDTHH:MM:SSZ" */
 	char *last_error; /* "" when none */
@@ -44,8 +45,9 @@ void admin_queue_list_free(struct admin_queue_list *list);
 int admin_queue_show(PGconn *conn, int64_t id, struct admin_queue_message *msg_r,
                      const char **error_r);
 void admin_queue_message_clear(struct admin_queue_message *msg);
-/* Makes the waiting (queued or deferred) recipients of message id (0:
- * of every message) due now, and wakes the runners. *count_r: recipients
+/* Makes the waiting (queued, deferred, or bounce_pending: their DSN)
+ * recipients of message id (0: of every message) due now, and wakes the
+ * runners. *count_r: recipients
  * changed. A message with nothing waiting is an error when id is given. */
 int admin_queue_retry(PGconn *conn, int64_t id, unsigned long *count_r, const char **error_r);
 /* Deletes message id and its recipients without bouncing (a recipient

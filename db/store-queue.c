@@ -17,8 +17,10 @@
 #define MS " * interval '1 millisecond'"
 /* A recipient a runner may take now. */
 #define DUE                                                                                        \
-	"((r.state IN ('queued', 'deferred') AND r.next_try_at <= now())"                          \
-	" OR (r.state = 'delivering' AND r.lease_until <= now()))"
+	"((r.state IN ('queued', 'deferred', 'bounce_pending') AND r.next_try_at <= now())"        \
+	" OR (r.state IN ('delivering', 'bouncing') AND r.lease_until <= now()))"
+/* A recipient whose DSN is owed. */
+#define OWED "r.state IN ('bounce_pending', 'bouncing')"
 
 enum op_kind {
 	OP_ENQUEUE,
@@ -48,6 +50,7 @@ static const char *const state_names[] = {
     [STORE_QUEUE_QUEUED] = "queued",         [STORE_QUEUE_DEFERRED] = "deferred",
     [STORE_QUEUE_DELIVERING] = "delivering", [STORE_QUEUE_DELIVERED] = "delivered",
     [STORE_QUEUE_FAILED] = "failed",         [STORE_QUEUE_BOUNCED] = "bounced",
+    [STORE_QUEUE_BOUNCING] = "bouncing",     [STORE_QUEUE_BOUNCE_PENDING] = "bounce_pending",
 };
 
 const char *
@@ -313,6 +316,14 @@ claim_result(const struct db_result *res, void *ctx)
 		rcpts[i].recipient = db_result_value(res, i, 1);
 		rcpts[i].domain = db_result_value(res, i, 2);
 		rcpts[i].attempts = (unsigned)strtoul(db_result_value(res, i, 3), NULL, 10);
+		rcpts[i].state = strcmp(db_result_value(res, i, 4), "bouncing") == 0
+		                     ? STORE_QUEUE_BOUNCING
+		                     : STORE_QUEUE_DELIVERING;
+		rcpts[i].last_error =
+		    db_result_isnull(res, i, 5) ? NULL : db_result_value(res, i, 5);
+		rcpts[i].remote = db_result_isnull(res, i, 6) ? NULL : db_result_value(res, i, 6);
+		rcpts[i].bounce_attempts = (unsigned)strtoul(db_result_value(res, i, 7), NULL, 10);
+		rcpts[i].failed_age_ms = strtoull(db_result_value(res, i, 8), NULL, 10);
 		msgs[count - 1].nrcpts++;
 	}
 	op->cb.claim(count > 0 ? msgs : NULL, count, NULL, op->ctx);
@@ -329,12 +340,19 @@ store_queue_claim(struct db *db, const char *runner, unsigned max_messages, unsi
 	    "WITH m AS (SELECT q.id FROM queue_messages q"
 	    "  WHERE q.id IN (SELECT r.message_id FROM queue_recipients r WHERE " DUE ")"
 	    "  ORDER BY q.id LIMIT $1 FOR UPDATE OF q SKIP LOCKED),"
-	    " u AS (UPDATE queue_recipients r SET state = 'delivering', attempts = r.attempts + 1,"
+	    " u AS (UPDATE queue_recipients r SET"
+	    "  state = CASE WHEN " OWED " THEN 'bouncing' ELSE 'delivering' END,"
+	    "  attempts = CASE WHEN " OWED " THEN r.attempts ELSE r.attempts + 1 END,"
+	    "  bounce_attempts = CASE WHEN " OWED " THEN r.bounce_attempts + 1"
+	    "   ELSE r.bounce_attempts END,"
 	    "  lease_until = now() + $2::bigint" MS ", leased_by = $3, updated_at = now()"
 	    "  FROM m WHERE r.message_id = m.id AND " DUE
-	    "  RETURNING r.message_id, r.recipient, r.domain, r.attempts)"
-	    " SELECT message_id, recipient, domain, attempts FROM u ORDER BY message_id, domain, "
-	    "recipient";
+	    "  RETURNING r.message_id, r.recipient, r.domain, r.attempts, r.state, r.last_error,"
+	    "  r.remote, r.bounce_attempts,"
+	    "  greatest(0, floor(extract(epoch FROM now() - coalesce(r.failed_at, now())) * 1000))"
+	    "  ::bigint AS failed_age)"
+	    " SELECT message_id, recipient, domain, attempts, state, last_error, remote,"
+	    " bounce_attempts, failed_age FROM u ORDER BY message_id, domain, recipient";
 	struct store_queue_op *op = op_new(OP_CLAIM, ctx);
 	char max[16], lease[16];
 	const char *params[3];
@@ -421,34 +439,40 @@ done_result(const struct db_result *res, void *ctx)
 }
 
 struct store_queue_op *
-store_queue_record(struct db *db, uint64_t message_id, const char *runner,
+store_queue_record(struct db *db, uint64_t message_id, const char *runner, unsigned lease_ms,
                    const struct store_queue_result *results, size_t count, store_queue_done_cb *cb,
                    void *ctx)
 {
 	static const char sql[] =
-	    "UPDATE queue_recipients r SET state = u.state, last_error = coalesce(u.err, "
-	    "r.last_error),"
-	    " next_try_at = CASE WHEN u.state = 'deferred' THEN now() + u.delay" MS
-	    "  ELSE r.next_try_at END,"
-	    " lease_until = NULL, leased_by = NULL, updated_at = now()"
-	    " FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(rcpt, state, err, "
-	    "delay)"
+	    "UPDATE queue_recipients r SET state = u.state,"
+	    " last_error = coalesce(u.err, r.last_error), remote = coalesce(u.remote, r.remote),"
+	    " next_try_at = CASE WHEN u.state IN ('deferred', 'bounce_pending')"
+	    "  THEN now() + u.delay" MS " ELSE r.next_try_at END,"
+	    " lease_until = CASE WHEN u.state = 'bouncing' THEN now() + $7::bigint" MS
+	    "  ELSE NULL END,"
+	    " leased_by = CASE WHEN u.state = 'bouncing' THEN r.leased_by ELSE NULL END,"
+	    " failed_at = CASE WHEN u.state IN ('bouncing', 'bounce_pending', 'bounced', 'failed')"
+	    "  THEN coalesce(r.failed_at, now()) ELSE NULL END,"
+	    " updated_at = now()"
+	    " FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[], $8::text[])"
+	    "  AS u(rcpt, state, err, delay, remote)"
 	    " WHERE r.message_id = $1 AND r.recipient = u.rcpt"
-	    " AND ((r.state = 'delivering' AND r.leased_by = $2 AND u.state <> 'bounced')"
-	    "  OR (u.state = 'bounced' AND r.state = 'failed'))";
+	    " AND r.state IN ('delivering', 'bouncing') AND r.leased_by = $2";
 	struct store_queue_op *op = op_new(OP_DONE, ctx);
-	struct array_lit rcpts = {0}, states = {0}, errors = {0}, delays = {0};
-	char id[24], delay[16];
-	const char *params[6];
+	struct array_lit rcpts = {0}, states = {0}, errors = {0}, delays = {0}, remotes = {0};
+	char id[24], delay[16], lease[16];
+	const char *params[8];
 
 	op->cb.done = cb;
 	snprintf(id, sizeof(id), "%" PRIu64, message_id);
+	snprintf(lease, sizeof(lease), "%u", lease_ms);
 	for (size_t i = 0; i < count; i++) {
 		lit_add(&rcpts, results[i].recipient);
 		lit_add(&states, store_queue_state_name(results[i].state));
 		lit_add(&errors, results[i].error);
 		snprintf(delay, sizeof(delay), "%u", results[i].retry_ms);
 		lit_add(&delays, delay);
+		lit_add(&remotes, results[i].remote);
 	}
 	params[0] = id;
 	params[1] = runner;
@@ -456,11 +480,36 @@ store_queue_record(struct db *db, uint64_t message_id, const char *runner,
 	params[3] = lit_end(&states);
 	params[4] = lit_end(&errors);
 	params[5] = lit_end(&delays);
-	op->query = db_query(db, sql, 6, params, done_result, op);
+	params[6] = lease;
+	params[7] = lit_end(&remotes);
+	op->query = db_query(db, sql, 8, params, done_result, op);
 	free(rcpts.s);
 	free(states.s);
 	free(errors.s);
 	free(delays.s);
+	free(remotes.s);
+	return op;
+}
+
+struct store_queue_op *
+store_queue_release(struct db *db, const char *runner, store_queue_done_cb *cb, void *ctx)
+{
+	/* Every expression in SET sees the row as it was. */
+	static const char sql[] =
+	    "UPDATE queue_recipients SET"
+	    " state = CASE WHEN state = 'bouncing' THEN 'bounce_pending'"
+	    "  WHEN attempts <= 1 THEN 'queued' ELSE 'deferred' END,"
+	    " attempts = CASE WHEN state = 'delivering' THEN greatest(attempts - 1, 0)"
+	    "  ELSE attempts END,"
+	    " bounce_attempts = CASE WHEN state = 'bouncing' THEN greatest(bounce_attempts - 1, 0)"
+	    "  ELSE bounce_attempts END,"
+	    " next_try_at = now(), lease_until = NULL, leased_by = NULL, updated_at = now()"
+	    " WHERE state IN ('delivering', 'bouncing') AND leased_by = $1";
+	struct store_queue_op *op = op_new(OP_DONE, ctx);
+	const char *params[1] = {runner};
+
+	op->cb.done = cb;
+	op->query = db_query(db, sql, 1, params, done_result, op);
 	return op;
 }
 
@@ -471,7 +520,7 @@ store_queue_purge(struct db *db, unsigned keep_ms, store_queue_done_cb *cb, void
 	    "DELETE FROM queue_messages WHERE id IN (SELECT q.id FROM queue_messages q"
 	    " WHERE q.created_at <= now() - $1::bigint" MS
 	    " AND NOT EXISTS (SELECT 1 FROM queue_recipients r WHERE r.message_id = q.id"
-	    "  AND (r.state IN ('queued', 'deferred', 'delivering')"
+	    "  AND (r.state IN ('queued', 'deferred', 'delivering', 'bouncing', 'bounce_pending')"
 	    "   OR r.updated_at > now() - $1::bigint" MS "))"
 	    " LIMIT 1000 FOR UPDATE SKIP LOCKED)";
 	struct store_queue_op *op = op_new(OP_DONE, ctx);

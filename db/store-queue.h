@@ -19,6 +19,11 @@ struct store_queue_op;
 /* The callback will not be called. Sets *op to NULL; accepts NULL. */
 void store_queue_op_abandon(struct store_queue_op **op);
 
+/* A recipient's life: QUEUED -> DELIVERING (leased) -> DELIVERED, or
+ * DEFERRED (and due again later), or, failed for good, BOUNCING (leased
+ * while the DSN is handed over) -> BOUNCED, or BOUNCE_PENDING when the
+ * hand-over failed (due again later, then BOUNCING again), or FAILED
+ * when no DSN goes out (null sender, or the DSN itself failed for good). */
 enum store_queue_state {
 	STORE_QUEUE_QUEUED,
 	STORE_QUEUE_DEFERRED,
@@ -26,6 +31,8 @@ enum store_queue_state {
 	STORE_QUEUE_DELIVERED,
 	STORE_QUEUE_FAILED,
 	STORE_QUEUE_BOUNCED,
+	STORE_QUEUE_BOUNCING,
+	STORE_QUEUE_BOUNCE_PENDING,
 };
 /* "queued", "deferred", ... as stored; parse returns 0 or -1. */
 const char *store_queue_state_name(enum store_queue_state state);
@@ -46,19 +53,27 @@ struct store_queue_op *store_queue_enqueue(struct db *db, uint64_t account_id,
 struct store_queue_rcpt {
 	const char *recipient;
 	const char *domain;
-	unsigned attempts; /* including the one now starting */
+	/* DELIVERING: to be delivered; BOUNCING: failed earlier, its DSN is
+	 * to be handed over (last_error and remote say why) */
+	enum store_queue_state state;
+	unsigned attempts;        /* delivery attempts, including one now starting */
+	unsigned bounce_attempts; /* BOUNCING: hand-overs, including this one */
+	uint64_t failed_age_ms;   /* BOUNCING: since it failed for good */
+	const char *last_error;   /* "550 5.1.1 ..." or NULL */
+	const char *remote;       /* the server that answered, or NULL */
 };
 struct store_queue_claimed {
 	uint64_t message_id;
 	struct store_queue_rcpt *rcpts;
 	size_t nrcpts;
 };
-/* Claims up to max_messages messages with due recipients (queued or
- * deferred with next_try_at reached, or delivering with an expired lease),
- * skipping messages another runner is claiming at this moment: their due
- * recipients become "delivering", leased to runner until lease_ms from
- * now, attempts + 1. msgs (NULL when none) and error are valid during the
- * call only. */
+/* Claims up to max_messages messages with due recipients (queued,
+ * deferred or bounce_pending with next_try_at reached, or delivering or
+ * bouncing with an expired lease), skipping messages another runner is
+ * claiming at this moment: their due recipients become "delivering"
+ * (attempts + 1) or, when their DSN is owed, "bouncing" (bounce_attempts
+ * + 1), leased to runner until lease_ms from now. msgs (NULL when none)
+ * and error are valid during the call only. */
 typedef void store_queue_claim_cb(const struct store_queue_claimed *msgs, size_t count,
                                   const char *error, void *ctx);
 struct store_queue_op *store_queue_claim(struct db *db, const char *runner, unsigned max_messages,
@@ -84,18 +99,31 @@ struct store_queue_op *store_queue_load(struct db *db, uint64_t message_id, stor
 /* The outcome of one attempt for one recipient. */
 struct store_queue_result {
 	const char *recipient;
-	enum store_queue_state state; /* DELIVERED, DEFERRED, FAILED, BOUNCED */
-	unsigned retry_ms;            /* DEFERRED: next try this long from now */
-	const char *error;            /* the reply or reason; NULL for none */
+	/* DELIVERED, DEFERRED, FAILED, BOUNCING (the lease is renewed for
+	 * lease_ms while this runner hands the DSN over), BOUNCE_PENDING,
+	 * BOUNCED */
+	enum store_queue_state state;
+	unsigned retry_ms;  /* DEFERRED, BOUNCE_PENDING: next try this long from now */
+	const char *error;  /* the reply or reason; NULL: keep the last one */
+	const char *remote; /* the server that answered; NULL: keep */
 };
-/* Records results: only for recipients this runner still leases (a lease
- * that expired and was taken over is left alone), except BOUNCED, which
- * applies to FAILED recipients (the DSN for them has gone out). cb gets
- * the number of rows changed, or an error. */
+/* Records results, only for recipients this runner still leases
+ * (delivering or bouncing; a lease that expired and was taken over is
+ * left alone). cb gets the number of rows changed, or an error. */
 typedef void store_queue_done_cb(unsigned long changed, const char *error, void *ctx);
 struct store_queue_op *store_queue_record(struct db *db, uint64_t message_id, const char *runner,
+                                          unsigned lease_ms,
                                           const struct store_queue_result *results, size_t count,
                                           store_queue_done_cb *cb, void *ctx);
+
+/* Gives back every lease runner holds (a runner stopping before its
+ * deliveries finished): delivering recipients become queued or deferred
+ * again with the interrupted attempt not counted, bouncing ones
+ * bounce_pending; all due at once, so another runner takes them now
+ * rather than when the lease would have expired. cb gets the number of
+ * recipients released. */
+struct store_queue_op *store_queue_release(struct db *db, const char *runner,
+                                           store_queue_done_cb *cb, void *ctx);
 
 /* Deletes up to 1000 messages whose recipients are all finished
  * (delivered, failed, bounced) since at least keep_ms. */

@@ -15,76 +15,8 @@
 #include "config.h"
 #include "delivery.h"
 #include "log.h"
+#include "smtp-parse.h"
 #include "xmalloc.h"
-
-#define LMTP_PATH_MAX 256
-
-/* ---------------------------------------------------------------------
- * Syntax
- */
-
-/* Parses "<path>" after keyword ("FROM:" or "TO:"), allowing a space
- * after the colon. *addr_r gets the address (source route dropped, "" for
- * <>), *params_r what follows. Returns 0 or -1 with a reply in *error_r. */
-static int
-parse_path(const char *args, const char *keyword, char **addr_r, const char **params_r,
-           const char **error_r)
-{
-	size_t klen = strlen(keyword);
-	const char *p = args, *start, *end;
-	bool quoted = false;
-
-	if (strncasecmp(p, keyword, klen) != 0) {
-		*error_r = "501 5.5.4 Syntax: expected FROM:<address> or TO:<address>";
-		return -1;
-	}
-	p += klen;
-	while (*p == ' ')
-		p++;
-	if (*p != '<') {
-		*error_r = "501 5.5.4 Syntax: expected FROM:<address> or TO:<address>";
-		return -1;
-	}
-	start = ++p;
-	for (end = p; *end != '\0'; end++) {
-		if (*end == '\\' && quoted && end[1] != '\0')
-			end++;
-		else if (*end == '"')
-			quoted = !quoted;
-		else if (*end == '>' && !quoted)
-			break;
-	}
-	if (*end != '>') {
-		*error_r = "501 5.5.4 Syntax: missing \">\"";
-		return -1;
-	}
-	/* A source route ("@a,@b:user@d") is to be ignored (RFC 5321 C). */
-	if (*start == '@') {
-		const char *colon = memchr(start, ':', (size_t)(end - start));
-
-		if (colon == NULL) {
-			*error_r = "501 5.1.3 Bad address syntax";
-			return -1;
-		}
-		start = colon + 1;
-	}
-	if ((size_t)(end - start) > LMTP_PATH_MAX) {
-		*error_r = "501 5.1.3 Address too long";
-		return -1;
-	}
-	for (const char *c = start; c < end; c++) {
-		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-			*error_r = "501 5.1.3 Bad address syntax";
-			return -1;
-		}
-	}
-	*addr_r = xstrndup(start, (size_t)(end - start));
-	p = end + 1;
-	while (*p == ' ')
-		p++;
-	*params_r = p;
-	return 0;
-}
 
 /* ---------------------------------------------------------------------
  * Commands
@@ -129,7 +61,8 @@ static void
 cmd_mail(struct lmtp_session *s, const char *args)
 {
 	const char *params, *error;
-	char *addr, *copy, *save = NULL;
+	struct smtp_mail_params mp;
+	char *addr, why[128];
 
 	if (!need_lhlo(s))
 		return;
@@ -138,42 +71,24 @@ cmd_mail(struct lmtp_session *s, const char *args)
 		lmtp_error(s);
 		return;
 	}
-	if (parse_path(args, "FROM:", &addr, &params, &error) < 0) {
+	if (lmtp_parse_path(args, "FROM:", &addr, &params, &error) < 0) {
 		lmtp_reply(s, "%s", error);
 		lmtp_error(s);
 		return;
 	}
-	copy = xstrdup(params);
-	for (char *tok = strtok_r(copy, " ", &save); tok != NULL;
-	     tok = strtok_r(NULL, " ", &save)) {
-		if (strncasecmp(tok, "SIZE=", 5) == 0) {
-			char *end;
-			unsigned long long size = strtoull(tok + 5, &end, 10);
-
-			if (tok[5] == '\0' || *end != '\0') {
-				lmtp_reply(s, "501 5.5.4 Bad SIZE parameter");
-				goto bad;
-			}
-			if (size > s->server->max_size) {
-				lmtp_reply(s, "552 5.3.4 Message too big (at most %zu bytes)",
-				           s->server->max_size);
-				goto bad;
-			}
-		} else if (strcasecmp(tok, "BODY=7BIT") == 0 ||
-		           strcasecmp(tok, "BODY=8BITMIME") == 0) {
-			continue;
-		} else {
-			lmtp_reply(s, "555 5.5.4 Unsupported MAIL parameter %.64s", tok);
-			goto bad;
-		}
+	if (smtp_parse_mail_params(params, false, &mp, why, sizeof(why)) < 0) {
+		lmtp_reply(s, "%s", why);
+		goto bad;
 	}
-	free(copy);
+	if (mp.have_size && mp.size > s->server->max_size) {
+		lmtp_reply(s, "552 5.3.4 Message too big (at most %zu bytes)", s->server->max_size);
+		goto bad;
+	}
 	s->mail_from = addr;
 	s->have_mail = true;
 	lmtp_reply(s, "250 2.1.0 Sender ok");
 	return;
 bad:
-	free(copy);
 	free(addr);
 	lmtp_error(s);
 }
@@ -227,7 +142,7 @@ cmd_rcpt(struct lmtp_session *s, const char *args)
 		lmtp_error(s);
 		return;
 	}
-	if (parse_path(args, "TO:", &addr, &params, &error) < 0) {
+	if (lmtp_parse_path(args, "TO:", &addr, &params, &error) < 0) {
 		lmtp_reply(s, "%s", error);
 		lmtp_error(s);
 		return;

@@ -16,12 +16,10 @@
 #include "delivery.h"
 #include "log.h"
 #include "password.h"
+#include "smtp-parse.h"
 #include "smtp-private.h"
 #include "store-queue.h"
 #include "xmalloc.h"
-
-/* RFC 5321 4.5.3.1.3: a path is at most 256 octets with the brackets. */
-#define SMTP_PATH_MAX 254
 
 struct smtp_command_def {
 	const char *name;
@@ -38,107 +36,23 @@ is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
-char *
-smtp_parse_path(const char **pp, bool allow_empty, const char **error_r)
-{
-	const char *p = *pp, *end, *at;
-	size_t len;
-
-	while (is_blank(*p))
-		p++;
-	if (*p != '<') {
-		*error_r = "the address must be in angle brackets";
-		return NULL;
-	}
-	p++;
-	/* A source route (@a,@b:user@host) is accepted and ignored
-	 * (RFC 5321 4.1.2 and C.2). */
-	if (*p == '@') {
-		const char *colon = strchr(p, ':');
-
-		if (colon == NULL) {
-			*error_r = "bad source route";
-			return NULL;
-		}
-		p = colon + 1;
-	}
-	end = strchr(p, '>');
-	if (end == NULL) {
-		*error_r = "missing '>'";
-		return NULL;
-	}
-	len = (size_t)(end - p);
-	if (len == 0) {
-		if (!allow_empty) {
-			*error_r = "an empty address is not allowed here";
-			return NULL;
-		}
-		*pp = end + 1;
-		return xstrdup("");
-	}
-	if (len > SMTP_PATH_MAX) {
-		*error_r = "address too long";
-		return NULL;
-	}
-	for (const char *c = p; c < end; c++) {
-		unsigned char u = (unsigned char)*c;
-
-		if (u <= ' ' || u == 0x7f || u == '<' || u == '(' || u == ')' || u == ',' ||
-		    u == ';' || u == '\\' || u == '"') {
-			*error_r = "invalid character in address";
-			return NULL;
-		}
-	}
-	at = memrchr(p, '@', len);
-	if (at == NULL || at == p || at == end - 1) {
-		*error_r = "the address must be local-part@domain";
-		return NULL;
-	}
-	*pp = end + 1;
-	return xstrndup(p, len);
-}
-
 /* Checks the ESMTP parameters of MAIL FROM; returns 0, or -1 after
  * replying. */
 static int
 mail_params(struct smtp_session *s, const char *p)
 {
 	const struct floe_config *cfg = smtp_server_config(s->server);
+	struct smtp_mail_params params;
+	char error[128];
 
-	while (*p != '\0') {
-		char word[128];
-		size_t n = 0;
-
-		while (is_blank(*p))
-			p++;
-		if (*p == '\0')
-			break;
-		while (*p != '\0' && !is_blank(*p) && n + 1 < sizeof(word))
-			word[n++] = *p++;
-		word[n] = '\0';
-		if (strncasecmp(word, "SIZE=", 5) == 0) {
-			char *end;
-			unsigned long long size = strtoull(word + 5, &end, 10);
-
-			if (!isdigit((unsigned char)word[5]) || *end != '\0') {
-				smtp_reply_error(s, "501 5.5.4 Bad SIZE parameter");
-				return -1;
-			}
-			if (size > cfg->smtp.max_message_size) {
-				smtp_reply(s,
-				           "552 5.3.4 Message size exceeds the limit of %zu bytes",
-				           cfg->smtp.max_message_size);
-				return -1;
-			}
-		} else if (strcasecmp(word, "BODY=7BIT") == 0 ||
-		           strcasecmp(word, "BODY=8BITMIME") == 0) {
-			/* both fine: the message is stored as received */
-		} else if (strncasecmp(word, "AUTH=", 5) == 0) {
-			/* RFC 4954 5: ignored from a client that is not a trusted MTA */
-		} else {
-			smtp_reply_error(s, "555 5.5.4 Unsupported MAIL FROM parameter %s", word);
-			return -1;
-		}
+	if (smtp_parse_mail_params(p, true, &params, error, sizeof(error)) < 0) {
+		smtp_reply_error(s, "%s", error);
+		return -1;
+	}
+	if (params.have_size && params.size > cfg->smtp.max_message_size) {
+		smtp_reply(s, "552 5.3.4 Message size exceeds the limit of %zu bytes",
+		           cfg->smtp.max_message_size);
+		return -1;
 	}
 	return 0;
 }
@@ -627,17 +541,11 @@ static const struct smtp_command_def smtp_commands[] = {
 void
 smtp_command(struct smtp_session *s, char *line)
 {
-	size_t n = 0;
-	char *args;
+	size_t n, args_len;
+	char *args = (char *)smtp_split_command(line, strlen(line), &n, &args_len);
 
-	while (line[n] != '\0' && !is_blank(line[n]))
-		n++;
-	args = line + n;
-	while (is_blank(*args))
-		args++;
 	/* Trailing blanks are not part of any argument. */
-	for (size_t len = strlen(args); len > 0 && is_blank(args[len - 1]); len--)
-		args[len - 1] = '\0';
+	args[args_len] = '\0';
 	for (const struct smtp_command_def *c = smtp_commands; c->name != NULL; c++) {
 		if (strlen(c->name) == n && strncasecmp(line, c->name, n) == 0) {
 			c->exec(s, args);

@@ -42,7 +42,8 @@ struct smtp_session {
 	bool tls;
 	enum smtp_state state;
 	unsigned errors;
-	bool skip_line; /* discarding the rest of an over-long line */
+	bool skip_line;  /* discarding the rest of an over-long line */
+	bool ip_counted; /* counts towards [smtp] max_connections_per_ip */
 
 	char *helo; /* NULL until EHLO/HELO */
 	bool esmtp;
@@ -80,6 +81,10 @@ SSL_CTX *smtp_server_ssl(const struct smtp_server *server);
 const char *smtp_server_hostname(const struct smtp_server *server);
 bool smtp_server_is_stopping(const struct smtp_server *server);
 void smtp_server_add(struct smtp_server *server, struct smtp_session *s);
+/* Counts one connection from ip unless [smtp] max_connections_per_ip are
+ * already open (over every worker). Returns 0, or -1 when over. */
+int smtp_server_ip_acquire(struct smtp_server *server, const char *ip);
+void smtp_server_ip_release(struct smtp_server *server, const char *ip);
 void smtp_server_remove(struct smtp_server *server, struct smtp_session *s);
 /* Keeps a delivery operation running after its session ended (a bounce
  * for recipients that failed after the client was told 250); it is
@@ -117,10 +122,6 @@ int smtp_session_starttls(struct smtp_session *s, const char **error_r);
 void smtp_command(struct smtp_session *s, char *line);
 /* A line while waiting for an AUTH response */
 void smtp_auth_response(struct smtp_session *s, char *line);
-/* Parses "<address>" at *p (after "FROM:"/"TO:", blanks allowed before
- * '<'): returns a copy of the address (the caller frees; "" for <>) and
- * moves *p past '>', or NULL with *error_r. */
-char *smtp_parse_path(const char **p, bool allow_empty, const char **error_r);
 
 /* smtp-submit.c: the message is complete (or was too large); called from
  * the input loop with the session SMTP_BUSY. */

@@ -67,6 +67,14 @@ smtp_session_create(struct smtp_server *server, struct bufferevent *bev,
 		          sizeof(s->peer));
 	smtp_server_add(server, s);
 	session_setup_bev(s);
+	if (smtp_server_ip_acquire(server, s->peer) < 0) {
+		log_warning("smtp %s: too many connections from this address (at most %u)", s->peer,
+		            smtp_server_config(server)->smtp.max_connections_per_ip);
+		smtp_session_close(s, "421 4.7.0 Too many connections from your address, try "
+		                      "again later");
+		return;
+	}
+	s->ip_counted = true;
 	smtp_reply(s, "220 %s ESMTP Floe ready", smtp_server_hostname(server));
 }
 
@@ -74,6 +82,8 @@ static void
 session_free(struct smtp_session *s)
 {
 	smtp_server_remove(s->server, s);
+	if (s->ip_counted)
+		smtp_server_ip_release(s->server, s->peer);
 	auth_request_abandon(&s->auth_req);
 	delivery_op_abandon(&s->dop);
 	store_queue_op_abandon(&s->sop);

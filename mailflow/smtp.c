@@ -1,15 +1,18 @@
 /* The per-worker submission server: shared objects, the list of sessions,
- * operations that outlive their session (bounces), and graceful shutdown
- * (sessions end with "421 4.3.2"). */
+ * connections per client address ([smtp] max_connections_per_ip, counted
+ * across workers), operations that outlive their session (bounces), and
+ * graceful shutdown (sessions end with "421 4.3.2"). */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "conn-limits.h"
 #include "delivery.h"
 #include "log.h"
 #include "smtp-private.h"
@@ -18,6 +21,15 @@
 struct smtp_detached {
 	LIST_ENTRY(smtp_detached) entry;
 	struct delivery_op *op;
+};
+
+/* Connections per address in this worker alone, used when the shared
+ * counters are not available. */
+#define SMTP_IP_BUCKETS 64
+struct smtp_ip_count {
+	struct smtp_ip_count *next;
+	unsigned count;
+	char ip[64];
 };
 
 struct smtp_server {
@@ -32,6 +44,7 @@ struct smtp_server {
 	LIST_HEAD(, smtp_session) sessions;
 	size_t nsessions;
 	LIST_HEAD(, smtp_detached) detached;
+	struct smtp_ip_count *ips[SMTP_IP_BUCKETS];
 
 	bool stopping;
 	void (*drained)(void *ctx);
@@ -78,10 +91,79 @@ smtp_server_destroy(struct smtp_server **serverp)
 		delivery_op_abandon(&d->op);
 		free(d);
 	}
+	for (size_t i = 0; i < SMTP_IP_BUCKETS; i++) {
+		while (server->ips[i] != NULL) {
+			struct smtp_ip_count *c = server->ips[i];
+
+			server->ips[i] = c->next;
+			free(c);
+		}
+	}
 	if (server->drained_ev != NULL)
 		event_free(server->drained_ev);
 	free(server);
 	*serverp = NULL;
+}
+
+static struct smtp_ip_count **
+smtp_ip_find(struct smtp_server *server, const char *ip)
+{
+	unsigned h = 2166136261u;
+	struct smtp_ip_count **p;
+
+	for (const char *c = ip; *c != '\0'; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	p = &server->ips[h % SMTP_IP_BUCKETS];
+	while (*p != NULL && strcmp((*p)->ip, ip) != 0)
+		p = &(*p)->next;
+	return p;
+}
+
+int
+smtp_server_ip_acquire(struct smtp_server *server, const char *ip)
+{
+	struct conn_limits *shared = conn_limits_worker();
+	unsigned limit = server->cfg->smtp.max_connections_per_ip;
+	struct smtp_ip_count **p;
+	char key[80];
+
+	if (shared != NULL) {
+		snprintf(key, sizeof(key), "smtp-ip:%s", ip);
+		return conn_limits_acquire(shared, key, limit > 0 ? limit : UINT_MAX);
+	}
+	p = smtp_ip_find(server, ip);
+	if (*p == NULL) {
+		*p = xcalloc(1, sizeof(**p));
+		snprintf((*p)->ip, sizeof((*p)->ip), "%s", ip);
+	}
+	if (limit > 0 && (*p)->count >= limit)
+		return -1;
+	(*p)->count++;
+	return 0;
+}
+
+void
+smtp_server_ip_release(struct smtp_server *server, const char *ip)
+{
+	struct conn_limits *shared = conn_limits_worker();
+	struct smtp_ip_count **p, *c;
+	char key[80];
+
+	if (shared != NULL) {
+		snprintf(key, sizeof(key), "smtp-ip:%s", ip);
+		conn_limits_release(shared, key);
+		return;
+	}
+	p = smtp_ip_find(server, ip);
+	c = *p;
+	if (c == NULL)
+		return;
+	if (c->count > 0)
+		c->count--;
+	if (c->count == 0) {
+		*p = c->next;
+		free(c);
+	}
 }
 
 static void

@@ -1,13 +1,9 @@
-/* The queue runner (see queue.h). Every poll_interval, and at once after
- * this worker queued something or finished a message, it claims due
- * messages (leased rows, db/store-queue.c), loads each, splits its
- * recipients into routes (one for the relay, else one per domain),
- * resolves each route on the resolver threads (modules/mx.c), and hands
- * it to an SMTP session (modules/smtp-client.c), trying the next address
- * or MX host after a connection-level failure. When every route is done
- * the results are recorded; recipients that failed for good are bounced
- * with a DSN (modules/dsn.c). */
-#include "queue.h"
+/* The queue runner (see queue.h): settings, claiming due messages every
+ * poll_interval and at once after this worker queued something or
+ * finished a message, purging finished messages, the graceful stop that
+ * gives unfinished leases back, and enqueueing. One claimed message is
+ * delivered by queue-deliver.c and bounced by queue-bounce.c. */
+#include "queue-private.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -22,91 +18,15 @@
 #include <event2/event.h>
 
 #include "config.h"
-#include "delivery.h"
-#include "dsn.h"
 #include "log.h"
 #include "mx.h"
-#include "smtp-client.h"
-#include "store-queue.h"
 #include "xmalloc.h"
 
 /* Purge finished messages about this often. */
 #define PURGE_INTERVAL_S 600
-
-/* One recipient of a message being delivered. */
-struct qrcpt {
-	char *address;
-	char *domain;
-	unsigned attempts; /* including this one */
-	int code;          /* the reply (0: none yet) */
-	char *text;        /* "5.1.1 No such user" */
-	char *remote;      /* the server that answered, or NULL */
-	enum store_queue_state state;
-};
-
-struct qmsg;
-
-/* One destination of a message: the relay, or one recipient domain. */
-struct qroute {
-	struct qmsg *m;
-	const char *domain;
-	size_t *idx; /* recipients of the message on this route */
-	size_t nidx;
-	struct mx_request *dns;
-	struct mx_host *hosts;
-	size_t nhosts, host_i, addr_i;
-	struct smtp_client *client;
-	char last_error[512];
-};
-
-/* A claimed message. */
-struct qmsg {
-	struct queue *q;
-	LIST_ENTRY(qmsg) entry;
-	uint64_t id;
-	struct qrcpt *rcpts;
-	size_t nrcpts;
-	struct qroute *routes;
-	size_t nroutes, pending_routes;
-	struct store_queue_op *op;
-	unsigned char *data;
-	size_t size;
-	char *mail_from;
-	char *envelope_id;
-	uint64_t age_ms;
-	int64_t created_at;
-	uint64_t account_id;
-	/* the bounce */
-	char *dsn;
-	size_t dsn_size;
-	struct delivery_op *bounce_op;
-	struct store_queue_op *bounce_qop;
-};
-
-struct queue {
-	struct event_base *base;
-	const struct floe_config *cfg;
-	struct db *db;
-	struct delivery *delivery;
-	struct mx_resolver *mx;
-	SSL_CTX *ssl;
-	char hostname[256];
-	char runner[300];                        /* "host:pid": who holds a lease */
-	struct smtp_client_settings client;      /* towards the relay */
-	struct smtp_client_settings mx_settings; /* towards MX hosts */
-	bool use_relay;
-	char relay_host[256];
-	uint16_t relay_port;
-	char relay_error[300]; /* a bad relay setting: everything waits */
-	struct event *timer, *kick;
-	struct store_queue_op *claim_op, *purge_op;
-	time_t last_purge;
-	unsigned active; /* claimed messages in progress */
-	bool claim_failing;
-	bool stopping;
-	LIST_HEAD(, qmsg) msgs;
-	LIST_HEAD(, queue_op) ops;
-};
+/* At most this much of the shutdown timeout is kept for giving leases
+ * back once deliveries in progress have been abandoned. */
+#define RELEASE_MARGIN_MS 2000
 
 struct queue_op {
 	struct queue *q;
@@ -117,8 +37,7 @@ struct queue_op {
 };
 
 static void queue_kick(struct queue *q);
-static void msg_start_routes(struct qmsg *m);
-static void route_try(struct qroute *rt);
+static void queue_check_drained(struct queue *q);
 
 /* ---------------------------------------------------------------------
  * Settings
@@ -202,448 +121,6 @@ queue_retry_delay(unsigned retry_min_ms, unsigned retry_max_ms, unsigned attempt
 }
 
 /* ---------------------------------------------------------------------
- * Messages
- */
-
-static void
-msg_free(struct qmsg *m)
-{
-	struct queue *q = m->q;
-
-	LIST_REMOVE(m, entry);
-	store_queue_op_abandon(&m->op);
-	delivery_op_abandon(&m->bounce_op);
-	store_queue_op_abandon(&m->bounce_qop);
-	for (size_t i = 0; i < m->nroutes; i++) {
-		struct qroute *rt = &m->routes[i];
-
-		mx_request_abandon(&rt->dns);
-		smtp_client_abandon(&rt->client);
-		free(rt->hosts);
-		free(rt->idx);
-	}
-	for (size_t i = 0; i < m->nrcpts; i++) {
-		free(m->rcpts[i].address);
-		free(m->rcpts[i].domain);
-		free(m->rcpts[i].text);
-		free(m->rcpts[i].remote);
-	}
-	free(m->routes);
-	free(m->rcpts);
-	free(m->data);
-	free(m->mail_from);
-	free(m->envelope_id);
-	free(m->dsn);
-	free(m);
-	q->active--;
-}
-
-/* The message is finished here (results recorded, bounce handed over):
- * free it and look for more work. */
-static void
-msg_done(struct qmsg *m)
-{
-	struct queue *q = m->q;
-
-	msg_free(m);
-	queue_kick(q);
-}
-
-static void
-msg_bounced_recorded(unsigned long changed, const char *error, void *ctx)
-{
-	struct qmsg *m = ctx;
-
-	m->op = NULL;
-	if (error != NULL)
-		log_error("queue: message %" PRIu64 ": cannot mark recipients bounced: %s", m->id,
-		          error);
-	msg_done(m);
-}
-
-/* The DSN is on its way: mark the failed recipients "bounced". */
-static void
-msg_bounce_sent(struct qmsg *m)
-{
-	struct store_queue_result *res = xcalloc(m->nrcpts + 1, sizeof(*res));
-	size_t n = 0;
-
-	for (size_t i = 0; i < m->nrcpts; i++) {
-		if (m->rcpts[i].state == STORE_QUEUE_FAILED) {
-			res[n].recipient = m->rcpts[i].address;
-			res[n].state = STORE_QUEUE_BOUNCED;
-			n++;
-		}
-	}
-	m->op = store_queue_record(m->q->db, m->id, m->q->runner, res, n, msg_bounced_recorded, m);
-	free(res);
-}
-
-static void
-msg_bounce_local_done(const struct delivery_rcpt_result *results, size_t count, void *ctx)
-{
-	struct qmsg *m = ctx;
-
-	m->bounce_op = NULL;
-	if (count == 1 && results[0].code >= 200 && results[0].code < 300) {
-		log_info("queue: message %" PRIu64 ": bounce delivered to <%s>", m->id,
-		         m->mail_from);
-		msg_bounce_sent(m);
-		return;
-	}
-	log_error("queue: message %" PRIu64 ": bounce to <%s> not delivered: %d %s", m->id,
-	          m->mail_from, count > 0 ? results[0].code : 0,
-	          count > 0 && results[0].text != NULL ? results[0].text : "no result");
-	msg_done(m);
-}
-
-static void
-msg_bounce_queued(uint64_t id, const char *error, void *ctx)
-{
-	struct qmsg *m = ctx;
-
-	m->bounce_qop = NULL;
-	if (error != NULL) {
-		log_error("queue: message %" PRIu64 ": cannot queue the bounce to <%s>: %s", m->id,
-		          m->mail_from, error);
-		msg_done(m);
-		return;
-	}
-	log_info("queue: message %" PRIu64 ": bounce to <%s> queued as %" PRIu64, m->id,
-	         m->mail_from, id);
-	msg_bounce_sent(m);
-}
-
-static void
-msg_bounce_resolved(const struct delivery_addr *addr, const char *error, void *ctx)
-{
-	struct qmsg *m = ctx;
-	const char *rcpt = m->mail_from;
-	struct delivery_message dm;
-
-	m->bounce_op = NULL;
-	if (addr != NULL &&
-	    (addr->kind == DELIVERY_ADDR_LOCAL || addr->kind == DELIVERY_ADDR_GROUP)) {
-		memset(&dm, 0, sizeof(dm));
-		dm.data = m->dsn;
-		dm.size = m->dsn_size;
-		dm.mail_from = "";
-		dm.helo = m->q->hostname;
-		dm.protocol = "LOCAL";
-		m->bounce_op = delivery_local(m->q->delivery, &dm, &rcpt, 1, DELIVERY_NO_RULES,
-		                              msg_bounce_local_done, m);
-		return;
-	}
-	if (error != NULL)
-		log_warning("queue: message %" PRIu64
-		            ": cannot resolve <%s> (%s); queueing the bounce",
-		            m->id, m->mail_from, error);
-	m->bounce_qop = store_queue_enqueue(m->q->db, 0, "", NULL, m->dsn, m->dsn_size, &rcpt, 1,
-	                                    msg_bounce_queued, m);
-}
-
-/* Sends the DSN for the recipients that failed for good. */
-static void
-msg_bounce(struct qmsg *m)
-{
-	struct dsn_recipient *dr = xcalloc(m->nrcpts + 1, sizeof(*dr));
-	char(*status)[16] = xcalloc(m->nrcpts + 1, sizeof(*status));
-	char(*diag)[600] = xcalloc(m->nrcpts + 1, sizeof(*diag));
-	struct dsn_params p;
-	char unique[64];
-	size_t n = 0;
-
-	for (size_t i = 0; i < m->nrcpts; i++) {
-		struct qrcpt *r = &m->rcpts[i];
-
-		if (r->state != STORE_QUEUE_FAILED)
-			continue;
-		dsn_status_of_reply(r->code, r->text, status[n], sizeof(status[n]));
-		snprintf(diag[n], sizeof(diag[n]), "%d %s", r->code,
-		         r->text != NULL ? r->text : "");
-		dr[n].address = r->address;
-		dr[n].action = "failed";
-		dr[n].status = status[n];
-		dr[n].diagnostic = diag[n];
-		dr[n].remote_mta = r->remote;
-		n++;
-	}
-	memset(&p, 0, sizeof(p));
-	snprintf(unique, sizeof(unique), "%" PRIu64 ".%ld.%ld", m->id, (long)time(NULL),
-	         (long)getpid());
-	p.reporting_mta = m->q->hostname;
-	p.mail_from = m->mail_from;
-	p.envelope_id = m->envelope_id;
-	p.arrival_date = m->created_at;
-	p.now = time(NULL);
-	p.unique = unique;
-	p.rcpts = dr;
-	p.nrcpts = n;
-	p.original = m->data;
-	p.original_size = m->size;
-	m->dsn = dsn_build(&p, &m->dsn_size);
-	free(dr);
-	free(status);
-	free(diag);
-
-	if (m->q->delivery != NULL) {
-		m->bounce_op =
-		    delivery_resolve(m->q->delivery, m->mail_from, msg_bounce_resolved, m);
-		return;
-	}
-	msg_bounce_resolved(NULL, NULL, m);
-}
-
-static void
-msg_recorded(unsigned long changed, const char *error, void *ctx)
-{
-	struct qmsg *m = ctx;
-	bool bounce = false;
-
-	m->op = NULL;
-	if (error != NULL) {
-		/* The lease runs out and another runner tries again. */
-		log_error("queue: message %" PRIu64 ": cannot record the results: %s", m->id,
-		          error);
-		msg_done(m);
-		return;
-	}
-	for (size_t i = 0; i < m->nrcpts; i++) {
-		if (m->rcpts[i].state == STORE_QUEUE_FAILED)
-			bounce = true;
-	}
-	/* Never bounce a bounce (RFC 5321 6.1, RFC 3464 4.1). */
-	if (bounce && m->mail_from[0] != '\0' && changed > 0) {
-		msg_bounce(m);
-		return;
-	}
-	msg_done(m);
-}
-
-/* Every route has finished: turn replies into states and record them. */
-static void
-msg_finish(struct qmsg *m)
-{
-	struct queue *q = m->q;
-	struct store_queue_result *res = xcalloc(m->nrcpts + 1, sizeof(*res));
-	char **errors = xcalloc(m->nrcpts + 1, sizeof(*errors));
-
-	for (size_t i = 0; i < m->nrcpts; i++) {
-		struct qrcpt *r = &m->rcpts[i];
-		unsigned delay = queue_retry_delay(q->cfg->queue.retry_min_ms,
-		                                   q->cfg->queue.retry_max_ms, r->attempts);
-
-		if (r->code >= 200 && r->code < 300) {
-			r->state = STORE_QUEUE_DELIVERED;
-		} else if (r->code >= 500) {
-			r->state = STORE_QUEUE_FAILED;
-		} else if (m->age_ms + delay > q->cfg->queue.max_age_ms) {
-			/* Out of time: the last temporary failure becomes final. */
-			char *text = xasprintf("%s (gave up after %u attempts)",
-			                       r->text != NULL ? r->text : "", r->attempts);
-
-			r->state = STORE_QUEUE_FAILED;
-			free(r->text);
-			r->text = text;
-		} else {
-			r->state = STORE_QUEUE_DEFERRED;
-		}
-		if (errors[i] == NULL)
-			errors[i] = xasprintf("%d %s", r->code, r->text != NULL ? r->text : "");
-		res[i].recipient = r->address;
-		res[i].state = r->state;
-		res[i].retry_ms = delay;
-		/* A delivery keeps the last error of earlier attempts. */
-		res[i].error = r->state == STORE_QUEUE_DELIVERED ? NULL : errors[i];
-		log_info("queue: message %" PRIu64 " to <%s>: %s%s%s (attempt %u): %s", m->id,
-		         r->address, store_queue_state_name(r->state),
-		         r->remote != NULL ? " via " : "", r->remote != NULL ? r->remote : "",
-		         r->attempts, errors[i]);
-	}
-	m->op = store_queue_record(q->db, m->id, q->runner, res, m->nrcpts, msg_recorded, m);
-	for (size_t i = 0; i < m->nrcpts; i++)
-		free(errors[i]);
-	free(errors);
-	free(res);
-}
-
-static void
-route_done(struct qroute *rt)
-{
-	struct qmsg *m = rt->m;
-
-	if (--m->pending_routes == 0)
-		msg_finish(m);
-}
-
-/* Sets the outcome of every recipient of the route. */
-static void
-route_fail_all(struct qroute *rt, int code, const char *text)
-{
-	for (size_t i = 0; i < rt->nidx; i++) {
-		struct qrcpt *r = &rt->m->rcpts[rt->idx[i]];
-
-		free(r->text);
-		r->code = code;
-		r->text = xstrdup(text);
-	}
-	route_done(rt);
-}
-
-static void
-route_client_done(const struct smtp_client_result *res, void *ctx)
-{
-	struct qroute *rt = ctx;
-	struct qmsg *m = rt->m;
-
-	rt->client = NULL;
-	if (res->session_failed && res->try_next) {
-		snprintf(rt->last_error, sizeof(rt->last_error), "%s",
-		         res->nrcpts > 0 && res->texts[0] != NULL ? res->texts[0] : "");
-		rt->addr_i++;
-		route_try(rt);
-		return;
-	}
-	for (size_t i = 0; i < rt->nidx && i < res->nrcpts; i++) {
-		struct qrcpt *r = &m->rcpts[rt->idx[i]];
-
-		free(r->text);
-		free(r->remote);
-		r->code = res->codes[i];
-		r->text = xstrdup(res->texts[i] != NULL ? res->texts[i] : "");
-		r->remote = xstrdup(res->server_name);
-	}
-	route_done(rt);
-}
-
-/* Starts a session with the current address, moving on to the next host
- * when a host's addresses are used up. */
-static void
-route_try(struct qroute *rt)
-{
-	struct qmsg *m = rt->m;
-	struct queue *q = m->q;
-	const char **rcpts;
-
-	while (rt->host_i < rt->nhosts && rt->addr_i >= rt->hosts[rt->host_i].naddrs) {
-		rt->host_i++;
-		rt->addr_i = 0;
-	}
-	if (rt->host_i >= rt->nhosts) {
-		char text[700];
-
-		/* Every host failed at the connection level: try later. */
-		snprintf(text, sizeof(text), "%s",
-		         rt->last_error[0] != '\0' ? rt->last_error : "4.4.1 no server reachable");
-		if (text[0] != '4')
-			snprintf(text, sizeof(text), "4.4.1 %s", rt->last_error);
-		route_fail_all(rt, 451, text);
-		return;
-	}
-	rcpts = xcalloc(rt->nidx + 1, sizeof(*rcpts));
-	for (size_t i = 0; i < rt->nidx; i++)
-		rcpts[i] = m->rcpts[rt->idx[i]].address;
-	rt->client =
-	    smtp_client_start(q->base, q->ssl, q->use_relay ? &q->client : &q->mx_settings,
-	                      rt->hosts[rt->host_i].name,
-	                      (const struct sockaddr *)&rt->hosts[rt->host_i].addrs[rt->addr_i],
-	                      rt->hosts[rt->host_i].addrlens[rt->addr_i], m->mail_from, rcpts,
-	                      rt->nidx, m->data, m->size, route_client_done, rt);
-	free(rcpts);
-}
-
-static void
-route_resolved(const struct mx_answer *answer, void *ctx)
-{
-	struct qroute *rt = ctx;
-	char text[400];
-
-	rt->dns = NULL;
-	if (answer->status != MX_OK) {
-		if (answer->status == MX_PERMFAIL && !rt->m->q->use_relay) {
-			snprintf(text, sizeof(text), "5.1.2 %s", answer->error);
-			route_fail_all(rt, 550, text);
-		} else {
-			snprintf(text, sizeof(text), "4.4.3 %s", answer->error);
-			route_fail_all(rt, 451, text);
-		}
-		return;
-	}
-	rt->hosts = xcalloc(answer->nhosts, sizeof(*rt->hosts));
-	memcpy(rt->hosts, answer->hosts, answer->nhosts * sizeof(*rt->hosts));
-	rt->nhosts = answer->nhosts;
-	route_try(rt);
-}
-
-static void
-msg_loaded(const struct store_queue_message *msg, const char *error, void *ctx)
-{
-	struct qmsg *m = ctx;
-
-	m->op = NULL;
-	if (msg == NULL) {
-		/* Removed meanwhile (floectl queue remove), or database trouble:
-		 * then the lease expires and someone tries again. */
-		if (strcmp(error, "no such message") != 0)
-			log_error("queue: message %" PRIu64 ": cannot load it: %s", m->id, error);
-		msg_done(m);
-		return;
-	}
-	m->data = xmalloc(msg->size + 1);
-	memcpy(m->data, msg->data, msg->size);
-	m->size = msg->size;
-	m->mail_from = xstrdup(msg->mail_from);
-	m->envelope_id = msg->envelope_id != NULL ? xstrdup(msg->envelope_id) : NULL;
-	m->age_ms = msg->age_ms;
-	m->created_at = msg->created_at;
-	m->account_id = msg->account_id;
-	msg_start_routes(m);
-}
-
-/* One route for the relay, else one per recipient domain (claimed rows
- * come sorted by domain). */
-static void
-msg_start_routes(struct qmsg *m)
-{
-	struct queue *q = m->q;
-
-	m->routes = xcalloc(m->nrcpts + 1, sizeof(*m->routes));
-	for (size_t i = 0; i < m->nrcpts; i++) {
-		struct qroute *rt = NULL;
-
-		if (m->nroutes > 0 && (q->use_relay || strcmp(m->routes[m->nroutes - 1].domain,
-		                                              m->rcpts[i].domain) == 0))
-			rt = &m->routes[m->nroutes - 1];
-		if (rt == NULL) {
-			rt = &m->routes[m->nroutes++];
-			rt->m = m;
-			rt->domain = m->rcpts[i].domain;
-			rt->idx = xcalloc(m->nrcpts, sizeof(*rt->idx));
-		}
-		rt->idx[rt->nidx++] = i;
-	}
-	m->pending_routes = m->nroutes;
-	/* Routes may finish at once (a bad relay setting); count them all
-	 * before starting any. */
-	m->pending_routes++;
-	for (size_t i = 0; i < m->nroutes; i++) {
-		struct qroute *rt = &m->routes[i];
-
-		if (q->relay_error[0] != '\0')
-			route_fail_all(rt, 451, q->relay_error);
-		else if (q->use_relay)
-			rt->dns =
-			    mx_lookup_host(q->mx, q->relay_host, q->relay_port, route_resolved, rt);
-		else if (rt->domain[0] == '\0')
-			route_fail_all(rt, 550, "5.1.3 recipient address has no domain");
-		else
-			rt->dns = mx_lookup(q->mx, rt->domain, 25, route_resolved, rt);
-	}
-	if (--m->pending_routes == 0)
-		msg_finish(m);
-}
-
-/* ---------------------------------------------------------------------
  * The runner
  */
 
@@ -653,6 +130,11 @@ queue_claimed(const struct store_queue_claimed *msgs, size_t count, const char *
 	struct queue *q = ctx;
 
 	q->claim_op = NULL;
+	if (q->stopping) {
+		/* Too late to start them: store_queue_release gives them back. */
+		queue_check_drained(q);
+		return;
+	}
 	if (error != NULL) {
 		/* Once per outage, not at every poll. */
 		if (!q->claim_failing)
@@ -663,22 +145,8 @@ queue_claimed(const struct store_queue_claimed *msgs, size_t count, const char *
 	if (q->claim_failing)
 		log_info("queue: looking for due messages again");
 	q->claim_failing = false;
-	for (size_t i = 0; i < count; i++) {
-		struct qmsg *m = xcalloc(1, sizeof(*m));
-
-		m->q = q;
-		m->id = msgs[i].message_id;
-		m->nrcpts = msgs[i].nrcpts;
-		m->rcpts = xcalloc(m->nrcpts + 1, sizeof(*m->rcpts));
-		for (size_t j = 0; j < m->nrcpts; j++) {
-			m->rcpts[j].address = xstrdup(msgs[i].rcpts[j].recipient);
-			m->rcpts[j].domain = xstrdup(msgs[i].rcpts[j].domain);
-			m->rcpts[j].attempts = msgs[i].rcpts[j].attempts;
-		}
-		LIST_INSERT_HEAD(&q->msgs, m, entry);
-		q->active++;
-		m->op = store_queue_load(q->db, m->id, msg_loaded, m);
-	}
+	for (size_t i = 0; i < count; i++)
+		queue_msg_start(q, &msgs[i]);
 	/* A full batch: there may be more right away. */
 	if (count > 0 && q->active < q->cfg->queue.max_parallel)
 		queue_kick(q);
@@ -738,6 +206,15 @@ queue_kick(struct queue *q)
 		event_active(q->kick, EV_TIMEOUT, 0);
 }
 
+void
+queue_msg_finished(struct queue *q)
+{
+	if (q->stopping)
+		queue_check_drained(q);
+	else
+		queue_kick(q);
+}
+
 struct queue *
 queue_create(struct event_base *base, const struct floe_config *cfg, struct db *db)
 {
@@ -778,7 +255,7 @@ queue_destroy(struct queue **qp)
 	*qp = NULL;
 	q->stopping = true;
 	while (!LIST_EMPTY(&q->msgs))
-		msg_free(LIST_FIRST(&q->msgs));
+		queue_msg_free(LIST_FIRST(&q->msgs));
 	while ((op = LIST_FIRST(&q->ops)) != NULL) {
 		LIST_REMOVE(op, entry);
 		store_queue_op_abandon(&op->op);
@@ -787,12 +264,89 @@ queue_destroy(struct queue **qp)
 	}
 	store_queue_op_abandon(&q->claim_op);
 	store_queue_op_abandon(&q->purge_op);
+	store_queue_op_abandon(&q->release_op);
 	mx_resolver_destroy(&q->mx);
 	if (q->ssl != NULL)
 		SSL_CTX_free(q->ssl);
 	event_free(q->timer);
 	event_free(q->kick);
+	if (q->deadline != NULL)
+		event_free(q->deadline);
 	free(q);
+}
+
+/* ---------------------------------------------------------------------
+ * Graceful stop
+ */
+
+static void
+queue_released(unsigned long changed, const char *error, void *ctx)
+{
+	struct queue *q = ctx;
+	void (*done)(void *) = q->drained;
+
+	q->release_op = NULL;
+	if (error != NULL)
+		log_warning("queue: cannot give the leases back (another runner takes them "
+		            "when they expire): %s",
+		            error);
+	else if (changed > 0)
+		log_info("queue: gave %lu unfinished recipient(s) back for another runner",
+		         changed);
+	q->drained = NULL;
+	if (done != NULL)
+		done(q->drained_ctx);
+}
+
+/* Once nothing runs any more, the leases still held (claims that came back
+ * while stopping, deliveries abandoned at the timeout) are given back in
+ * one statement; then the queue has drained. */
+static void
+queue_check_drained(struct queue *q)
+{
+	if (!q->stopping || q->released || q->active > 0 || q->claim_op != NULL)
+		return;
+	q->released = true;
+	q->release_op = store_queue_release(q->db, q->runner, queue_released, q);
+}
+
+static void
+queue_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct queue *q = arg;
+	struct qmsg *m, *next;
+
+	if (q->active > 0)
+		log_warning("queue: shutdown timeout: abandoning %u message(s) still being "
+		            "delivered",
+		            q->active);
+	/* Each may finish (and be freed) at once; the next one stays valid. */
+	for (m = LIST_FIRST(&q->msgs); m != NULL; m = next) {
+		next = LIST_NEXT(m, entry);
+		queue_msg_interrupt(m);
+	}
+	queue_check_drained(q);
+}
+
+void
+queue_shutdown(struct queue *q, void (*done)(void *ctx), void *ctx)
+{
+	unsigned timeout = q->cfg->server.shutdown_timeout_ms;
+	unsigned margin = timeout / 4 < RELEASE_MARGIN_MS ? timeout / 4 : RELEASE_MARGIN_MS;
+	struct timeval tv = {(timeout - margin) / 1000, ((timeout - margin) % 1000) * 1000};
+
+	q->stopping = true;
+	q->drained = done;
+	q->drained_ctx = ctx;
+	evtimer_del(q->timer);
+	event_del(q->kick);
+	/* A purge is only housekeeping; the next runner does it. */
+	store_queue_op_abandon(&q->purge_op);
+	if (q->active > 0)
+		log_info("queue: stopping: waiting for %u message(s) being delivered", q->active);
+	q->deadline = evtimer_new(q->base, queue_deadline_cb, q);
+	evtimer_add(q->deadline, &tv);
+	queue_check_drained(q);
 }
 
 /* ---------------------------------------------------------------------

@@ -1,10 +1,17 @@
 /* Binding the configured listeners. Sockets are non-blocking, close-on-exec
- * and SO_REUSEADDR; workers accept on them from their own event loops. */
+ * and SO_REUSEADDR; workers accept on them from their own event loops.
+ * A Unix socket ([lmtp] listen = unix:/path) replaces a stale socket file
+ * and gets [lmtp] socket_mode and socket_group before it listens. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "listen.h"
@@ -44,21 +51,115 @@ static int listen_find_old(const struct listener_set *old, const struct listener
 	return -1;
 }
 
-static int listen_socket(const struct listener *l, const char **error_r)
+/* Removes a socket file left behind by an earlier run; refuses a path
+ * that is not a socket, or one another process still listens on. */
+static int listen_unix_clear(const struct listener *l, const char **error_r)
+{
+	const char *path = ((const struct sockaddr_un *)&l->addr)->sun_path;
+	struct stat st;
+	int fd, in_use;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		*error_r = strerror(errno);
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		*error_r = "the path exists and is not a socket";
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	/* Refused: nobody listens (stale). Accepted, or a full backlog: in use. */
+	in_use = connect(fd, (const struct sockaddr *)&l->addr, l->addr_len) == 0 ||
+		 errno == EAGAIN;
+	close(fd);
+	if (in_use) {
+		*error_r = "another process is listening on this socket";
+		return -1;
+	}
+	if (unlink(path) < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	return 0;
+}
+
+/* Gives a freshly bound Unix socket its permissions and group: [lmtp]
+ * socket_group, else (as root) the group of [server] user. */
+static int listen_unix_perms(const struct floe_config *cfg, const struct listener *l,
+			     const char **error_r)
+{
+	static char why[300];
+	const char *path = ((const struct sockaddr_un *)&l->addr)->sun_path;
+	gid_t gid = (gid_t)-1;
+
+	if (cfg->lmtp.socket_group[0] != '\0') {
+		struct group *gr = getgrnam(cfg->lmtp.socket_group);
+
+		if (gr == NULL) {
+			snprintf(why, sizeof(why), "group %s does not exist", cfg->lmtp.socket_group);
+			*error_r = why;
+			return -1;
+		}
+		gid = gr->gr_gid;
+	} else if (geteuid() == 0 && cfg->server.user[0] != '\0') {
+		struct passwd *pw = getpwnam(cfg->server.user);
+
+		if (pw != NULL)
+			gid = pw->pw_gid;
+	}
+	if (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) {
+		snprintf(why, sizeof(why), "cannot give the socket to group %u: %s", (unsigned)gid,
+			 strerror(errno));
+		*error_r = why;
+		return -1;
+	}
+	if (chmod(path, (mode_t)cfg->lmtp.socket_mode) < 0) {
+		snprintf(why, sizeof(why), "cannot set the socket's permissions to %04o: %s",
+			 cfg->lmtp.socket_mode, strerror(errno));
+		*error_r = why;
+		return -1;
+	}
+	return 0;
+}
+
+static int listen_socket(const struct floe_config *cfg, const struct listener *l,
+			 const char **error_r)
 {
 	int fd, one = 1;
+	bool is_unix = l->addr.ss_family == AF_UNIX;
 
+	if (is_unix && listen_unix_clear(l, error_r) < 0)
+		return -1;
 	fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		*error_r = strerror(errno);
 		return -1;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (!is_unix)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (l->addr.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&l->addr, l->addr_len) < 0 ||
-	    listen(fd, LISTEN_BACKLOG) < 0) {
+	if (bind(fd, (const struct sockaddr *)&l->addr, l->addr_len) < 0) {
 		*error_r = strerror(errno);
+		close(fd);
+		return -1;
+	}
+	/* Permissions before listen(): nobody can connect in between. */
+	if (is_unix && listen_unix_perms(cfg, l, error_r) < 0) {
+		unlink(((const struct sockaddr_un *)&l->addr)->sun_path);
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, LISTEN_BACKLOG) < 0) {
+		*error_r = strerror(errno);
+		if (is_unix)
+			unlink(((const struct sockaddr_un *)&l->addr)->sun_path);
 		close(fd);
 		return -1;
 	}
@@ -111,7 +212,7 @@ int listeners_bind(const struct floe_config *cfg, const struct listener_set *old
 			if (l->fd < 0)
 				error = strerror(errno);
 		} else {
-			l->fd = listen_socket(l, &error);
+			l->fd = listen_socket(cfg, l, &error);
 		}
 		if (l->fd < 0) {
 			char *msg = xasprintf("%s:%u: %s = %s: cannot listen: %s", cfg->path,

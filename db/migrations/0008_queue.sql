@@ -28,26 +28,33 @@ CREATE TABLE queue_recipients (
 	domain      text NOT NULL,        -- lower-cased, for grouping by destination
 	-- queued: never tried; deferred: temporary failure, next_try_at says
 	-- when again; delivering: leased by a runner until lease_until;
-	-- delivered; failed: permanent failure, no bounce sent (yet, or never:
-	-- the null sender gets none); bounced: failed and the DSN has gone out
+	-- delivered; bouncing: failed for good, a runner holds the lease while
+	-- it hands the DSN over; bounce_pending: failed, the DSN could not be
+	-- handed over yet, next_try_at says when again; bounced: failed and
+	-- the DSN has gone out; failed: failed for good without a DSN (the
+	-- null sender gets none, or the DSN itself failed for good)
 	state       text NOT NULL DEFAULT 'queued'
-	            CHECK (state IN ('queued', 'deferred', 'delivering', 'delivered', 'failed', 'bounced')),
+	            CHECK (state IN ('queued', 'deferred', 'delivering', 'delivered', 'bouncing',
+	                             'bounce_pending', 'bounced', 'failed')),
 	attempts    integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
 	next_try_at timestamptz NOT NULL DEFAULT now(),
 	last_error  text,                 -- the remote SMTP reply (or local reason)
+	remote      text,                 -- the server that gave it, for the DSN
 	lease_until timestamptz,
 	leased_by   text,                 -- "host:pid" of the runner holding the lease
+	failed_at   timestamptz,          -- when it failed for good
+	bounce_attempts integer NOT NULL DEFAULT 0 CHECK (bounce_attempts >= 0),
 	updated_at  timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (message_id, recipient)
 );
 -- "What is due now": waiting recipients by next try, leases by expiry.
 CREATE INDEX queue_recipients_due ON queue_recipients (next_try_at)
-	WHERE state IN ('queued', 'deferred');
+	WHERE state IN ('queued', 'deferred', 'bounce_pending');
 CREATE INDEX queue_recipients_lease ON queue_recipients (lease_until)
-	WHERE state = 'delivering';
+	WHERE state IN ('delivering', 'bouncing');
 -- Finished messages are purged after [queue] keep_done.
 CREATE INDEX queue_recipients_open ON queue_recipients (message_id)
-	WHERE state IN ('queued', 'deferred', 'delivering');
+	WHERE state IN ('queued', 'deferred', 'delivering', 'bouncing', 'bounce_pending');
 
 -- Submission rate limit: messages accepted per account within the current
 -- one-hour window, shared by every worker and node. UNLOGGED like

@@ -5,16 +5,19 @@ stored once), aliases and groups expanded (one copy per account), unknown
 recipients, the trace fields, protocol errors and limits; the
 auto-responder (always, once per sender, interval, date window, never-answer
 list, no answer to lists, automatic messages or <>); forwarding with and
-without a copy, loops; and a real Postfix from Debian delivering into Floe
-over lmtp:inet."""
+without a copy, loops; a Unix socket listener (stale socket replaced,
+permissions and group set, other protocols refused); and a real Postfix
+from Debian delivering into Floe over lmtp:inet and lmtp:unix."""
 
 import base64
 import email
+import grp
 import imaplib
 import os
 import shutil
 import smtplib
 import socket
+import stat
 import subprocess
 import time
 import uuid
@@ -56,7 +59,12 @@ class Lmtp:
     """A raw LMTP client: exact replies, pipelining, per-recipient answers."""
 
     def __init__(self, port, lhlo=True, timeout=20):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        if isinstance(port, str):  # the path of a Unix socket
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(port)
+        else:
+            self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.buf = b""
         self.greeting = self.reply()
         if lhlo:
@@ -155,11 +163,23 @@ def wait_inbox(server, address, count, timeout=15):
         time.sleep(0.1)
 
 
+def postfix_group():
+    try:
+        return grp.getgrnam("postfix")
+    except KeyError:
+        return None
+
+
 @pytest.fixture(scope="module")
 def server(pg):
     srv = floe.Floed(None, pg, workers=2, config={"imap": {"allow_plaintext_auth": "yes"}})
     srv.enable("lmtp")
     srv.pg = pg
+    # Also on a Unix socket the MTA's group may use (Postfix lmtp:unix:).
+    srv.lmtp_socket = os.path.join(srv.dir, "lmtp.sock")
+    srv.write_config({"lmtp": {
+        "listen": f"127.0.0.1:{srv.lmtp_port}, unix:{srv.lmtp_socket}",
+        "socket_group": postfix_group().gr_name if postfix_group() and floe.IS_ROOT else ""}})
     srv.start()
     yield srv
     srv.stop()
@@ -516,6 +536,80 @@ def test_floectl_validation(server):
 
 
 # ---------------------------------------------------------------------
+# A Unix socket listener
+
+
+def test_unix_socket_delivery_and_permissions(server):
+    st = os.stat(server.lmtp_socket)
+    assert stat.S_ISSOCK(st.st_mode)
+    assert stat.S_IMODE(st.st_mode) == 0o660
+    if floe.IS_ROOT and postfix_group():
+        assert st.st_gid == postfix_group().gr_gid
+    d = new_domain(server)
+    a = new_user(server, d)
+    c = Lmtp(server.lmtp_socket)
+    try:
+        assert c.greeting[0].startswith("220 ")
+        assert "250-PIPELINING" in c.lhlo
+        rr, dr = c.transaction("s@example.net", [a, f"ghost@{d}"], message("over unix"))
+        assert rr[0].startswith("250") and rr[1].startswith("550 5.1.1")
+        assert len(dr) == 1 and dr[0].startswith("250 2.0.0") and f"<{a}>" in dr[0], dr
+    finally:
+        c.close()
+    m = email.message_from_bytes(inbox(server, a)[0])
+    assert m["Subject"] == "over unix"
+    assert "LMTP" in m["Received"]
+
+
+def start_fails(pg, lmtp, extra=None):
+    cfg = {"lmtp": lmtp}
+    cfg.update(extra or {})
+    srv = floe.Floed(None, pg, workers=1, config=cfg)
+    assert srv.start(expect_fail=True) != 0
+    return srv.log()
+
+
+def test_unix_socket_stale_in_use_and_refused(pg):
+    top = floe.make_dir("lmtp-sock-")
+    path = os.path.join(top, "lmtp")
+    # A socket file left behind by a process that died: replaced.
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(path)
+    stale.close()
+    assert stat.S_ISSOCK(os.stat(path).st_mode)
+    srv = floe.Floed(None, pg, workers=1, config={"lmtp": {
+        "listen": f"unix:{path}", "socket_mode": "0600", "socket_group": ""}})
+    srv.start()
+    try:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        c = Lmtp(path)
+        assert c.greeting[0].startswith("220 ")
+        c.close()
+        # Another floed may not take a socket that is in use.
+        log = start_fails(pg, {"listen": f"unix:{path}"})
+        assert f"lmtp.listen = unix:{path}: cannot listen: another process is listening on " \
+               "this socket" in log, log
+    finally:
+        srv.stop()
+    # A path that is not a socket is never removed.
+    plain = os.path.join(top, "plain")
+    with open(plain, "w") as f:
+        f.write("keep me")
+    log = start_fails(pg, {"listen": f"unix:{plain}"})
+    assert "the path exists and is not a socket" in log, log
+    assert open(plain).read() == "keep me"
+    # Only LMTP listens on a Unix socket; the path must be absolute.
+    log = start_fails(pg, {"listen": ""}, {"imap": {"listen": f"unix:{top}/imap"}})
+    assert "imap.listen = unix:" in log and "a Unix socket is only for [lmtp] listen" in log, log
+    log = start_fails(pg, {"listen": "unix:relative/path"})
+    assert "bad listen address \"unix:relative/path\"" in log, log
+    log = start_fails(pg, {"listen": f"unix:{path}", "socket_mode": "0999"})
+    assert "lmtp.socket_mode = \"0999\": expected octal permissions" in log, log
+    log = start_fails(pg, {"listen": f"unix:{path}", "socket_group": "no-such-group-x"})
+    assert "[lmtp] socket_group \"no-such-group-x\" does not exist" in log, log
+
+
+# ---------------------------------------------------------------------
 # A real Postfix in front of Floe
 
 POSTFIX = "/usr/sbin/postfix"
@@ -549,7 +643,8 @@ def postfix_master_cf(port):
 
 @pytest.mark.skipif(not (floe.IS_ROOT and os.access(POSTFIX, os.X_OK)),
                     reason="needs root and Debian's postfix")
-def test_postfix_delivers_through_lmtp(server):
+@pytest.mark.parametrize("transport", ["inet", "unix"])
+def test_postfix_delivers_through_lmtp(server, transport):
     d = new_domain(server)
     a, b = new_user(server, d), new_user(server, d)
     top = floe.make_dir("postfix-")
@@ -559,6 +654,8 @@ def test_postfix_delivers_through_lmtp(server):
     os.makedirs(data)
     shutil.chown(data, "postfix", "postfix")
     port = floe.free_port()
+    nexthop = (f"lmtp:inet:127.0.0.1:{server.lmtp_port}" if transport == "inet"
+               else f"lmtp:unix:{server.lmtp_socket}")
     with open(os.path.join(conf, "main.cf"), "w") as f:
         f.write(f"""compatibility_level = 3.6
 queue_directory = {queue}
@@ -569,7 +666,7 @@ mynetworks = 127.0.0.0/8
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 relay_domains = {d}
-transport_maps = inline:{{ {d}=lmtp:inet:127.0.0.1:{server.lmtp_port} }}
+transport_maps = inline:{{ {d}={nexthop} }}
 smtpd_recipient_restrictions = permit_mynetworks, reject
 local_recipient_maps =
 relay_recipient_maps =
@@ -596,15 +693,18 @@ smtputf8_enable = no
                     raise
                 time.sleep(0.2)
         try:
-            refused = s.sendmail("carol@example.net", [a, b], message("via postfix", sender="carol@example.net"))
+            refused = s.sendmail("carol@example.net", [a, b],
+                                 message(f"via postfix {transport}", sender="carol@example.net"))
             assert refused == {}
         finally:
             s.quit()
         for who in (a, b):
             msgs = wait_inbox(server, who, 1, timeout=30)
             assert len(msgs) == 1, open(os.path.join(top, "maillog")).read()
+            if transport == "unix":
+                assert server.lmtp_socket in open(os.path.join(top, "maillog")).read()
             m = email.message_from_bytes(msgs[0])
-            assert m["Subject"] == "via postfix"
+            assert m["Subject"] == f"via postfix {transport}"
             assert m["Return-Path"] == "<carol@example.net>"
             # Postfix's own Received: below ours.
             assert any("mx.test.example" in h for h in m.get_all("Received"))

@@ -106,10 +106,15 @@ def rcpt_state(server, rcpt):
 
 class Sink:
     """Records every message it accepts. rcpt_replies[address] is a list of
-    replies used for successive RCPT TOs of that address (then 250)."""
+    replies used for successive RCPT TOs of that address (then 250). A
+    message to an address in hang is read but never answered (nor
+    accepted) until release is set; stalled lists those recipients."""
 
     def __init__(self, tls=False, auth=None, implicit=False):
         self.implicit = implicit
+        self.hang = set()
+        self.stalled = []
+        self.release = threading.Event()
         self.messages = []
         self.sessions = []
         self.rcpt_replies = {}
@@ -220,6 +225,11 @@ class Sink:
                     if chunk.startswith(b"."):
                         chunk = chunk[1:]
                     data += chunk
+                if self.hang.intersection(rcpts):
+                    with self.lock:
+                        self.stalled.extend(rcpts)
+                    self.release.wait(60)
+                    return
                 with self.lock:
                     self.messages.append({"mail_from": mail, "rcpts": list(rcpts), "data": data,
                                           "tls": info["tls"], "auth": info["auth"]})
@@ -254,7 +264,8 @@ def server(pg, sink):
     srv = floe.Floed(None, pg, workers=2, db_url=db, config={
         "imap": {"allow_plaintext_auth": "yes"},
         "auth": {"failure_delay": "100ms"},
-        "smtp": {"max_message_size": "200k", "max_recipients": "5", "messages_per_hour": "8"},
+        "smtp": {"max_message_size": "200k", "max_recipients": "5", "messages_per_hour": "8",
+                 "max_connections_per_ip": "6"},
         "queue": queue_config(sink),
     })
     srv.enable("smtp", "smtps")
@@ -728,3 +739,131 @@ def test_graceful_shutdown_and_timeout(pg):
     finally:
         srv.stop()
         sink.close()
+
+
+def test_connections_per_ip(server):
+    conns = []
+    try:
+        for _ in range(6):
+            c = Raw(server.smtp_port)
+            assert c.greeting[0].startswith("220 "), c.greeting
+            conns.append(c)
+        # Both workers count together: the seventh is refused, whichever
+        # worker accepts it.
+        extra = Raw(server.smtp_port)
+        assert extra.greeting == ["421 4.7.0 Too many connections from your address, try again later"]
+        with pytest.raises(ConnectionError):
+            extra.line()
+        extra.close()
+        assert conns[0].cmd("NOOP")[0].startswith("250 ")
+        conns.pop().close()
+
+        def one_more():
+            c = Raw(server.smtp_port)
+            if c.greeting[0].startswith("220 "):
+                conns.append(c)
+                return True
+            c.close()
+            return False
+        wait_for(one_more, timeout=10, what="a free connection slot")
+    finally:
+        for c in conns:
+            c.close()
+    assert server.wait_log("too many connections from this address (at most 6)")
+
+
+def test_shutdown_gives_back_a_stuck_delivery(pg):
+    """SIGTERM while the relay sits on the end of DATA: the worker abandons
+    that delivery shortly before shutdown_timeout and gives its lease back,
+    so the next floed delivers it at once (not after [queue] lease, 30
+    minutes by default), exactly once."""
+    sink = Sink()
+    db = pg.create_database(f"smtp_{uuid.uuid4().hex[:8]}")
+    srv = floe.Floed(None, pg, workers=2, db_url=db, config={
+        "server": {"shutdown_timeout": "3s"}, "queue": queue_config(sink)})
+    srv.enable("smtp")
+    srv.start()
+    try:
+        dom = new_domain(srv)
+        user = new_user(srv, dom)
+        far = remote("g")
+        sink.hang.add(far)
+        submit(srv, user, [far])
+        wait_for(lambda: sink.stalled, what="the relay holding the message")
+        _, r = queue_entry(srv, far)
+        assert r["state"] == "delivering" and r["attempts"] == 1 and r["leased_by"] != ""
+        srv.proc.send_signal(15)
+        assert srv.proc.wait(timeout=20) == 0
+        log = srv.log()
+        assert "interrupted by the shutdown; giving it back" in log
+        assert "gave 1 unfinished recipient(s) back for another runner" in log
+        _, r = queue_entry(srv, far)
+        assert r["state"] == "queued" and r["attempts"] == 0 and r["leased_by"] == "", r
+        assert sink.delivered_to(far) == []
+        # The relay answers again; a new floed takes the message at once.
+        sink.hang.clear()
+        sink.release.set()
+        srv.start()
+        got = wait_for(lambda: sink.delivered_to(far), timeout=20, what="the retry")
+        assert len(got) == 1 and got[0]["mail_from"] == user
+        wait_for(lambda: rcpt_state(srv, far) == "delivered", what="state delivered")
+        _, r = queue_entry(srv, far)
+        assert r["attempts"] == 1
+        time.sleep(1.5)
+        assert len(sink.delivered_to(far)) == 1
+    finally:
+        sink.release.set()
+        srv.stop()
+        sink.close()
+
+
+def test_idle_queue_stops_at_once(pg):
+    sink = Sink()
+    db = pg.create_database(f"smtp_{uuid.uuid4().hex[:8]}")
+    srv = floe.Floed(None, pg, workers=1, db_url=db, config={
+        "server": {"shutdown_timeout": "20s"}, "queue": queue_config(sink)})
+    srv.start()
+    try:
+        start = time.time()
+        srv.proc.send_signal(15)
+        assert srv.proc.wait(timeout=30) == 0
+        # Nothing to wait for: well before the 20 s shutdown timeout.
+        assert time.time() - start < 10
+        assert "shutdown timeout" not in srv.log()
+    finally:
+        srv.stop()
+        sink.close()
+
+
+def test_bounce_waits_until_it_can_be_handed_over(server, domain, sink):
+    """The first hand-over of the DSN fails (the sender's account is over
+    quota): the recipient stays bounce_pending and the DSN goes out on a
+    later try, once there is room; exactly one DSN."""
+    user = new_user(server, domain)
+    floectl(server, "user", "set", user, "--quota", "1K")
+    far = remote("w")
+    sink.rcpt_replies[far] = ["550 5.1.1 no such mailbox here"]
+    subject = f"over quota {uuid.uuid4().hex[:8]}"
+    submit(server, user, [far], subject=subject)
+    wait_for(lambda: rcpt_state(server, far) == "bounce_pending", what="state bounce_pending")
+    _, r = queue_entry(server, far)
+    assert r["last_error"] == "550 5.1.1 no such mailbox here", r
+    assert server.wait_log(f"the bounce to <{user}> waits")
+    assert "4.2.2" in server.log()
+    assert imap_messages(server, user) == []
+    # Still retried (and still refused) while the account is full.
+    assert server.wait_log(f"to <{far}>: the bounce to <{user}> waits (attempt 2", timeout=15)
+    floectl(server, "user", "set", user, "--quota", "unlimited")
+    inbox = wait_for(lambda: imap_messages(server, user), what="the DSN after the quota was raised")
+    wait_for(lambda: rcpt_state(server, far) == "bounced", what="state bounced")
+    dsn = email.message_from_bytes(inbox[0], policy=email.policy.default)
+    assert dsn.get_content_type() == "multipart/report"
+    status = list(dsn.iter_parts())[1].get_payload()
+    assert status[1]["Final-Recipient"] == f"rfc822; {far}"
+    assert status[1]["Status"] == "5.1.1"
+    assert status[1]["Diagnostic-Code"] == "smtp; 550 5.1.1 no such mailbox here"
+    assert status[1]["Remote-MTA"] is not None
+    assert subject in list(dsn.iter_parts())[2].as_string()
+    time.sleep(2.5)
+    assert len(imap_messages(server, user)) == 1
+    assert sink.delivered_to(far) == []
