@@ -359,3 +359,37 @@ def cleanup_all():
 
 
 atexit.register(cleanup_all)
+
+
+# ---------------------------------------------------------------------------
+# Accounts for protocol tests: tests share one database and keep apart by
+# using domains and users with random names.
+
+def run_floectl(server, *args, input=None):
+    """Runs floectl with server's configuration; returns the CompletedProcess."""
+    return subprocess.run([FLOECTL, "--config", server.config_path] + list(args), input=input,
+                          capture_output=True, text=True, timeout=60)
+
+
+def floectl(server, *args, input=None):
+    """Runs floectl, fails the test when it fails, returns its standard output."""
+    r = run_floectl(server, *args, input=input)
+    assert r.returncode == 0, f"floectl {' '.join(args)}: {r.stderr}"
+    return r.stdout
+
+
+def new_domain(server, prefix="t"):
+    """Adds a domain with a random name and returns it."""
+    import uuid
+    name = f"{prefix}{uuid.uuid4().hex[:8]}.example"
+    floectl(server, "domain", "add", name)
+    return name
+
+
+def new_user(server, domain, password, *extra, prefix="u"):
+    """Adds a user with a random local part in domain; extra are further
+    `user add` options. Returns the address."""
+    import uuid
+    address = f"{prefix}{uuid.uuid4().hex[:10]}@{domain}"
+    floectl(server, "user", "add", address, "--password", password, *extra)
+    return address

@@ -26,6 +26,14 @@ import pytest
 
 import floe
 
+
+def new_domain(server):
+    return floe.new_domain(server, "l")
+
+
+def new_user(server, domain, *extra):
+    return floe.new_user(server, domain, PASSWORD, *extra)
+
 PASSWORD = "lmtp secret 1"
 
 
@@ -35,18 +43,6 @@ def floectl(server, *args, check=True):
     if check:
         assert r.returncode == 0, f"floectl {args}: {r.stderr}"
     return r
-
-
-def new_domain(server):
-    name = f"l{uuid.uuid4().hex[:8]}.example"
-    floectl(server, "domain", "add", name)
-    return name
-
-
-def new_user(server, domain, *extra):
-    address = f"u{uuid.uuid4().hex[:10]}@{domain}"
-    floectl(server, "user", "add", address, "--password", PASSWORD, *extra)
-    return address
 
 
 def message(subject="Hello", body="Hi there.\r\n", sender="alice@example.net", extra=""):

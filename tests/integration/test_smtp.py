@@ -29,6 +29,15 @@ import uuid
 import pytest
 
 import floe
+from floe import floectl, run_floectl
+
+
+def new_domain(server):
+    return floe.new_domain(server, "m")
+
+
+def new_user(server, domain):
+    return floe.new_user(server, domain, PASSWORD)
 
 PASSWORD = "smtp secret"
 
@@ -38,29 +47,6 @@ def tls_context():
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     return ctx
-
-
-def run_floectl(server, *args):
-    return subprocess.run([floe.FLOECTL, "--config", server.config_path] + list(args),
-                          capture_output=True, text=True, timeout=60)
-
-
-def floectl(server, *args):
-    r = run_floectl(server, *args)
-    assert r.returncode == 0, f"floectl {args}: {r.stderr}"
-    return r.stdout
-
-
-def new_domain(server):
-    name = f"m{uuid.uuid4().hex[:8]}.example"
-    floectl(server, "domain", "add", name)
-    return name
-
-
-def new_user(server, domain):
-    address = f"u{uuid.uuid4().hex[:10]}@{domain}"
-    floectl(server, "user", "add", address, "--password", PASSWORD)
-    return address
 
 
 def remote(tag="r"):
