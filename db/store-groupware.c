@@ -139,34 +139,32 @@ meta_json(const struct store_msg_meta *m)
 	return obj;
 }
 
-/* Adds $n: text[] of the item in base64, $n+1: the item JSON array, $n+2:
- * the index JSON array. Returns -1 with *error_r for bad input. */
-static int
-item_params(struct store_params *p, const struct store_append_item *item,
-            const struct store_gw_index *index, const char **error_r)
+/* The JSON object floe_append reads for one item: flags, internal date,
+ * parse results. NULL with *error_r for bad input. */
+static json_t *
+item_json(const struct store_append_item *item, const struct store_gw_index *index,
+          const char **error_r)
 {
-	json_t *arr, *obj, *flags;
+	json_t *obj, *flags;
 	const char *flag;
-	char *json, *datas;
-	size_t b64len;
 
 	if (item == NULL || index == NULL || (item->data == NULL && item->size > 0)) {
 		*error_r = "nothing to append";
-		return -1;
+		return NULL;
 	}
 	if (index->kind == NULL || index->uid == NULL || index->uid[0] == '\0') {
 		*error_r = "the index needs the object's kind and UID";
-		return -1;
+		return NULL;
 	}
 	if (item->nflags > 0 && item->flags == NULL) {
 		*error_r = "invalid flag list";
-		return -1;
+		return NULL;
 	}
 	flags = json_array();
 	for (size_t i = 0; i < item->nflags; i++) {
 		if (store_flag_check(item->flags[i], error_r) < 0) {
 			json_decref(flags);
-			return -1;
+			return NULL;
 		}
 		flag = store_system_flag(item->flags[i]);
 		json_array_append_new(flags, json_string(flag != NULL ? flag : item->flags[i]));
@@ -177,27 +175,57 @@ item_params(struct store_params *p, const struct store_append_item *item,
 		json_object_set_new(obj, "internal_date", json_integer(item->internal_date));
 	if (item->meta != NULL)
 		json_object_set_new(obj, "meta", meta_json(item->meta));
+	return obj;
+}
 
-	/* text[] literal of one base64 element: {"..."} */
-	b64len = sodium_base64_encoded_len(item->size, sodium_base64_VARIANT_ORIGINAL);
-	datas = xmalloc(b64len + 4);
-	datas[0] = '{';
-	datas[1] = '"';
-	sodium_bin2base64(datas + 2, b64len, item->data != NULL ? item->data : (const void *)"",
-	                  item->size, sodium_base64_VARIANT_ORIGINAL);
-	strcpy(datas + strlen(datas), "\"}");
-	store_param_take(p, datas);
+/* Adds $n: text[] of the items in base64, $n+1: the item JSON array, $n+2:
+ * the index JSON array. Returns -1 with *error_r for bad input. */
+static int
+item_params(struct store_params *p, const struct store_append_item *items,
+            const struct store_gw_index *const *indexes, size_t count, const char **error_r)
+{
+	json_t *arr = json_array(), *idx = json_array(), *obj;
+	struct store_str datas = {0};
+	char *json;
 
-	arr = json_array();
-	json_array_append_new(arr, obj);
+	if (count == 0 || items == NULL || indexes == NULL) {
+		json_decref(arr);
+		json_decref(idx);
+		*error_r = "nothing to append";
+		return -1;
+	}
+	store_str_add(&datas, "{");
+	for (size_t i = 0; i < count; i++) {
+		const struct store_append_item *item = &items[i];
+		size_t b64len;
+		char *b64;
+
+		if ((obj = item_json(item, indexes[i], error_r)) == NULL) {
+			json_decref(arr);
+			json_decref(idx);
+			store_str_free(&datas);
+			return -1;
+		}
+		json_array_append_new(arr, obj);
+		json_array_append_new(idx, index_json(indexes[i]));
+		/* text[] literal of base64 elements: {"...","..."} */
+		b64len = sodium_base64_encoded_len(item->size, sodium_base64_VARIANT_ORIGINAL);
+		b64 = xmalloc(b64len);
+		sodium_bin2base64(b64, b64len, item->data != NULL ? item->data : (const void *)"",
+		                  item->size, sodium_base64_VARIANT_ORIGINAL);
+		store_str_add(&datas, i > 0 ? ",\"" : "\"");
+		store_str_add(&datas, b64);
+		store_str_add(&datas, "\"");
+		free(b64);
+	}
+	store_str_add(&datas, "}");
+	store_param_take(p, datas.s);
 	json = json_dumps(arr, JSON_COMPACT);
 	json_decref(arr);
 	store_param(p, json);
 	free(json);
-	arr = json_array();
-	json_array_append_new(arr, index_json(index));
-	json = json_dumps(arr, JSON_COMPACT);
-	json_decref(arr);
+	json = json_dumps(idx, JSON_COMPACT);
+	json_decref(idx);
 	store_param(p, json);
 	free(json);
 	return 0;
@@ -241,6 +269,16 @@ store_groupware_append(struct store *store, uint64_t account_id, uint64_t folder
                        const struct store_append_item *item, const struct store_gw_index *index,
                        store_append_cb *cb, void *ctx)
 {
+	return store_groupware_append_many(store, account_id, folder_id, item, &index,
+	                                   item != NULL ? 1 : 0, cb, ctx);
+}
+
+struct store_op *
+store_groupware_append_many(struct store *store, uint64_t account_id, uint64_t folder_id,
+                            const struct store_append_item *items,
+                            const struct store_gw_index *const *indexes, size_t count,
+                            store_append_cb *cb, void *ctx)
+{
 	struct append_op *a = (struct append_op *)store_op_new(store, sizeof(*a), append_fail, ctx);
 	struct store_params p = {0};
 	const char *error = NULL;
@@ -248,7 +286,7 @@ store_groupware_append(struct store *store, uint64_t account_id, uint64_t folder
 	a->cb = cb;
 	store_param_u64(&p, account_id);
 	store_param_u64(&p, folder_id);
-	if (item_params(&p, item, index, &error) < 0) {
+	if (item_params(&p, items, indexes, count, &error) < 0) {
 		store_params_clear(&p);
 		return store_op_fail_later(&a->op, STORE_ERR_INVALID, "%s", error);
 	}
@@ -276,7 +314,7 @@ store_groupware_replace(struct store *store, uint64_t account_id, uint64_t folde
 	store_param_u64(&p, folder_id);
 	store_param_u64(&p, old_uid);
 	store_param_u64(&p, unchangedsince);
-	if (item_params(&p, item, index, &error) < 0) {
+	if (item_params(&p, item, &index, item != NULL ? 1 : 0, &error) < 0) {
 		store_params_clear(&p);
 		return store_op_fail_later(&a->op, STORE_ERR_INVALID, "%s", error);
 	}

@@ -67,6 +67,15 @@ struct store_op *store_groupware_append(struct store *store, uint64_t account_id
                                         const struct store_gw_index *index, store_append_cb *cb,
                                         void *ctx);
 
+/* The same for count items at once (IMAP MULTIAPPEND), all or nothing:
+ * indexes[i] describes items[i]; every kind must suit the folder. The
+ * result has one UID per item, in order. */
+struct store_op *store_groupware_append_many(struct store *store, uint64_t account_id,
+                                             uint64_t folder_id,
+                                             const struct store_append_item *items,
+                                             const struct store_gw_index *const *indexes,
+                                             size_t count, store_append_cb *cb, void *ctx);
+
 /* Replaces item old_uid of the folder by a new version in one
  * transaction: the new item is appended, old_uid is removed with a
  * tombstone of the same modseq. unchangedsince > 0: fails with

@@ -1,13 +1,15 @@
 /* METADATA entries (RFC 5464) in the store: entry names checked and
  * lower-cased, values carried as hex through text parameters, entries read
  * with their descendants, and set or deleted all at once by one SQL
- * function that enforces the per-scope entry limit. */
+ * function that enforces the per-scope entry limit; and the entries of
+ * every folder at once for LIST (store-metadata.h). */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "store-acl.h"
+#include "store-metadata.h"
 #include "store-private.h"
 #include "xmalloc.h"
 
@@ -261,4 +263,88 @@ store_metadata_set(struct store *store, uint64_t user_id, uint64_t owner_id, uin
 	store_paramf(&p, "%d", STORE_METADATA_MAX_ENTRIES);
 	store_op_query(&s->op, "SELECT floe_metadata_set($1, $2, $3, $4, $5, $6)", &p, set_done);
 	return &s->op;
+}
+
+/* --- Entries of every folder (LIST RETURN (METADATA ...)) --- */
+
+struct folders_op {
+	struct store_op op;
+	store_metadata_folders_cb *cb;
+};
+
+static void
+folders_fail(struct store_op *op, enum store_err code, const char *error)
+{
+	((struct folders_op *)op)->cb(NULL, code, error, op->ctx);
+}
+
+/* Columns: owner, folder, name, value in hex. */
+static void
+folders_done(struct store_op *op, const struct db_result *res)
+{
+	struct folders_op *f = (struct folders_op *)op;
+	int rows = db_result_rows(res);
+	struct store_metadata_folder_entry *v = store_op_calloc(op, (size_t)rows + 1, sizeof(*v));
+	struct store_metadata_folder_list list = {.entries = v, .count = (size_t)rows};
+
+	for (int r = 0; r < rows; r++) {
+		const char *hex = db_result_value(res, r, 3);
+		size_t n = strlen(hex) / 2;
+		unsigned char *value = store_op_alloc(op, n + 1);
+
+		for (size_t i = 0; i < n; i++) {
+			int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+
+			if (hi < 0 || lo < 0) {
+				store_op_fail(op, STORE_ERR_INTERNAL, "malformed metadata value");
+				return;
+			}
+			value[i] = (unsigned char)(hi << 4 | lo);
+		}
+		value[n] = '\0';
+		v[r].owner_id = store_u64(db_result_value(res, r, 0));
+		v[r].folder_id = store_u64(db_result_value(res, r, 1));
+		v[r].name = store_op_strdup(op, db_result_value(res, r, 2));
+		v[r].value = value;
+		v[r].len = n;
+	}
+	store_op_deliver_begin(op);
+	f->cb(&list, STORE_OK, NULL, op->ctx);
+	store_op_finish(op);
+}
+
+/* $1 user, $2 names. A /private entry is the user's, a /shared one
+ * nobody's; shared folders need r (floe_acl_shared lists those with any
+ * right, l included). */
+#define FOLDERS_OWN_SQL                                                                            \
+	"SELECT m.account_id::text, m.folder_id::text, m.name, encode(m.value, 'hex')"             \
+	" FROM folder_metadata m WHERE m.account_id = $1 AND m.folder_id IS NOT NULL"              \
+	" AND m.name = ANY ($2::text[])"                                                           \
+	" AND coalesce(m.user_id, 0) = CASE WHEN m.scope = 'private' THEN $1::bigint ELSE 0 END"
+#define FOLDERS_SHARED_SQL                                                                         \
+	" UNION ALL SELECT m.account_id::text, m.folder_id::text, m.name,"                         \
+	" encode(m.value, 'hex') FROM floe_acl_shared($1) s JOIN folder_metadata m"                \
+	" ON m.account_id = s.r_owner AND m.folder_id = s.r_folder"                                \
+	" WHERE strpos(s.r_rights, 'r') > 0 AND m.name = ANY ($2::text[])"                         \
+	" AND coalesce(m.user_id, 0) = CASE WHEN m.scope = 'private' THEN $1::bigint ELSE 0 END"
+
+struct store_op *
+store_metadata_folders(struct store *store, uint64_t user_id, const char *const *names,
+                       size_t count, bool shared, store_metadata_folders_cb *cb, void *ctx)
+{
+	struct folders_op *f =
+	    (struct folders_op *)store_op_new(store, sizeof(*f), folders_fail, ctx);
+	struct store_params p = {0};
+
+	f->cb = cb;
+	for (size_t i = 0; i < count; i++) {
+		if (!store_metadata_name_valid(names[i], strlen(names[i])))
+			return store_op_fail_later(&f->op, STORE_ERR_INVALID,
+			                           "invalid metadata entry name");
+	}
+	store_param_u64(&p, user_id);
+	store_param_take(&p, names_array(names, count));
+	store_op_query(&f->op, shared ? FOLDERS_OWN_SQL FOLDERS_SHARED_SQL : FOLDERS_OWN_SQL, &p,
+	               folders_done);
+	return &f->op;
 }

@@ -6,14 +6,21 @@
  * "/shared/..." (everyone's), case-insensitive; names requested that do
  * not exist are answered NIL. Rights on a mailbox (RFC 4314): reading
  * needs l and r, writing /private l and r, writing /shared also w.
- * "/public/..." names (IceWarp's computed entries) are accepted by
- * GETMETADATA and answered NIL here; they cannot be set. */
+ * Some entries are computed, not stored (imapx/groupware-imap.h): the
+ * folder's Kolab type under /shared/vendor/kolab/folder-type,
+ * /private/vendor/kolab/folder-type and IceWarp's
+ * /public/vendor/kolab/folder-type/value.shared (settable on an empty
+ * mail folder, through store_foldertype_set), and IceWarp's read-only
+ * /public/vendor/icewarp/... entries; other "/public/..." names are
+ * answered NIL and cannot be set. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "commands.h"
+#include "groupware-imap.h"
 #include "imap-acl.h"
+#include "store-foldertype.h"
 #include "xmalloc.h"
 
 struct metadata_ctx {
@@ -32,6 +39,16 @@ struct metadata_ctx {
 	struct store_metadata_entry *values;
 	size_t nvalues;
 	unsigned needed; /* rights the entries need */
+	/* Computed entries (GETMETADATA): per requested entry its kind, the
+	 * changedsince modseq and the value (NULL: NIL). */
+	enum imap_meta_computed *kinds;
+	uint64_t *since;
+	char **computed;
+	char *foldertype; /* the folder's type as the user sees it */
+	uint64_t owner_id, folder_id;
+	/* SETMETADATA of the folder type */
+	bool set_type;
+	struct store_foldertype type;
 };
 
 static void
@@ -43,9 +60,16 @@ metadata_cleanup(struct imap_cmd *cmd)
 		return;
 	imap_mailbox_lookup_abandon(&ctx->lookup);
 	store_op_abandon(&ctx->op);
-	for (size_t i = 0; i < ctx->nentries; i++)
+	for (size_t i = 0; i < ctx->nentries; i++) {
 		free(ctx->entries[i]);
+		if (ctx->computed != NULL)
+			free(ctx->computed[i]);
+	}
 	free(ctx->entries);
+	free(ctx->computed);
+	free(ctx->kinds);
+	free(ctx->since);
+	free(ctx->foldertype);
 	for (size_t i = 0; i < ctx->nvalues; i++)
 		free((char *)ctx->values[i].name);
 	free(ctx->values);
@@ -125,15 +149,59 @@ metadata_write_mailbox(struct imap_client *c, struct metadata_ctx *ctx)
 
 /* --- GETMETADATA --- */
 
+struct metadata_out {
+	struct imap_client *c;
+	struct metadata_ctx *ctx;
+	bool any;
+	uint64_t longest;
+};
+
+/* One entry of the "* METADATA" response (value NULL: NIL). */
+static void
+metadata_out_entry(struct metadata_out *o, const char *name, const unsigned char *value, size_t len)
+{
+	struct imap_client *c = o->c;
+
+	if (value != NULL && o->ctx->limited && len > o->ctx->maxsize) {
+		if (len > o->longest)
+			o->longest = len;
+		return;
+	}
+	imap_client_printf(c, o->any ? " " : "* METADATA ");
+	if (!o->any) {
+		metadata_write_mailbox(c, o->ctx);
+		imap_client_printf(c, " (");
+	}
+	o->any = true;
+	imap_write_astring(c, name, strlen(name));
+	if (value == NULL) {
+		imap_client_printf(c, " NIL");
+		return;
+	}
+	imap_client_printf(c, " ");
+	metadata_write_value(c, value, len);
+}
+
+/* Whether name lies below want within the requested depth. */
+static bool
+metadata_below(const struct metadata_ctx *ctx, const char *want, const char *name)
+{
+	size_t wlen = strlen(want);
+
+	if (ctx->depth == STORE_METADATA_DEPTH_0 || strncmp(name, want, wlen) != 0 ||
+	    name[wlen] != '/')
+		return false;
+	return ctx->depth == STORE_METADATA_DEPTH_INFINITY || strchr(name + wlen + 1, '/') == NULL;
+}
+
 static void
 metadata_get_done(const struct store_metadata_list *list, enum store_err code, const char *error,
                   void *context)
 {
 	struct imap_cmd *cmd = context;
 	struct metadata_ctx *ctx = cmd->ctx;
-	struct imap_client *c = cmd->client;
-	bool *sent, any = false;
-	uint64_t longest = 0;
+	struct metadata_out o = {.c = cmd->client, .ctx = ctx};
+	bool *sent, type_sent[2] = {false, false};
 
 	ctx->op = NULL;
 	if (list == NULL) {
@@ -147,73 +215,137 @@ metadata_get_done(const struct store_metadata_list *list, enum store_err code, c
 	sent = xcalloc(list->count + 1, sizeof(*sent));
 	for (size_t i = 0; i < ctx->nentries; i++) {
 		const char *want = ctx->entries[i];
-		size_t wlen = strlen(want);
 		bool found = false;
 
+		if (ctx->kinds[i] != IMAP_META_STORED) {
+			const char *v = ctx->computed[i];
+
+			for (size_t k = 0; k < 2; k++) {
+				if (strcmp(want, imap_meta_foldertype_names[k]) == 0) {
+					if (type_sent[k])
+						v = NULL, want = NULL;
+					type_sent[k] = true;
+				}
+			}
+			if (want != NULL)
+				metadata_out_entry(&o, want, (const unsigned char *)v,
+				                   v != NULL ? strlen(v) : 0);
+			continue;
+		}
 		for (size_t k = 0; k < list->count; k++) {
 			const struct store_metadata_entry *e = &list->entries[k];
-			bool below = strncmp(e->name, want, wlen) == 0 && e->name[wlen] == '/';
 
 			if (strcmp(e->name, want) == 0)
 				found = true;
-			else if (!below)
+			else if (!metadata_below(ctx, want, e->name))
 				continue;
-			if (sent[k])
+			/* A stored entry by the name of a computed one is hidden. */
+			if (sent[k] || imap_meta_computed(e->name, NULL) != IMAP_META_STORED)
 				continue;
 			sent[k] = true;
-			if (ctx->limited && e->len > ctx->maxsize) {
-				if (e->len > longest)
-					longest = e->len;
+			metadata_out_entry(&o, e->name, e->value, e->len);
+		}
+		/* The folder type is an entry below /shared and /private too. */
+		for (size_t k = 0; k < 2 && ctx->foldertype != NULL; k++) {
+			const char *name = imap_meta_foldertype_names[k];
+
+			if (type_sent[k] || !metadata_below(ctx, want, name))
 				continue;
-			}
-			imap_client_printf(c, any ? " " : "* METADATA ");
-			if (!any) {
-				metadata_write_mailbox(c, ctx);
-				imap_client_printf(c, " (");
-			}
-			any = true;
-			imap_write_astring(c, e->name, strlen(e->name));
-			imap_client_printf(c, " ");
-			metadata_write_value(c, e->value, e->len);
+			type_sent[k] = true;
+			metadata_out_entry(&o, name, (const unsigned char *)ctx->foldertype,
+			                   strlen(ctx->foldertype));
 		}
-		if (!found) {
-			imap_client_printf(c, any ? " " : "* METADATA ");
-			if (!any) {
-				metadata_write_mailbox(c, ctx);
-				imap_client_printf(c, " (");
-			}
-			any = true;
-			imap_write_astring(c, want, wlen);
-			imap_client_printf(c, " NIL");
-		}
+		if (!found)
+			metadata_out_entry(&o, want, NULL, 0);
 	}
 	free(sent);
-	if (any)
-		imap_client_printf(c, ")\r\n");
-	if (longest > 0)
+	if (o.any)
+		imap_client_printf(o.c, ")\r\n");
+	if (o.longest > 0)
 		imap_cmd_ok(cmd, "[METADATA LONGENTRIES %llu] GETMETADATA completed",
-		            (unsigned long long)longest);
+		            (unsigned long long)o.longest);
 	else
 		imap_cmd_ok(cmd, "GETMETADATA completed");
 	imap_cmd_finish(cmd);
 }
 
 static void
-metadata_get(struct imap_cmd *cmd, uint64_t owner_id, uint64_t folder_id)
+metadata_get(struct imap_cmd *cmd)
 {
 	struct metadata_ctx *ctx = cmd->ctx;
 	const char **names = xcalloc(ctx->nentries + 1, sizeof(*names));
 	size_t n = 0;
 
-	/* /public entries are nobody's here: the store is asked for the rest. */
+	/* Computed entries are answered here: the store is asked for the rest. */
 	for (size_t i = 0; i < ctx->nentries; i++) {
-		if (!metadata_is_public(ctx->entries[i], strlen(ctx->entries[i])))
+		if (ctx->kinds[i] == IMAP_META_STORED)
 			names[n++] = ctx->entries[i];
 	}
-	ctx->op =
-	    store_metadata_get(imap_client_store(cmd->client), imap_client_account_id(cmd->client),
-	                       owner_id, folder_id, names, n, ctx->depth, metadata_get_done, cmd);
+	ctx->op = store_metadata_get(imap_client_store(cmd->client),
+	                             imap_client_account_id(cmd->client), ctx->owner_id,
+	                             ctx->folder_id, names, n, ctx->depth, metadata_get_done, cmd);
 	free(names);
+}
+
+static void metadata_get_next(struct imap_cmd *cmd);
+
+static void
+metadata_changes_done(const struct store_msg_list *list, enum store_err code, const char *error,
+                      void *context)
+{
+	struct imap_cmd *cmd = context;
+	struct metadata_ctx *ctx = cmd->ctx;
+
+	ctx->op = NULL;
+	if (list == NULL) {
+		if (code == STORE_ERR_NOT_FOUND)
+			imap_mailbox_reply_missing(cmd);
+		else
+			imap_cmd_store_error(cmd, "Cannot read the changes", code, error);
+		imap_cmd_finish(cmd);
+		return;
+	}
+	for (size_t i = 0; i < ctx->nentries; i++) {
+		if (ctx->kinds[i] == IMAP_META_CHANGEDSINCE && ctx->computed[i] == NULL) {
+			ctx->computed[i] = imap_meta_changedsince(list);
+			break;
+		}
+	}
+	metadata_get_next(cmd);
+}
+
+/* Asks the store for each changedsince entry in turn (a client asks for
+ * one), then reads the stored entries. */
+static void
+metadata_get_next(struct imap_cmd *cmd)
+{
+	struct metadata_ctx *ctx = cmd->ctx;
+
+	for (size_t i = 0; i < ctx->nentries && ctx->folder_id != 0; i++) {
+		if (ctx->kinds[i] == IMAP_META_CHANGEDSINCE && ctx->computed[i] == NULL) {
+			ctx->op = store_changes(imap_client_store(cmd->client), ctx->owner_id,
+			                        ctx->folder_id, ctx->since[i],
+			                        metadata_changes_done, cmd);
+			return;
+		}
+	}
+	metadata_get(cmd);
+}
+
+/* Fills the computed entries that need no query; folder NULL on the
+ * server level. */
+static void
+metadata_compute(struct imap_cmd *cmd, const struct store_folder *folder, const char *display,
+                 bool own)
+{
+	struct metadata_ctx *ctx = cmd->ctx;
+
+	ctx->foldertype = imap_meta_value(cmd->client, IMAP_META_FOLDERTYPE, folder, display, own);
+	for (size_t i = 0; i < ctx->nentries; i++) {
+		if (ctx->kinds[i] != IMAP_META_CHANGEDSINCE)
+			ctx->computed[i] =
+			    imap_meta_value(cmd->client, ctx->kinds[i], folder, display, own);
+	}
 }
 
 /* --- SETMETADATA --- */
@@ -243,13 +375,61 @@ metadata_set_done(enum store_metadata_result result, enum store_err code, const 
 }
 
 static void
-metadata_set(struct imap_cmd *cmd, uint64_t owner_id, uint64_t folder_id)
+metadata_set(struct imap_cmd *cmd)
 {
 	struct metadata_ctx *ctx = cmd->ctx;
 
-	ctx->op = store_metadata_set(imap_client_store(cmd->client),
-	                             imap_client_account_id(cmd->client), owner_id, folder_id,
-	                             ctx->values, ctx->nvalues, metadata_set_done, cmd);
+	ctx->op = store_metadata_set(
+	    imap_client_store(cmd->client), imap_client_account_id(cmd->client), ctx->owner_id,
+	    ctx->folder_id, ctx->values, ctx->nvalues, metadata_set_done, cmd);
+}
+
+/* The folder type first; the other entries (if any) after it. */
+static void
+metadata_type_done(enum store_err code, const char *error, void *context)
+{
+	struct imap_cmd *cmd = context;
+	struct metadata_ctx *ctx = cmd->ctx;
+
+	ctx->op = NULL;
+	if (code != STORE_OK) {
+		if (code == STORE_ERR_NOT_FOUND)
+			imap_mailbox_reply_missing(cmd);
+		else
+			imap_cmd_store_error(cmd, "Cannot set the folder type", code, error);
+		imap_cmd_finish(cmd);
+		return;
+	}
+	if (ctx->nvalues > 0) {
+		metadata_set(cmd);
+		return;
+	}
+	imap_cmd_ok(cmd, "SETMETADATA completed");
+	imap_cmd_finish(cmd);
+}
+
+static void
+metadata_set_start(struct imap_cmd *cmd, bool other)
+{
+	struct metadata_ctx *ctx = cmd->ctx;
+
+	if (!ctx->set_type) {
+		metadata_set(cmd);
+		return;
+	}
+	if (ctx->folder_id == 0) {
+		imap_cmd_no(cmd, "[CANNOT] The server level has no folder type");
+		imap_cmd_finish(cmd);
+		return;
+	}
+	/* A default folder or a mail subtype is the owner's own choice. */
+	if (other && (ctx->type.is_default || ctx->type.special_use != NULL)) {
+		imap_cmd_no(cmd, "[NOPERM] Only the owner makes a folder a default or special one");
+		imap_cmd_finish(cmd);
+		return;
+	}
+	ctx->op = store_foldertype_set(imap_client_store(cmd->client), ctx->owner_id,
+	                               ctx->folder_id, &ctx->type, metadata_type_done, cmd);
 }
 
 /* --- Both --- */
@@ -272,10 +452,14 @@ metadata_mailbox_cb(const struct imap_mailbox *mb, enum store_err code, const ch
 		return;
 	}
 	ctx->display = xstrdup(mb->folder->path);
-	if (ctx->set)
-		metadata_set(cmd, mb->owner_id, mb->folder->id);
-	else
-		metadata_get(cmd, mb->owner_id, mb->folder->id);
+	ctx->owner_id = mb->owner_id;
+	ctx->folder_id = mb->folder->id;
+	if (ctx->set) {
+		metadata_set_start(cmd, mb->other);
+		return;
+	}
+	metadata_compute(cmd, mb->folder, mb->folder->path, !mb->other);
+	metadata_get_next(cmd);
 }
 
 /* The mailbox argument: "" is the server level (ctx->name stays NULL). */
@@ -299,10 +483,17 @@ metadata_start(struct imap_cmd *cmd)
 
 	if (ctx->name == NULL) {
 		/* The server level, as this account sees it. */
-		if (ctx->set)
-			metadata_set(cmd, imap_client_account_id(c), 0);
-		else
-			metadata_get(cmd, imap_client_account_id(c), 0);
+		ctx->owner_id = imap_client_account_id(c);
+		if (ctx->set && ctx->set_type) {
+			imap_cmd_no(cmd, "[CANNOT] The server level has no folder type");
+			return IMAP_CMD_DONE;
+		}
+		if (ctx->set) {
+			metadata_set_start(cmd, false);
+		} else {
+			metadata_compute(cmd, NULL, NULL, true);
+			metadata_get(cmd);
+		}
 		return IMAP_CMD_ASYNC;
 	}
 	imap_mailbox_lookup_start(&ctx->lookup, c, ctx->name, metadata_mailbox_cb, cmd);
@@ -418,7 +609,39 @@ cmd_getmetadata(struct imap_cmd *cmd)
 		else
 			ctx->entries[ctx->nentries++] = name;
 	}
+	ctx->kinds = xcalloc(ctx->nentries, sizeof(*ctx->kinds));
+	ctx->since = xcalloc(ctx->nentries, sizeof(*ctx->since));
+	ctx->computed = xcalloc(ctx->nentries, sizeof(*ctx->computed));
+	for (size_t i = 0; i < ctx->nentries; i++)
+		ctx->kinds[i] = imap_meta_computed(ctx->entries[i], &ctx->since[i]);
 	return metadata_start(cmd);
+}
+
+/* The value of a folder-type entry of SETMETADATA (NIL: plain mail).
+ * Returns 0, or -1 after setting the reply. */
+static int
+metadata_type_value(struct imap_cmd *cmd, const char *name, const struct imap_arg *arg)
+{
+	struct metadata_ctx *ctx = cmd->ctx;
+	const char *value, *error;
+	size_t len;
+
+	if (!imap_arg_nstring(arg, &value, &len)) {
+		imap_cmd_bad(cmd, "Entry values are strings or NIL");
+		return -1;
+	}
+	if (value == NULL) {
+		value = "mail";
+		len = 4;
+	}
+	if (store_foldertype_parse(value, len, &ctx->type, &error) < 0) {
+		imap_cmd_no(cmd, "[CANNOT] Invalid folder type: %s", error);
+		return -1;
+	}
+	ctx->set_type = true;
+	ctx->needed |=
+	    strncmp(name, "/private/", 9) == 0 ? ACL_METADATA_PRIVATE : ACL_METADATA_SHARED;
+	return 0;
 }
 
 enum imap_cmd_result
@@ -446,16 +669,25 @@ cmd_setmetadata(struct imap_cmd *cmd)
 		struct store_metadata_entry *e = &ctx->values[ctx->nvalues];
 		const char *value;
 		size_t len;
-		char *name = metadata_entry(&list[i], false, &error);
+		char *name = metadata_entry(&list[i], true, &error);
+		enum imap_meta_computed kind;
 
 		if (name == NULL) {
-			const char *s;
-
-			if (imap_arg_astring(&list[i], &s, &len) && metadata_is_public(s, len)) {
-				imap_cmd_no(cmd, "[CANNOT] Entries under /public cannot be set");
+			imap_cmd_bad(cmd, "%s", error);
+			return IMAP_CMD_DONE;
+		}
+		kind = imap_meta_computed(name, NULL);
+		if (kind == IMAP_META_FOLDERTYPE) {
+			if (metadata_type_value(cmd, name, &list[i + 1]) < 0) {
+				free(name);
 				return IMAP_CMD_DONE;
 			}
-			imap_cmd_bad(cmd, "%s", error);
+			free(name);
+			continue;
+		}
+		if (kind != IMAP_META_STORED) {
+			free(name);
+			imap_cmd_no(cmd, "[CANNOT] This entry under /public cannot be set");
 			return IMAP_CMD_DONE;
 		}
 		e->name = name;

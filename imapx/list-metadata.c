@@ -1,0 +1,234 @@
+/* LIST's METADATA return option (RFC 9590): the entries a client asks for,
+ * written after each mailbox's LIST response, so that a Kolab or IceWarp
+ * client gets every folder's type (and other entries) in one round trip.
+ * Computed entries come from the folder rows LIST already has; stored
+ * entries of all folders are read with one query beforehand. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "groupware-imap.h"
+#include "store-metadata.h"
+#include "xmalloc.h"
+
+/* Entries one LIST may ask for. */
+#define LIST_METADATA_MAX 32
+
+struct list_md_value {
+	uint64_t owner_id, folder_id;
+	size_t entry; /* index into names */
+	unsigned char *value;
+	size_t len;
+};
+
+struct imap_list_metadata {
+	char **names; /* lower case */
+	enum imap_meta_computed *kinds;
+	size_t count;
+	struct list_md_value *values;
+	size_t nvalues;
+	struct store_op *op;
+	imap_list_metadata_done_fn *done;
+	void *ctx;
+};
+
+void
+imap_list_metadata_free(struct imap_list_metadata **mdp)
+{
+	struct imap_list_metadata *md = *mdp;
+
+	if (md == NULL)
+		return;
+	for (size_t i = 0; i < md->count; i++)
+		free(md->names[i]);
+	free(md->names);
+	free(md->kinds);
+	for (size_t i = 0; i < md->nvalues; i++)
+		free(md->values[i].value);
+	free(md->values);
+	free(md);
+	*mdp = NULL;
+}
+
+/* A valid entry name: what GETMETADATA accepts, /public names included. */
+static bool
+list_md_name_valid(const char *s, size_t len)
+{
+	char *as_shared;
+	bool ok;
+
+	if (store_metadata_name_valid(s, len))
+		return true;
+	if (len <= 8 || strncasecmp(s, "/public/", 8) != 0)
+		return false;
+	as_shared = xasprintf("/shared%.*s", (int)(len - 7), s + 7);
+	ok = store_metadata_name_valid(as_shared, strlen(as_shared));
+	free(as_shared);
+	return ok;
+}
+
+int
+imap_list_metadata_parse(const struct imap_arg *arg, struct imap_list_metadata **md_r,
+                         const char **error_r)
+{
+	const struct imap_arg *list;
+	struct imap_list_metadata *md;
+	size_t count;
+
+	if (!imap_arg_list(arg, &list, &count) || count == 0) {
+		*error_r = "METADATA takes a list of entry names";
+		return -1;
+	}
+	if (count > LIST_METADATA_MAX) {
+		*error_r = "Too many METADATA entries in LIST";
+		return -1;
+	}
+	if (*md_r != NULL) {
+		*error_r = "METADATA given twice";
+		return -1;
+	}
+	md = xcalloc(1, sizeof(*md));
+	md->names = xcalloc(count, sizeof(*md->names));
+	md->kinds = xcalloc(count, sizeof(*md->kinds));
+	for (size_t i = 0; i < count; i++) {
+		const char *s;
+		size_t len;
+		char *name;
+
+		if (!imap_arg_astring(&list[i], &s, &len) || list[i].type == IMAP_ARG_NIL ||
+		    memchr(s, '\0', len) != NULL || !list_md_name_valid(s, len)) {
+			imap_list_metadata_free(&md);
+			*error_r = "Invalid METADATA entry name (/private/... or /shared/...)";
+			return -1;
+		}
+		name = xstrndup(s, len);
+		for (char *p = name; *p != '\0'; p++) {
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+		}
+		md->names[md->count] = name;
+		md->kinds[md->count++] = imap_meta_computed(name, NULL);
+	}
+	*md_r = md;
+	return 0;
+}
+
+bool
+imap_list_metadata_needs_load(const struct imap_list_metadata *md)
+{
+	for (size_t i = 0; md != NULL && i < md->count; i++) {
+		if (md->kinds[i] == IMAP_META_STORED)
+			return true;
+	}
+	return false;
+}
+
+static void
+list_md_loaded(const struct store_metadata_folder_list *list, enum store_err code,
+               const char *error, void *ctx)
+{
+	struct imap_list_metadata *md = ctx;
+
+	(void)code;
+	md->op = NULL;
+	if (list == NULL) {
+		md->done(error != NULL ? error : "cannot read metadata", md->ctx);
+		return;
+	}
+	md->values = list->count > 0 ? xcalloc(list->count, sizeof(*md->values)) : NULL;
+	for (size_t i = 0; i < list->count; i++) {
+		const struct store_metadata_folder_entry *e = &list->entries[i];
+
+		for (size_t k = 0; k < md->count; k++) {
+			if (strcmp(md->names[k], e->name) != 0)
+				continue;
+			md->values[md->nvalues++] = (struct list_md_value){
+			    .owner_id = e->owner_id,
+			    .folder_id = e->folder_id,
+			    .entry = k,
+			    .value = xmalloc(e->len + 1),
+			    .len = e->len,
+			};
+			memcpy(md->values[md->nvalues - 1].value, e->value, e->len);
+			md->values[md->nvalues - 1].value[e->len] = '\0';
+			break;
+		}
+	}
+	md->done(NULL, md->ctx);
+}
+
+struct store_op *
+imap_list_metadata_load(struct imap_list_metadata *md, struct imap_client *client, bool shared,
+                        imap_list_metadata_done_fn *done, void *ctx)
+{
+	const char **names = xcalloc(md->count + 1, sizeof(*names));
+	size_t n = 0;
+
+	for (size_t i = 0; i < md->count; i++) {
+		if (md->kinds[i] == IMAP_META_STORED)
+			names[n++] = md->names[i];
+	}
+	md->done = done;
+	md->ctx = ctx;
+	md->op = store_metadata_folders(imap_client_store(client), imap_client_account_id(client),
+	                                names, n, shared, list_md_loaded, md);
+	free(names);
+	return md->op;
+}
+
+static void
+list_md_value(struct imap_client *c, const unsigned char *value, size_t len)
+{
+	if (value == NULL) {
+		imap_client_printf(c, "NIL");
+		return;
+	}
+	if (memchr(value, '\0', len) != NULL) {
+		imap_write_literal_header(c, len, true);
+		imap_client_write(c, value, len);
+		return;
+	}
+	imap_write_quoted(c, (const char *)value, len);
+}
+
+void
+imap_list_metadata_write(struct imap_client *client, const struct imap_list_metadata *md,
+                         uint64_t owner_id, const struct store_folder *f, const char *name,
+                         bool own, unsigned rights)
+{
+	if (md == NULL || f == NULL || f->noselect ||
+	    (!own && (rights & ACL_METADATA_READ) != ACL_METADATA_READ))
+		return;
+	imap_client_printf(client, "* METADATA ");
+	imap_write_mailbox(client, name);
+	imap_client_printf(client, " (");
+	for (size_t i = 0; i < md->count; i++) {
+		const unsigned char *value = NULL;
+		size_t len = 0;
+		char *computed = NULL;
+
+		if (md->kinds[i] == IMAP_META_STORED) {
+			for (size_t k = 0; k < md->nvalues; k++) {
+				const struct list_md_value *v = &md->values[k];
+
+				if (v->entry == i && v->owner_id == owner_id &&
+				    v->folder_id == f->id) {
+					value = v->value;
+					len = v->len;
+					break;
+				}
+			}
+		} else {
+			computed = imap_meta_value(client, md->kinds[i], f, name, own);
+			value = (const unsigned char *)computed;
+			len = computed != NULL ? strlen(computed) : 0;
+		}
+		if (i > 0)
+			imap_client_printf(client, " ");
+		imap_write_astring(client, md->names[i], strlen(md->names[i]));
+		imap_client_printf(client, " ");
+		list_md_value(client, value, len);
+		free(computed);
+	}
+	imap_client_printf(client, ")\r\n");
+}
