@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "groupware-imap.h"
 #include "imap-acl.h"
 #include "message.h"
 #include "msg-util.h"
@@ -41,6 +42,7 @@ struct append_ctx {
 	struct append_msg *msgs;
 	size_t nmsgs;
 	struct store_append_item *items; /* kept until the store answers */
+	struct imap_gw_append *gw;       /* APPEND into a typed folder */
 };
 
 static void
@@ -51,6 +53,7 @@ append_cleanup(struct imap_cmd *cmd)
 	if (c == NULL)
 		return;
 	store_op_abandon(&c->op);
+	imap_gw_append_free(&c->gw);
 	imap_mailbox_lookup_abandon(&c->lookup);
 	for (size_t i = 0; i < c->nmsgs; i++) {
 		imap_flag_list_clear(&c->msgs[i].flags);
@@ -177,6 +180,22 @@ folder_cb(const struct imap_mailbox *mb, enum store_err code, const char *error,
 		return;
 	}
 	c->folder_id = folder->id;
+	if (strcmp(folder->type, "mail") != 0) {
+		struct imap_gw_append_msg *gm = xcalloc(c->nmsgs, sizeof(*gm));
+
+		for (size_t i = 0; i < c->nmsgs; i++)
+			gm[i] = (struct imap_gw_append_msg){
+			    .data = c->msgs[i].data,
+			    .size = c->msgs[i].size,
+			    .flags = (const char *const *)c->msgs[i].flags.flags,
+			    .nflags = c->msgs[i].flags.count,
+			    .date = c->msgs[i].date,
+			};
+		/* May finish the command (and free c) before it returns. */
+		imap_gw_append_start(&c->gw, cmd, mb, gm, c->nmsgs);
+		free(gm);
+		return;
+	}
 
 	struct store_append_item *items = xcalloc(c->nmsgs, sizeof(*items));
 

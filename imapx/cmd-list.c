@@ -1,6 +1,7 @@
 /* LIST (RFC 3501 6.3.8) with LIST-EXTENDED (RFC 5258: selection options
  * SUBSCRIBED, REMOTE, RECURSIVEMATCH, SPECIAL-USE; return options
- * SUBSCRIBED, CHILDREN, SPECIAL-USE; several patterns), SPECIAL-USE
+ * SUBSCRIBED, CHILDREN, SPECIAL-USE, METADATA of RFC 9590 through
+ * imapx/list-metadata.c; several patterns), SPECIAL-USE
  * attributes (RFC 6154), LIST-STATUS (RFC 5819) and LSUB (RFC 3501
  * 6.3.9). Names are matched in UTF-8 against the store's folder list and,
  * when a pattern can reach the other users' namespace, against the
@@ -13,6 +14,7 @@
 
 #include "acl.h"
 #include "commands.h"
+#include "groupware-imap.h"
 #include "imap-acl.h"
 #include "imap-client-private.h"
 #include "mutf7.h"
@@ -39,6 +41,7 @@ struct list_ctx {
 	char **orphans;
 	size_t norphans;
 	struct store_op *op;
+	struct imap_list_metadata *md; /* RETURN (METADATA (...)), RFC 9590 */
 };
 
 static void
@@ -55,6 +58,7 @@ list_cleanup(struct imap_cmd *cmd)
 	for (size_t i = 0; i < ctx->norphans; i++)
 		free(ctx->orphans[i]);
 	free(ctx->orphans);
+	imap_list_metadata_free(&ctx->md);
 	free(ctx);
 	cmd->ctx = NULL;
 }
@@ -210,6 +214,8 @@ list_folder(struct imap_cmd *cmd, const struct store_folder_list *list,
 	list_write_line(cmd, "LIST", attrs, f->path, childinfo);
 	if ((ctx->ret & RET_STATUS) != 0)
 		imap_status_write(cmd->client, f, ctx->status_items);
+	imap_list_metadata_write(cmd->client, ctx->md, imap_client_account_id(cmd->client), f,
+	                         f->path, true, ACL_ALL);
 }
 
 /* A subscription in the other users' namespace is answered once the
@@ -326,7 +332,8 @@ list_other_build(const struct store_acl_shared_list *shared, size_t *count_r, ch
 			v[count++] = (struct list_other){.name = names[nnames++]};
 		}
 	}
-	qsort(v, count, sizeof(*v), list_other_cmp);
+	if (count > 1) /* qsort of NULL is undefined, even for 0 elements */
+		qsort(v, count, sizeof(*v), list_other_cmp);
 	/* Drop duplicates, keeping the shared folder over a parent entry. */
 	size_t out = 0;
 	for (size_t i = 0; i < count; i++) {
@@ -377,6 +384,9 @@ list_other_write(struct imap_cmd *cmd, const struct list_other *v, size_t count,
 	if ((ctx->ret & RET_STATUS) != 0 && sf != NULL && !sf->folder.noselect &&
 	    (rights & ACL_READ) != 0)
 		imap_status_write(cmd->client, &sf->folder, ctx->status_items);
+	if (sf != NULL)
+		imap_list_metadata_write(cmd->client, ctx->md, sf->owner_id, &sf->folder, o->name,
+		                         false, rights);
 }
 
 static bool
@@ -471,6 +481,23 @@ list_cb(const struct store_folder_list *list, const char *error, void *context)
 	imap_cmd_finish(cmd);
 }
 
+/* The stored METADATA entries are known: list the folders. */
+static void
+list_metadata_cb(const char *error, void *context)
+{
+	struct imap_cmd *cmd = context;
+	struct list_ctx *ctx = cmd->ctx;
+
+	ctx->op = NULL;
+	if (error != NULL) {
+		imap_cmd_store_error(cmd, "Cannot read metadata", STORE_ERR_INTERNAL, error);
+		imap_cmd_finish(cmd);
+		return;
+	}
+	ctx->op = store_folder_list(imap_client_store(cmd->client),
+	                            imap_client_account_id(cmd->client), list_cb, cmd);
+}
+
 /* Decodes a reference or pattern (mUTF-7, or UTF-8 after UTF8=ACCEPT). */
 static int
 list_decode(struct imap_client *c, const char *s, size_t len, char **utf8_r, const char **error_r)
@@ -543,6 +570,9 @@ list_parse_options(struct list_ctx *ctx, const struct imap_arg *sel, size_t nsel
 				return error;
 			ctx->ret |= RET_STATUS;
 			i++;
+		} else if (imap_arg_atom_equals(&ret[i], "METADATA") && i + 1 < nret) {
+			if (imap_list_metadata_parse(&ret[++i], &ctx->md, &error) < 0)
+				return error;
 		} else {
 			return "Unknown LIST return option";
 		}
@@ -611,6 +641,10 @@ list_start(struct imap_cmd *cmd, bool lsub)
 		imap_client_untagged(c, "LIST (\\Noselect) \"/\" \"\"");
 		imap_cmd_ok(cmd, "LIST completed");
 		return IMAP_CMD_DONE;
+	}
+	if (imap_list_metadata_needs_load(ctx->md)) {
+		ctx->op = imap_list_metadata_load(ctx->md, c, ctx->other, list_metadata_cb, cmd);
+		return IMAP_CMD_ASYNC;
 	}
 	ctx->op = store_folder_list(imap_client_store(c), imap_client_account_id(c), list_cb, cmd);
 	return IMAP_CMD_ASYNC;

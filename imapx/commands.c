@@ -31,6 +31,7 @@ static const struct imap_command_def imap_commands[] = {
     {.name = "DELETE", .exec = cmd_delete, .states = AUTHED},
     {.name = "DELETEACL", .exec = cmd_deleteacl, .states = AUTHED},
     {.name = "ENABLE", .exec = cmd_enable, .states = AUTHED},
+    {.name = "ESEARCH", .exec = cmd_esearch, .states = AUTHED, .flags = IMAP_CMD_FLAG_NO_UPDATES},
     {.name = "EXAMINE", .exec = cmd_examine, .states = AUTHED},
     {.name = "EXPUNGE",
      .exec = cmd_expunge,
@@ -59,6 +60,7 @@ static const struct imap_command_def imap_commands[] = {
      .states = SELECTED,
      .flags = IMAP_CMD_FLAG_UID,
      .rights = ACL_READ | ACL_DELETE_MSGS | ACL_EXPUNGE},
+    {.name = "MSEARCH", .exec = cmd_msearch, .states = AUTHED, .flags = IMAP_CMD_FLAG_NO_UPDATES},
     {.name = "MYRIGHTS", .exec = cmd_myrights, .states = AUTHED},
     {.name = "NAMESPACE", .exec = cmd_namespace, .states = AUTHED},
     {.name = "NOOP", .exec = cmd_noop, .states = ANY, .flags = IMAP_CMD_FLAG_REFRESH},
@@ -90,6 +92,7 @@ static const struct imap_command_def imap_commands[] = {
     {.name = "SUBSCRIBE", .exec = cmd_subscribe, .states = AUTHED},
     {.name = "UNSELECT", .exec = cmd_unselect, .states = SELECTED},
     {.name = "UNSUBSCRIBE", .exec = cmd_unsubscribe, .states = AUTHED},
+    {.name = "X-ICEWARP-SERVER", .exec = cmd_x_icewarp_server, .states = ANY},
 };
 
 static int

@@ -57,4 +57,9 @@ imap_cmd_exec_fn cmd_fetch, cmd_store, cmd_search, cmd_sort, cmd_copy, cmd_move,
     cmd_append;
 imap_cmd_literal_fn cmd_append_literal;
 
+/* IceWarp's X-ICEWARP-SERVER (imapx/cmd-icewarp.c) and multi-mailbox
+ * search (RFC 7377 ESEARCH IN (...), IceWarp's MSEARCH;
+ * imapx/cmd-msearch.c). */
+imap_cmd_exec_fn cmd_x_icewarp_server, cmd_esearch, cmd_msearch;
+
 #endif
