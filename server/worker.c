@@ -1,8 +1,7 @@
 /* Worker processes. Each runs one event loop with the HTTP and IMAP
  * servers, the database pool, the store, authentication and the
- * change-notice listener, accepting on every inherited listener. Protocols
- * this build does not serve yet answer with their protocol's "service not
- * available" reply and close. */
+ * change-notice listener, accepting on every inherited listener and handing
+ * each connection to its protocol's server. */
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -64,33 +63,6 @@ struct worker {
 	unsigned draining; /* services whose shutdown has not finished */
 };
 
-static const char *worker_unavailable_reply(enum listen_proto proto)
-{
-	switch (proto) {
-	case LISTEN_PROTO_SMTP:
-		return "421 4.3.2 SMTP submission is not available in this version of Floe\r\n";
-	case LISTEN_PROTO_POP3:
-		return "-ERR [SYS/TEMP] POP3 is not available in this version of Floe\r\n";
-	case LISTEN_PROTO_HTTP:
-	case LISTEN_PROTO_IMAP:
-	case LISTEN_PROTO_LMTP:
-		break;
-	}
-	return "";
-}
-
-static void worker_reply_written(struct bufferevent *bev, void *ctx)
-{
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		bufferevent_free(bev);
-}
-
-static void worker_reply_event(struct bufferevent *bev, short what, void *ctx)
-{
-	if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) != 0)
-		bufferevent_free(bev);
-}
-
 static void worker_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *peer,
 			  int peer_len, void *ctx)
 {
@@ -111,36 +83,25 @@ static void worker_accept(struct evconnlistener *evl, evutil_socket_t fd, struct
 		close(fd);
 		return;
 	}
-	if (wl->conf->proto == LISTEN_PROTO_HTTP) {
+	switch (wl->conf->proto) {
+	case LISTEN_PROTO_HTTP:
 		http_server_accept(w->http, bev, peer, (socklen_t)peer_len, wl->conf->tls);
 		return;
-	}
-	if (wl->conf->proto == LISTEN_PROTO_IMAP) {
+	case LISTEN_PROTO_IMAP:
 		imap_server_accept(w->imap, bev, peer, (socklen_t)peer_len, wl->conf->tls);
 		return;
-	}
 	/* services: hand other protocols' connections to their server here */
-	if (wl->conf->proto == LISTEN_PROTO_LMTP) {
+	case LISTEN_PROTO_LMTP:
 		lmtp_server_accept(w->lmtp, bev, peer, (socklen_t)peer_len);
 		return;
-	}
-	if (wl->conf->proto == LISTEN_PROTO_POP3) {
+	case LISTEN_PROTO_POP3:
 		pop3_server_accept(w->pop3, bev, peer, (socklen_t)peer_len, wl->conf->tls);
 		return;
-	}
-	if (wl->conf->proto == LISTEN_PROTO_SMTP) {
+	case LISTEN_PROTO_SMTP:
 		smtp_server_accept(w->smtp, bev, peer, (socklen_t)peer_len, wl->conf->tls);
 		return;
 	}
-	{
-		struct timeval tv = {30, 0};
-
-		bufferevent_setcb(bev, NULL, worker_reply_written, worker_reply_event, NULL);
-		bufferevent_set_timeouts(bev, &tv, &tv);
-		bufferevent_enable(bev, EV_WRITE);
-		bufferevent_write(bev, worker_unavailable_reply(wl->conf->proto),
-				  strlen(worker_unavailable_reply(wl->conf->proto)));
-	}
+	bufferevent_free(bev);
 }
 
 static void worker_accept_error(struct evconnlistener *evl, void *ctx)

@@ -213,16 +213,19 @@ def test_second_floed_on_same_state_dir_is_refused(floed, pg):
     assert f"is already running on state directory {floed.state_dir}" in other.log()
 
 
-def test_unserved_protocols_say_so(pg):
-    # Every protocol with a listener is served now; LMTP, the last one
-    # answered with "not available", greets like a server.
-    lmtp = floe.free_port()
-    server = floe.Floed(None, pg, workers=1, config={"lmtp": {"listen": f"127.0.0.1:{lmtp}"}})
+def test_every_listener_greets(pg):
+    # Each protocol's listener hands its connections to that protocol's
+    # server: the greeting says which one answered.
+    server = floe.Floed(None, pg, workers=1).enable("lmtp", "smtp", "pop3")
     server.start()
     try:
-        with socket.create_connection(("127.0.0.1", lmtp), timeout=5) as s:
-            data = s.recv(1000)
-        assert data.startswith(b"220 ") and b"LMTP" in data, data
+        for port, prefix, word in ((server.lmtp_port, b"220 ", b"LMTP"),
+                                   (server.smtp_port, b"220 ", b"ESMTP"),
+                                   (server.pop3_port, b"+OK", b""),
+                                   (server.imap_port, b"* OK", b"")):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                data = s.recv(1000)
+            assert data.startswith(prefix) and word in data, (port, data)
     finally:
         server.stop()
 
