@@ -1,7 +1,8 @@
 /* The change-notice bus: one non-blocking libpq connection per worker that
  * LISTENs on floe_change, and an in-memory hash index from (account, folder)
  * to the watches that parked requests (EAS Ping, IMAP IDLE) registered.
- * Callbacks may add and remove watches while a notice is being dispatched. */
+ * Callbacks may add and remove watches while a notice is being dispatched.
+ * Barriers (notify_bus_sync) ride on the same connection. */
 #include "notify.h"
 #include "pg-socket.h"
 
@@ -43,6 +44,23 @@ struct notify_watch {
 	struct notify_watch *dead_next;
 };
 
+/* Where a barrier waits: for the next query, for the query in flight, or
+ * answered and about to be called back. */
+enum sync_state { SYNC_NEXT, SYNC_SENT, SYNC_READY, SYNC_STATES };
+
+struct notify_sync {
+	struct notify_bus *bus;
+	notify_sync_fn *cb;
+	void *ctx;
+	enum sync_state state;
+	bool known;
+	struct notify_sync *prev, *next;
+};
+
+struct sync_queue {
+	struct notify_sync *head, *tail;
+};
+
 struct notify_bus {
 	struct event_base *base;
 	char *conninfo;
@@ -65,10 +83,18 @@ struct notify_bus {
 	uint64_t serial;
 	unsigned dispatching;
 	struct notify_watch *dead;
+
+	struct sync_queue syncs[SYNC_STATES];
+	bool sync_in_flight;   /* a barrier query was sent, its end not yet read */
+	bool sync_failed;      /* ... and it returned an error */
+	struct event *sync_ev; /* calls back SYNC_READY barriers */
+	uint64_t sync_queries;
 };
 
 static void bus_connect(struct notify_bus *bus);
 static void bus_io_cb(evutil_socket_t fd, short what, void *arg);
+static void bus_lost(struct notify_bus *bus, const char *reason);
+static void bus_watch(struct notify_bus *bus, short what);
 
 static uint64_t
 now_ms(void)
@@ -314,6 +340,175 @@ notify_bus_watch_count(const struct notify_bus *bus)
 	return bus->count;
 }
 
+uint64_t
+notify_bus_sync_queries(const struct notify_bus *bus)
+{
+	return bus->sync_queries;
+}
+
+/* --- Barriers --- */
+
+static void
+sync_unlink(struct notify_sync *s)
+{
+	struct sync_queue *q = &s->bus->syncs[s->state];
+
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		q->head = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	else
+		q->tail = s->prev;
+	s->prev = s->next = NULL;
+}
+
+static void
+sync_append(struct notify_bus *bus, struct notify_sync *s, enum sync_state state)
+{
+	struct sync_queue *q = &bus->syncs[state];
+
+	s->state = state;
+	s->next = NULL;
+	s->prev = q->tail;
+	if (q->tail != NULL)
+		q->tail->next = s;
+	else
+		q->head = s;
+	q->tail = s;
+}
+
+/* Moves every barrier of from to the end of to. */
+static void
+sync_move_all(struct notify_bus *bus, enum sync_state from, enum sync_state to)
+{
+	struct notify_sync *s;
+
+	while ((s = bus->syncs[from].head) != NULL) {
+		sync_unlink(s);
+		sync_append(bus, s, to);
+	}
+}
+
+/* Moves every barrier of from to SYNC_READY with the answer known. */
+static void
+sync_answer_all(struct notify_bus *bus, enum sync_state from, bool known)
+{
+	for (struct notify_sync *s = bus->syncs[from].head; s != NULL; s = s->next)
+		s->known = known;
+	sync_move_all(bus, from, SYNC_READY);
+}
+
+/* Calls back the answered barriers one at a time: a callback may ask for
+ * a new barrier or abandon one that is still queued. */
+static void
+sync_fire(struct notify_bus *bus)
+{
+	struct notify_sync *s;
+
+	while ((s = bus->syncs[SYNC_READY].head) != NULL) {
+		notify_sync_fn *cb = s->cb;
+		void *ctx = s->ctx;
+		bool known = s->known;
+
+		sync_unlink(s);
+		free(s);
+		cb(known, ctx);
+	}
+}
+
+static void
+sync_ev_cb(evutil_socket_t fd, short what, void *arg)
+{
+	sync_fire(arg);
+}
+
+/* The LISTEN connection is gone: no barrier can be answered now. */
+static void
+sync_fail_all(struct notify_bus *bus)
+{
+	bus->sync_in_flight = false;
+	bus->sync_failed = false;
+	sync_answer_all(bus, SYNC_SENT, false);
+	sync_answer_all(bus, SYNC_NEXT, false);
+	if (bus->syncs[SYNC_READY].head != NULL && bus->sync_ev != NULL)
+		event_active(bus->sync_ev, EV_TIMEOUT, 0);
+}
+
+/* Sends one barrier query for everyone waiting for the next. An empty
+ * query is the cheapest statement that still ends with ReadyForQuery. */
+static void
+sync_send(struct notify_bus *bus)
+{
+	int r;
+
+	if (bus->sync_in_flight || bus->syncs[SYNC_NEXT].head == NULL ||
+	    bus->state != BUS_LISTENING)
+		return;
+	if (!PQsendQuery(bus->pg, "")) {
+		bus_lost(bus, PQerrorMessage(bus->pg));
+		return;
+	}
+	r = PQflush(bus->pg);
+	if (r < 0) {
+		bus_lost(bus, PQerrorMessage(bus->pg));
+		return;
+	}
+	bus->sync_queries++;
+	bus->sync_in_flight = true;
+	bus->sync_failed = false;
+	sync_move_all(bus, SYNC_NEXT, SYNC_SENT);
+	if (r == 1 && !bus->want_write) {
+		bus->want_write = true;
+		bus_watch(bus, EV_READ | EV_WRITE);
+	}
+}
+
+struct notify_sync *
+notify_bus_sync(struct notify_bus *bus, notify_sync_fn *cb, void *ctx)
+{
+	struct notify_sync *s = xcalloc(1, sizeof(*s));
+
+	s->bus = bus;
+	s->cb = cb;
+	s->ctx = ctx;
+	if (bus->state != BUS_LISTENING) {
+		s->known = false;
+		sync_append(bus, s, SYNC_READY);
+		event_active(bus->sync_ev, EV_TIMEOUT, 0);
+		return s;
+	}
+	sync_append(bus, s, SYNC_NEXT);
+	sync_send(bus);
+	return s;
+}
+
+void
+notify_sync_abandon(struct notify_sync **syncp)
+{
+	struct notify_sync *s = *syncp;
+
+	if (s == NULL)
+		return;
+	*syncp = NULL;
+	sync_unlink(s);
+	free(s);
+}
+
+/* The barrier query ended: what it owed has been dispatched already. */
+static void
+sync_done(struct notify_bus *bus)
+{
+	bool known = !bus->sync_failed;
+
+	bus->sync_in_flight = false;
+	bus->sync_failed = false;
+	sync_answer_all(bus, SYNC_SENT, known);
+	sync_send(bus);
+	sync_fire(bus);
+}
+
 /* --- The LISTEN connection --- */
 
 static char *
@@ -343,6 +538,7 @@ bus_teardown(struct notify_bus *bus)
 	bus->want_write = false;
 	xfree_ptr(&bus->fatal);
 	xfree_ptr(&bus->listen_error);
+	sync_fail_all(bus);
 }
 
 static void
@@ -492,13 +688,21 @@ bus_collect(struct notify_bus *bus)
 			bus_listening(bus);
 		}
 	} else {
-		/* Nothing is expected; parse what came (a FATAL before close). */
+		/* Only a barrier's answer is expected; otherwise parse what came
+		 * (a FATAL before close). */
 		while (bus->pg != NULL && !PQisBusy(bus->pg) &&
-		       (res = PQgetResult(bus->pg)) != NULL)
+		       (res = PQgetResult(bus->pg)) != NULL) {
+			if (PQresultStatus(res) != PGRES_EMPTY_QUERY)
+				bus->sync_failed = true;
 			PQclear(res);
+		}
 	}
-	if (bus->state == BUS_LISTENING)
+	if (bus->state == BUS_LISTENING) {
+		/* Notices that came before the barrier's ReadyForQuery first. */
 		bus_read_notices(bus);
+		if (bus->sync_in_flight && bus->pg != NULL && !PQisBusy(bus->pg))
+			sync_done(bus);
+	}
 	if (bus->pg != NULL && PQstatus(bus->pg) == CONNECTION_BAD) {
 		if (bus->state == BUS_LISTENING)
 			bus_lost(bus, PQerrorMessage(bus->pg));
@@ -614,6 +818,7 @@ notify_bus_create(struct event_base *base, const char *conninfo, unsigned connec
 	bus->connect_timeout_ms = connect_timeout_ms;
 	pg_socket_init(&bus->io);
 	bus->timer = evtimer_new(base, bus_timer_cb, bus);
+	bus->sync_ev = event_new(base, -1, 0, sync_ev_cb, bus);
 	bus->nbuckets = NOTIFY_BUCKETS_MIN;
 	bus->buckets = xcalloc(bus->nbuckets, sizeof(*bus->buckets));
 	bus_connect(bus);
@@ -630,8 +835,19 @@ notify_bus_destroy(struct notify_bus **busp)
 	/* A dispatch on the stack would walk freed chains. */
 	assert(bus->dispatching == 0);
 	*busp = NULL;
+	/* Barriers still waiting are freed without a call. */
+	event_free(bus->sync_ev);
+	bus->sync_ev = NULL;
 	bus_teardown(bus);
 	event_free(bus->timer);
+	for (int i = 0; i < SYNC_STATES; i++) {
+		struct notify_sync *s;
+
+		while ((s = bus->syncs[i].head) != NULL) {
+			sync_unlink(s);
+			free(s);
+		}
+	}
 	for (size_t i = 0; i < bus->nbuckets; i++) {
 		struct notify_watch *w = bus->buckets[i], *next;
 

@@ -40,6 +40,27 @@ struct notify_watch *notify_watch_add(struct notify_bus *bus, uint64_t account_i
 /* Removes the watch; sets *watch to NULL; accepts NULL. */
 void notify_watch_remove(struct notify_watch **watch);
 
+/* A barrier on the bus: "has every notice of what was committed before
+ * now been dispatched?" notify_bus_sync sends one trivial query on the
+ * LISTEN connection; PostgreSQL sends a listener every notice of the
+ * transactions committed before that query ends ahead of its
+ * ReadyForQuery, so once the answer is in, those notices have been
+ * dispatched to the watches (the bus dispatches first, then calls back).
+ * Callers that ask while a barrier query is in flight share the next one.
+ * cb(known = true) means the barrier completed; known = false means the
+ * bus is down or went down meanwhile (notices may be lost: the caller must
+ * look for itself). cb is always called from the event loop, never from
+ * inside notify_bus_sync. Returns a handle that stays valid until cb
+ * starts or notify_sync_abandon; notify_bus_destroy frees the handles of
+ * barriers still waiting without calling them. */
+struct notify_sync;
+typedef void notify_sync_fn(bool known, void *ctx);
+struct notify_sync *notify_bus_sync(struct notify_bus *bus, notify_sync_fn *cb, void *ctx);
+/* Cancels a barrier before its callback: cb is not called. Sets *sync to
+ * NULL; accepts NULL. Not from inside that barrier's own callback (the
+ * handle is already gone then). */
+void notify_sync_abandon(struct notify_sync **sync);
+
 /* Parses a notice payload: three decimal numbers separated by blanks
  * (leading and trailing blanks allowed). Returns 0, or -1 when malformed or
  * a number does not fit in 64 bits. */
@@ -54,5 +75,7 @@ int notify_bus_dispatch(struct notify_bus *bus, const char *payload);
 void notify_bus_wake_all(struct notify_bus *bus);
 /* Number of watches registered. */
 size_t notify_bus_watch_count(const struct notify_bus *bus);
+/* Number of barrier queries sent since the bus was created. */
+uint64_t notify_bus_sync_queries(const struct notify_bus *bus);
 
 #endif

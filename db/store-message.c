@@ -316,6 +316,8 @@ expunge_done(struct store_op *op, const struct db_result *res)
 		else
 			uids[result.count++] = (uint32_t)store_u64(db_result_value(res, r, 1));
 	}
+	if (result.count > 0)
+		store_content_gc_due(op);
 	store_op_deliver_begin(op);
 	e->cb(&result, STORE_OK, NULL, op->ctx);
 	store_op_finish(op);

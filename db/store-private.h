@@ -26,6 +26,7 @@ typedef void store_fail_fn(struct store_op *op, enum store_err code, const char 
 struct store {
 	struct db *db;
 	LIST_HEAD(, store_op) ops;
+	uint64_t gc_last_ms; /* monotonic time of the last automatic content GC */
 };
 
 struct store_op {
@@ -64,6 +65,11 @@ void store_op_finish(struct store_op *op);
 /* Runs floe_analyze() in the background (no callback): a write reported
  * that the statistics of items lag far behind (see 0002_mail.sql). */
 void store_stats_refresh(struct store_op *op);
+/* An expunge removed messages: runs the content garbage collection in the
+ * background (no callback) if STORE_GC_INTERVAL_MS passed since the last,
+ * over entries queued at least that long ago, so that a content appended
+ * again soon (moves by copy and expunge) keeps its parse results. */
+void store_content_gc_due(struct store_op *op);
 
 /* Memory that lives as long as the operation. */
 void *store_op_alloc(struct store_op *op, size_t size);

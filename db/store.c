@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,15 @@ struct store_pool_chunk {
 	unsigned char *data;
 };
 
+static uint64_t
+store_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 struct store *
 store_create(struct db *db)
 {
@@ -30,6 +40,7 @@ store_create(struct db *db)
 
 	store->db = db;
 	LIST_INIT(&store->ops);
+	store->gc_last_ms = store_now_ms();
 	return store;
 }
 
@@ -178,6 +189,57 @@ store_stats_refresh(struct store_op *op)
 {
 	if (op->store != NULL)
 		db_query(op->store->db, "SELECT floe_analyze()", 0, NULL, NULL, NULL);
+}
+
+void
+store_content_gc_due(struct store_op *op)
+{
+	uint64_t now = store_now_ms();
+	char limit[24], age[40];
+	const char *params[2] = {limit, age};
+
+	if (op->store == NULL || now - op->store->gc_last_ms < STORE_GC_INTERVAL_MS)
+		return;
+	op->store->gc_last_ms = now;
+	snprintf(limit, sizeof(limit), "%d", STORE_GC_BATCH);
+	snprintf(age, sizeof(age), "%d milliseconds", STORE_GC_INTERVAL_MS);
+	db_query(op->store->db, "SELECT floe_content_gc_run($1::int, $2::interval)", 2, params,
+	         NULL, NULL);
+}
+
+struct gc_op {
+	struct store_op op;
+	store_gc_cb *cb;
+};
+
+static void
+gc_fail(struct store_op *op, enum store_err code, const char *error)
+{
+	((struct gc_op *)op)->cb(0, code, error, op->ctx);
+}
+
+static void
+gc_done(struct store_op *op, const struct db_result *res)
+{
+	unsigned long n =
+	    db_result_rows(res) > 0 ? (unsigned long)store_u64(db_result_value(res, 0, 0)) : 0;
+
+	store_op_deliver_begin(op);
+	((struct gc_op *)op)->cb(n, STORE_OK, NULL, op->ctx);
+	store_op_finish(op);
+}
+
+struct store_op *
+store_content_gc(struct store *store, store_gc_cb *cb, void *ctx)
+{
+	struct gc_op *g = (struct gc_op *)store_op_new(store, sizeof(*g), gc_fail, ctx);
+	struct store_params p = {0};
+
+	g->cb = cb;
+	store_param_u64(&p, STORE_GC_BATCH);
+	store_param(&p, "0");
+	store_op_query(&g->op, "SELECT floe_content_gc_run($1::int, $2::interval)", &p, gc_done);
+	return &g->op;
 }
 
 /* --- Pool --- */

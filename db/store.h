@@ -273,11 +273,24 @@ struct store_expunge_result {
 };
 
 /* Removes the messages flagged \Deleted (restricted to uids when not
- * NULL: UID EXPUNGE), leaving tombstones. */
+ * NULL: UID EXPUNGE), leaving tombstones. The parse results and bytes of
+ * contents nothing refers to any more are deleted later by the content
+ * garbage collection (store_content_gc; the store runs it by itself at
+ * most every STORE_GC_INTERVAL_MS, after an expunge). */
 typedef void store_expunge_cb(const struct store_expunge_result *res, enum store_err code,
 			      const char *error, void *ctx);
 struct store_op *store_expunge(struct store *store, uint64_t account_id, uint64_t folder_id,
 			       const struct store_uid_ranges *uids, store_expunge_cb *cb, void *ctx);
+
+/* The content garbage collection: deletes the parse results and blobs of
+ * expunged contents that no item refers to any more (queued by expunges;
+ * see floe_content_gc_run in 0009_imap_perf.sql), all that are queued,
+ * up to STORE_GC_BATCH; cb gets how many queue entries it handled (0 when
+ * another run was busy). */
+#define STORE_GC_INTERVAL_MS 30000
+#define STORE_GC_BATCH       2000
+typedef void store_gc_cb(unsigned long handled, enum store_err code, const char *error, void *ctx);
+struct store_op *store_content_gc(struct store *store, store_gc_cb *cb, void *ctx);
 
 struct store_copy_result {
 	uint32_t dest_uidvalidity;

@@ -107,8 +107,16 @@ imap_cmd_finish(struct imap_cmd *cmd)
 	    (def->flags & IMAP_CMD_FLAG_NO_UPDATES) == 0 &&
 	    ((def->flags & IMAP_CMD_FLAG_REFRESH) != 0 || c->selected_changed ||
 	     imap_view_is_dirty(c->view) || imap_view_refreshing(c->view))) {
+		/* NOOP and CHECK when nothing is known to have changed: a barrier
+		 * on the notice bus tells whether the store must be asked. */
+		bool full = c->selected_changed || imap_view_is_dirty(c->view) ||
+		            imap_view_refreshing(c->view);
+
 		c->selected_changed = false;
-		imap_view_refresh(c->view, client_refresh_done, c);
+		if (full)
+			imap_view_refresh(c->view, client_refresh_done, c);
+		else
+			imap_view_refresh_if_changed(c->view, client_refresh_done, c);
 		return;
 	}
 	client_cmd_complete(c);

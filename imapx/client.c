@@ -456,6 +456,15 @@ imap_client_starttls(struct imap_client *c, const char **error_r)
 	 * socket buffer (tls_bufferevent_starttls); forget any partial command
 	 * the parser holds too. */
 	imap_parser_reset(c->parser);
+	/* The TLS filter moves all it encrypts into the socket bufferevent
+	 * unless that has a high-water mark: the filter's own output then
+	 * empties at once, its write callback never comes again while the
+	 * socket drains, and a streamed FETCH would wait for ever. With the
+	 * mark at CLIENT_OUTPUT_LOW (libevent caps the socket buffer at it
+	 * exactly), the filter refills it only once it is empty, and when the
+	 * filter's output empties the total pending is at most
+	 * CLIENT_OUTPUT_LOW, so client_write_cb resumes the writer. */
+	bufferevent_setwatermark(bufferevent_get_underlying(bev), EV_WRITE, 0, CLIENT_OUTPUT_LOW);
 	c->bev = bev;
 	c->tls = true;
 	client_setup_bev(c);

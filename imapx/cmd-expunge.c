@@ -43,6 +43,7 @@ expunge_cb(const struct store_expunge_result *res, enum store_err code, const ch
 		return;
 	}
 	imap_view_apply_expunge(cmd, res->uids, res->count, true);
+	imap_view_own_write(cmd, res->highestmodseq);
 	if (imap_client_has(cmd->client, IMAP_ENABLED_CONDSTORE)) {
 		struct imap_view *view = imap_client_view(cmd->client);
 

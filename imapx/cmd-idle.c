@@ -1,7 +1,8 @@
 /* IDLE (RFC 2177): reports changes to the selected mailbox as they happen.
  * The view watches the change-notice bus; while idling, a notice refreshes
  * it and the updates go out at once. Changes that landed just before IDLE
- * are reported by a refresh when it starts. "* OK Still here" every
+ * are reported by a refresh when it starts (none when a barrier on the bus
+ * shows that nothing changed). "* OK Still here" every
  * [imap] idle_keepalive; the client's "DONE" ends it. */
 #include <event2/event.h>
 #include <stdlib.h>
@@ -80,7 +81,7 @@ cmd_idle(struct imap_cmd *cmd)
 	if (view != NULL) {
 		/* Live: the view flushes what each refresh reports. */
 		imap_view_set_live(view, true);
-		imap_view_refresh(view, NULL, NULL);
+		imap_view_refresh_if_changed(view, NULL, NULL);
 	}
 	imap_client_read_line(c, idle_line);
 	return IMAP_CMD_ASYNC;

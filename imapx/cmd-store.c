@@ -71,6 +71,7 @@ flags_cb(const struct store_flags_result *res, enum store_err code, const char *
 		return;
 	}
 	imap_view_apply_flags(cmd, res, !c->silent, c->silent && c->condstore);
+	imap_view_own_write(cmd, res->highestmodseq);
 
 	struct seqset *modified = seqset_create();
 	for (size_t i = 0; i < res->nmodified; i++)

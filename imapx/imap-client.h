@@ -266,6 +266,12 @@ void imap_view_apply_flags(struct imap_cmd *cmd, const struct store_flags_result
  * false (CLOSE) nothing is written. UIDs the view does not have are
  * ignored. */
 void imap_view_apply_expunge(struct imap_cmd *cmd, const uint32_t *uids, size_t count, bool send);
+/* After one of the two above: the write left the folder at highestmodseq.
+ * When that is the view's HIGHESTMODSEQ + 1, nothing else changed the
+ * folder since the view was last brought up to date (every write takes
+ * the next modseq, one per write), so the view is complete up to it: it
+ * takes it, and the write's own change notice then asks for no refresh. */
+void imap_view_own_write(struct imap_cmd *cmd, uint64_t highestmodseq);
 /* This session changed folder_id (APPEND or COPY into it, ...): if it is
  * the selected mailbox, the view is refreshed before the tagged reply so
  * that the client sees EXISTS at once. */

@@ -60,6 +60,10 @@ struct imap_view {
 	struct seqset *saved;
 	struct notify_watch *watch;
 	bool dirty, live, again;
+	/* A full refresh started since the watch was added: until then a
+	 * notice may have gone by unwatched, so no shortcut. */
+	bool synced;
+	struct notify_sync *sync; /* imap_view_refresh_if_changed's barrier */
 	struct store_op *op;
 	imap_view_refresh_fn *done;
 	void *done_ctx;
@@ -514,6 +518,15 @@ imap_view_apply_expunge(struct imap_cmd *cmd, const uint32_t *uids, size_t count
 }
 
 void
+imap_view_own_write(struct imap_cmd *cmd, uint64_t highestmodseq)
+{
+	struct imap_view *v = imap_client_view(cmd->client);
+
+	if (v != NULL && !v->dirty && v->op == NULL && highestmodseq == v->highestmodseq + 1)
+		v->highestmodseq = highestmodseq;
+}
+
+void
 imap_view_apply_flags(struct imap_cmd *cmd, const struct store_flags_result *res, bool send_fetch,
                       bool send_modseq)
 {
@@ -724,6 +737,7 @@ view_start_refresh(struct imap_view *v)
 {
 	v->dirty = false;
 	v->again = false;
+	v->synced = true;
 	if (v->shared) {
 		v->op = store_acl_rights(imap_client_store(v->client),
 		                         imap_client_account_id(v->client), v->owner_id,
@@ -742,6 +756,49 @@ imap_view_refresh(struct imap_view *v, imap_view_refresh_fn *done, void *ctx)
 	 * arrives meanwhile makes it run again (view_notice). */
 	if (v->op == NULL)
 		view_start_refresh(v);
+}
+
+/* The bus has dispatched every notice of what was committed before the
+ * barrier was asked (or cannot tell: known false). */
+static void
+view_sync_cb(bool known, void *ctx)
+{
+	struct imap_view *v = ctx;
+
+	v->sync = NULL;
+	if (!known)
+		v->dirty = true;
+	/* A refresh started meanwhile (a notice during IDLE, or a command's
+	 * full refresh) answers for this one and calls done. */
+	if (v->op != NULL)
+		return;
+	/* Nobody waits any more (IDLE ended first): the next command
+	 * refreshes if the view is dirty. */
+	if (v->done == NULL && !v->live)
+		return;
+	if (v->dirty)
+		view_start_refresh(v);
+	else
+		view_refresh_finish(v, true);
+}
+
+void
+imap_view_refresh_if_changed(struct imap_view *v, imap_view_refresh_fn *done, void *ctx)
+{
+	struct notify_bus *bus = imap_server_bus(imap_client_server(v->client));
+
+	/* A shared folder's refresh also re-reads the rights, which no
+	 * notice of this folder covers (inherited ACLs). */
+	if (v->shared || v->dirty || !v->synced || v->op != NULL || !notify_bus_is_up(bus)) {
+		imap_view_refresh(v, done, ctx);
+		return;
+	}
+	v->done = done;
+	v->done_ctx = ctx;
+	/* A barrier asked earlier (an IDLE that ended) does not cover what
+	 * was committed since: ask again. */
+	notify_sync_abandon(&v->sync);
+	v->sync = notify_bus_sync(bus, view_sync_cb, v);
 }
 
 bool
@@ -858,6 +915,7 @@ imap_view_destroy(struct imap_view **viewp)
 	if (v == NULL)
 		return;
 	notify_watch_remove(&v->watch);
+	notify_sync_abandon(&v->sync);
 	store_op_abandon(&v->op);
 	store_op_abandon(&v->rights_op);
 	for (size_t i = 0; i < v->nfsets; i++) {

@@ -89,6 +89,14 @@ void imap_view_set_dirty(struct imap_view *view);
  * last caller's done is called. */
 typedef void imap_view_refresh_fn(void *ctx);
 void imap_view_refresh(struct imap_view *view, imap_view_refresh_fn *done, void *ctx);
+/* Like imap_view_refresh, but fetches nothing when nothing can have
+ * changed: first a barrier on the change-notice bus (notify_bus_sync)
+ * makes sure every notice of what was committed before now has arrived;
+ * if the folder got none since the last refresh and the bus stayed up (a
+ * reconnect marks every view dirty), done is called without a store
+ * query. Otherwise, and for another account's folder, a full refresh. */
+void imap_view_refresh_if_changed(struct imap_view *view, imap_view_refresh_fn *done,
+                                  void *ctx);
 /* Sets the rights without telling the client (SELECT, before it reports
  * the mailbox's state). */
 void imap_view_set_rights(struct imap_view *view, unsigned rights);

@@ -68,6 +68,7 @@ struct imap_parser {
 	char *tok;
 	size_t tok_len, tok_cap;
 	bool in_bracket, bracket_quote, bracket_esc, bracket_complex;
+	bool quoted_8bit; /* the quoted string being read has 8-bit bytes */
 
 	/* The command being built. */
 	struct arena_block *blocks, *spare;

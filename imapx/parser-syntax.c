@@ -369,7 +369,11 @@ step_quoted(struct imap_parser *p, unsigned char c)
 	switch (c) {
 	case '"':
 		p->state = ST_AFTER_ARG;
-		if (p->set.utf8 && mutf7_utf8_validate(p->tok, p->tok_len, &error) < 0) {
+		/* RFC 9051 and UTF8=ACCEPT allow UTF-8 in quoted strings, and
+		 * IMAP4rev1 clients send it before ENABLE too (SEARCH CHARSET
+		 * UTF-8); accept it when valid. Mailbox names are checked
+		 * against modified UTF-7 by their commands. */
+		if (p->quoted_8bit && mutf7_utf8_validate(p->tok, p->tok_len, &error) < 0) {
 			imap_parser_fail(p, IMAP_PARSER_ERROR_SYNTAX, "%s in quoted string", error);
 			return STEP_FAIL;
 		}
@@ -385,11 +389,8 @@ step_quoted(struct imap_parser *p, unsigned char c)
 		imap_parser_fail(p, IMAP_PARSER_ERROR_SYNTAX, "NUL byte in quoted string");
 		return STEP_FAIL_AGAIN;
 	}
-	if (c >= 0x80 && !p->set.utf8) {
-		imap_parser_fail(p, IMAP_PARSER_ERROR_SYNTAX,
-		                 "8-bit character in quoted string (send it as a literal)");
-		return STEP_FAIL_AGAIN;
-	}
+	if (c >= 0x80)
+		p->quoted_8bit = true;
 	tok_append(p, (char)c);
 	return STEP_NEXT;
 }
@@ -515,6 +516,7 @@ imap_parser_step(struct imap_parser *p, unsigned char c)
 			return open_list(p);
 		case '"':
 			p->tok_len = 0;
+			p->quoted_8bit = false;
 			p->state = ST_QUOTED;
 			return STEP_NEXT;
 		case '{':

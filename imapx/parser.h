@@ -80,8 +80,12 @@ struct imap_parser_settings {
 	/* LITERAL- (RFC 7888) instead of LITERAL+: {n+} over 4096 bytes is
 	 * refused. */
 	bool literal_minus;
-	/* UTF8=ACCEPT / IMAP4rev2: quoted strings may hold UTF-8 (validated);
-	 * otherwise 8-bit bytes in a quoted string are an error. */
+	/* UTF8=ACCEPT / IMAP4rev2: quoted strings inside a section spec
+	 * ("BODY[HEADER.FIELDS (\"X\")]") may hold 8-bit bytes. Ordinary
+	 * quoted strings accept valid UTF-8 in every mode (RFC 9051; IMAP4rev1
+	 * clients send SEARCH CHARSET UTF-8 strings so) and refuse invalid
+	 * UTF-8, NUL, CR and LF; mailbox names stay modified UTF-7 unless the
+	 * command layer enabled UTF-8. */
 	bool utf8;
 	/* The input is a bare argument list without tag and command name,
 	 * ending at CRLF: e.g. to split the bracket contents of a section

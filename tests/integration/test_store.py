@@ -527,11 +527,107 @@ def test_expunge_tombstones_and_changes(env, drv, acct):
     assert [m["uid"] for m in ch["msgs"]] == [1, 5]
     assert env.sql(f"SELECT count(*) FROM tombstones WHERE account_id = {acct} "
                    f"AND folder_id = {inbox}") == "4"
-    # The only copy of a message's bytes goes with it.
+    # The only copy of a message's bytes goes with it, at the next content
+    # garbage collection (expunges only queue it).
     digest = hashlib.sha256(unique["data"].encode()).hexdigest()
+    assert env.sql(f"SELECT count(*) FROM blobs WHERE hash = '\\x{digest}'") == "1"
+    assert drv.ok(op="gc")["handled"] >= 1
     assert env.sql(f"SELECT count(*) FROM blobs WHERE hash = '\\x{digest}'") == "0"
+    assert env.sql(f"SELECT count(*) FROM message_meta WHERE account_id = {acct} "
+                   f"AND hash = '\\x{digest}'") == "0"
     drv.fail("not_found", op="changes", account=acct, folder=999999999, since=0)
     drv.fail("not_found", op="expunge", account=acct, folder=999999999)
+
+
+def blob_count(env, item):
+    digest = hashlib.sha256(item["data"].encode()).hexdigest()
+    return int(env.sql(f"SELECT count(*) FROM blobs WHERE hash = '\\x{digest}'"))
+
+
+def meta_count(env, acct, item):
+    digest = hashlib.sha256(item["data"].encode()).hexdigest()
+    return int(env.sql(f"SELECT count(*) FROM message_meta WHERE account_id = {acct} "
+                       f"AND hash = '\\x{digest}'"))
+
+
+def expunge_all(drv, acct, folder):
+    drv.ok(op="flags", account=acct, folder=folder, uids=[[1, 4294967295]], mode="add",
+           flags=["\\Deleted"])
+    return drv.ok(op="expunge", account=acct, folder=folder)
+
+
+def test_content_gc_keeps_what_is_still_used(env, drv):
+    """The content garbage collection deletes parse results and blobs only
+    when no item refers to them: not a content appended again after its
+    expunge, not one another folder or account still has."""
+    _, acct = env.user()
+    _, other = env.user()
+    inbox, oinbox = folder_id(drv, acct, "INBOX"), folder_id(drv, other, "INBOX")
+    archive = drv.ok(op="create", account=acct, path="Archive")["folder"]["id"]
+    again = message("again", body="appended again " + uuid.uuid4().hex)
+    kept = message("kept", body="kept in Archive " + uuid.uuid4().hex)
+    shared = message("shared", body="the other account has it " + uuid.uuid4().hex)
+    gone = message("gone", body="nobody has it " + uuid.uuid4().hex)
+    drv.ok(op="append", account=acct, folder=inbox, items=[again, kept, shared, gone])
+    drv.ok(op="append", account=acct, folder=archive, items=[kept])
+    drv.ok(op="append", account=other, folder=oinbox, items=[shared])
+    assert expunge_all(drv, acct, inbox)["uids"] == [1, 2, 3, 4]
+    # Appended again before the collection: the parse results are reused.
+    r = drv.ok(op="append", account=acct, folder=inbox, items=[again])
+    drv.ok(op="gc")
+    assert blob_count(env, again) == 1 and meta_count(env, acct, again) == 1
+    assert blob_count(env, kept) == 1 and meta_count(env, acct, kept) == 1
+    assert blob_count(env, shared) == 1 and meta_count(env, acct, shared) == 0
+    assert meta_count(env, other, shared) == 1
+    assert blob_count(env, gone) == 0 and meta_count(env, acct, gone) == 0
+    # What was kept is still whole: searchable and readable.
+    found = drv.ok(op="search", account=acct, folder=inbox,
+                   criteria={"key": "body", "text": "appended again"})
+    assert found["uids"] == r["uids"]
+    rows = drv.ok(op="fetch", account=acct, folder=archive, uids=None, fields=["ids"])["rows"]
+    data = drv.ok(op="blob", account=acct, folder=archive, hash=rows[0]["blob_hash"], offset=0,
+                  length=1 << 20)
+    assert bytes.fromhex(data["hex"]) == kept["data"].encode()
+    # Nothing left queued: a second run has nothing to do.
+    assert drv.ok(op="gc")["handled"] == 0
+
+
+def test_content_gc_against_a_concurrent_append(env, drv, pg):
+    """An append of the same bytes that is still running when the
+    collection comes (here: an item row inserted in an open transaction,
+    which locks the parse results as an append's insert does) wins: the
+    collection waits for it and keeps the content."""
+    _, acct = env.user()
+    inbox = folder_id(drv, acct, "INBOX")
+    item = message("race", body="raced " + uuid.uuid4().hex)
+    drv.ok(op="append", account=acct, folder=inbox, items=[item])
+    expunge_all(drv, acct, inbox)
+    digest = hashlib.sha256(item["data"].encode()).hexdigest()
+    psql = subprocess.Popen([f"{floe.PG_BINDIR}/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                             "-h", "127.0.0.1", "-p", str(pg.port), "-U", "floe", "-d", env.dbname],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    psql.stdin.write(
+        "BEGIN;\n"
+        "INSERT INTO items (account_id, folder_id, uid, modseq, size, blob_hash) "
+        f"SELECT {acct}, {inbox}, 1000, f.highestmodseq, 10, '\\x{digest}' FROM folders f "
+        f"WHERE f.id = {inbox};\n"
+        "SELECT pg_sleep(3) AS floe_gc_race;\n"
+        "COMMIT;\n")
+    psql.stdin.close()
+    deadline = time.time() + 20
+    while env.sql("SELECT count(*) FROM pg_stat_activity "
+                  "WHERE query LIKE 'SELECT pg_sleep(3) AS floe_gc_race%'") != "1":
+        assert time.time() < deadline, "the open transaction did not start"
+        time.sleep(0.05)
+    drv.ok(op="gc", timeout=30)
+    assert psql.wait(timeout=30) == 0, psql.stderr.read()
+    assert blob_count(env, item) == 1 and meta_count(env, acct, item) == 1
+    # Once that item is gone too, the content goes.
+    env.sql(f"DELETE FROM items WHERE account_id = {acct} AND folder_id = {inbox} AND uid = 1000")
+    env.sql(f"INSERT INTO content_gc (account_id, hash) VALUES ({acct}, '\\x{digest}')")
+    drv.ok(op="gc")
+    assert blob_count(env, item) == 0 and meta_count(env, acct, item) == 0
 
 
 def test_copy_and_move(env, drv, acct):

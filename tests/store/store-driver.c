@@ -294,6 +294,17 @@ expunge_cb(const struct store_expunge_result *res, enum store_err code, const ch
 }
 
 static void
+gc_cb(unsigned long handled, enum store_err code, const char *error, void *ctx)
+{
+	struct call *call = ctx;
+	json_t *o = answer(call, code, error);
+
+	if (code == STORE_OK)
+		json_object_set_new(o, "handled", json_integer((json_int_t)handled));
+	job_call_done(call, o);
+}
+
+static void
 copy_cb(const struct store_copy_result *res, enum store_err code, const char *error, void *ctx)
 {
 	struct call *call = ctx;
@@ -754,6 +765,8 @@ start(json_t *cmd, struct call *call, json_t **now_r)
 		rp = ranges(json_object_get(cmd, "uids"), &r);
 		handle = store_expunge(store, acct, folder, rp, expunge_cb, call);
 		ranges_free(rp);
+	} else if (strcmp(op, "gc") == 0) {
+		handle = store_content_gc(store, gc_cb, call);
 	} else if (strcmp(op, "copy") == 0) {
 		rp = ranges(json_object_get(cmd, "uids"), &r);
 		handle = store_copy(store, acct, folder, rp, num(cmd, "dest_account"),

@@ -415,9 +415,20 @@ test_errors(void)
 	      "unterminated quoted string");
 	check("a1 LOGIN \"a\\bc\" x\r\na2 NOOP\r\n",
 	      "E:a1:invalid escape in quoted string (only \\\" and \\\\)|C:a2 NOOP|", "bad escape");
-	check("a1 LOGIN \"caf\xc3\xa9\"\r\na2 NOOP\r\n",
-	      "E:a1:8-bit character in quoted string (send it as a literal)|C:a2 NOOP|",
-	      "8-bit in quoted string without UTF-8");
+	check("a1 LOGIN \"caf\xc3\xa9\" x\r\na2 NOOP\r\n",
+	      "C:a1 LOGIN \"caf\xc3\xa9\" x|C:a2 NOOP|",
+	      "valid UTF-8 in a quoted string before UTF-8 mode");
+	check("a1 SEARCH CHARSET UTF-8 SUBJECT \"Z\xc3\xbcrich\"\r\n",
+	      "C:a1 SEARCH CHARSET UTF-8 SUBJECT \"Z\xc3\xbcrich\"|",
+	      "SEARCH string in UTF-8 before UTF-8 mode");
+	check("a1 LOGIN \"caf\xe9\" x\r\na2 NOOP\r\n",
+	      "E:a1:invalid UTF-8: truncated sequence in quoted string|C:a2 NOOP|",
+	      "Latin-1 in a quoted string is refused");
+	check("a1 X \"\xff\"\r\na2 NOOP\r\n",
+	      "E:a1:invalid UTF-8: bad lead byte in quoted string|C:a2 NOOP|",
+	      "invalid byte in a quoted string is refused");
+	check("a1 X \"caf\xc3\xa9\r\na2 NOOP\r\n", "E:a1:unterminated quoted string|C:a2 NOOP|",
+	      "CR still ends an unterminated UTF-8 quoted string");
 	check("a1 X a)\r\na2 NOOP\r\n", "E:a1:unexpected ')'|C:a2 NOOP|", "unbalanced ')'");
 	check("a1 X (a (b)\r\na2 NOOP\r\n", "E:a1:missing ')'|C:a2 NOOP|", "missing ')'");
 	check("a1 X \"a\"b\r\na2 NOOP\r\n", "E:a1:missing space after argument|C:a2 NOOP|",
@@ -452,7 +463,7 @@ test_errors(void)
 	/* After an error in the middle of a line, a literal announced at its
 	 * end is still honoured while skipping. */
 	check("a1 X \"\x80\" {5+}\r\nb1 NO\r\na2 NOOP\r\n",
-	      "E:a1:8-bit character in quoted string (send it as a literal)|C:a2 NOOP|",
+	      "E:a1:invalid UTF-8: bad lead byte in quoted string|C:a2 NOOP|",
 	      "skip honours a non-synchronizing literal after the error");
 	check("a1 X \x01 {7+}\r\nb1 NOOP a {3+}\r\nabc\r\na2 NOOP\r\n",
 	      "E:a1:control character 0x01 in atom|C:a2 NOOP|", "skip follows chained literals");

@@ -239,8 +239,10 @@ test_modseq_charset_return(void)
 	check_bad("MODSEQ \"/flags/\\\\draft\" sometimes 1");
 	check_bad("MODSEQ");
 
-	is_int(parse("CHARSET UTF-8 SUBJECT \"caf\xc3\xa9\"", &q, &err), -2,
-	       "8-bit in a quoted string needs UTF8 mode in the parser");
+	/* RFC 9051: valid UTF-8 in a quoted string, in every mode. */
+	check("CHARSET UTF-8 SUBJECT \"caf\xc3\xa9\"", "AND(SUBJECT\"caf\xc3\xa9\")");
+	is_int(parse("CHARSET UTF-8 SUBJECT \"caf\xe9\"", &q, &err), -2,
+	       "invalid UTF-8 in a quoted string is refused by the parser");
 	imap_search_query_clear(&q);
 	check("CHARSET UTF-8 SUBJECT {5}\r\ncaf\xc3\xa9", "AND(SUBJECT\"caf\xc3\xa9\")");
 	check("CHARSET utf-8 TEXT {6}\r\n\xd0\x9c\xd0\xb8\xd1\x80",

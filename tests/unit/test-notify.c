@@ -1,12 +1,18 @@
-/* Unit tests for the change-notice bus without a database: payload parsing
- * and the watch index (dispatch by key and by account, removal during a
- * dispatch, wake-all), on a bus whose connection can never succeed. */
+/* Unit tests for the change-notice bus: payload parsing, the watch index
+ * (dispatch by key and by account, removal during a dispatch, wake-all) and
+ * barriers on a bus whose connection can never succeed; with
+ * FLOE_TEST_PG_URL set (tests/integration/test_imap_notify.py does), also
+ * barriers against a real PostgreSQL: every notice committed before a
+ * barrier is dispatched before its callback, waiting callers share a
+ * query, and a cut connection answers "unknown". */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
+#include <libpq-fe.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "notify.h"
@@ -237,6 +243,225 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
+/* --- Barriers --- */
+
+struct barrier {
+	struct event_base *base;
+	struct notify_bus *bus;
+	int calls;
+	bool known;
+	/* What the watch had seen when the barrier answered. */
+	uint64_t seen_at_answer;
+	const uint64_t *seen;
+	bool inline_call; /* set while notify_bus_sync runs */
+	bool called_inline;
+	struct notify_sync *again; /* a new barrier asked from the callback */
+	struct barrier *again_rec;
+	bool stop;
+};
+
+static void
+barrier_cb(bool known, void *ctx)
+{
+	struct barrier *b = ctx;
+
+	b->calls++;
+	b->known = known;
+	if (b->inline_call)
+		b->called_inline = true;
+	if (b->seen != NULL)
+		b->seen_at_answer = *b->seen;
+	if (b->again_rec != NULL && b->again == NULL)
+		b->again = notify_bus_sync(b->bus, barrier_cb, b->again_rec);
+	if (b->stop)
+		event_base_loopbreak(b->base);
+}
+
+static struct notify_sync *
+barrier_ask(struct notify_bus *bus, struct barrier *b)
+{
+	struct notify_sync *s;
+
+	b->inline_call = true;
+	s = notify_bus_sync(bus, barrier_cb, b);
+	b->inline_call = false;
+	return s;
+}
+
+/* Runs the loop until *calls changes or timeout_ms passes. */
+static void
+run_until_called(struct event_base *base, const int *calls, int before, unsigned timeout_ms)
+{
+	for (unsigned waited = 0; *calls == before && waited < timeout_ms; waited += 5) {
+		struct timeval tv = {.tv_sec = 0, .tv_usec = 5000};
+
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+}
+
+static void
+test_barrier_down(struct event_base *base, struct notify_bus *bus)
+{
+	struct barrier a = {.base = base}, b = {.base = base}, c = {.base = base};
+	struct notify_sync *sa, *sb, *sc;
+
+	sa = barrier_ask(bus, &a);
+	sb = barrier_ask(bus, &b);
+	sc = barrier_ask(bus, &c);
+	ok(sa != NULL && sb != NULL && sc != NULL, "barriers on a bus that is down");
+	ok(!a.called_inline && a.calls == 0, "not called from inside notify_bus_sync");
+	notify_sync_abandon(&sb);
+	ok(sb == NULL, "abandon sets the handle to NULL");
+	notify_sync_abandon(&sb);
+	run_until_called(base, &c.calls, 0, 1000);
+	is_int(a.calls, 1, "down: called once");
+	ok(!a.known && !c.known, "down: the answer is unknown");
+	is_int(b.calls, 0, "an abandoned barrier is not called");
+	is_int(c.calls, 1, "every other barrier called");
+	is_int((int)notify_bus_sync_queries(bus), 0, "no query sent while down");
+	/* Left pending: notify_bus_destroy frees it without a call. */
+	(void)notify_bus_sync(bus, barrier_cb, &b);
+}
+
+struct seen {
+	uint64_t modseq;
+	int possibly;
+};
+
+static void
+seen_cb(uint64_t account_id, uint64_t folder_id, uint64_t modseq, bool possibly, void *ctx)
+{
+	struct seen *s = ctx;
+
+	if (possibly)
+		s->possibly++;
+	else if (modseq > s->modseq)
+		s->modseq = modseq;
+}
+
+static bool
+pg_ok(PGconn *pg, const char *sql)
+{
+	PGresult *res = PQexec(pg, sql);
+	bool good =
+	    PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!good)
+		printf("# %s: %s", sql, PQerrorMessage(pg));
+	PQclear(res);
+	return good;
+}
+
+static void
+wait_up(struct event_base *base, struct notify_bus *bus, unsigned timeout_ms)
+{
+	for (unsigned waited = 0; !notify_bus_is_up(bus) && waited < timeout_ms; waited += 10) {
+		struct timeval tv = {.tv_sec = 0, .tv_usec = 10000};
+
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+}
+
+static void
+test_barrier_db(const char *url)
+{
+	enum { ROUNDS = 200 };
+	struct event_base *base = event_base_new();
+	char conninfo[512], sql[256];
+	struct notify_bus *bus;
+	struct notify_watch *w;
+	struct seen seen = {0};
+	PGconn *pg;
+	int late = 0, unknown = 0, wrong_calls = 0;
+	uint64_t q0;
+	/* A name of our own, so that only this bus's backend is cut below. */
+	snprintf(conninfo, sizeof(conninfo), "%s%sapplication_name=test-notify-%ld", url,
+	         strchr(url, '?') != NULL ? "&" : "?", (long)getpid());
+	bus = notify_bus_create(base, conninfo, 5000);
+	pg = PQconnectdb(url);
+	ok(PQstatus(pg) == CONNECTION_OK, "second connection for the writer");
+	wait_up(base, bus, 10000);
+	ok(notify_bus_is_up(bus), "bus listening");
+	w = notify_watch_add(bus, 900001, 7, seen_cb, &seen);
+	seen.possibly = 0;
+
+	/* Each notice is committed (pg_notify in its own transaction) before
+	 * the barrier is asked: the watch must have it when it answers. */
+	for (int i = 1; i <= ROUNDS; i++) {
+		struct barrier b = {.base = base, .seen = &seen.modseq};
+
+		snprintf(sql, sizeof(sql), "SELECT pg_notify('%s', '900001 7 %d')", NOTIFY_CHANNEL,
+		         i);
+		if (!pg_ok(pg, sql))
+			break;
+		barrier_ask(bus, &b);
+		run_until_called(base, &b.calls, 0, 5000);
+		if (b.calls != 1)
+			wrong_calls++;
+		else if (!b.known)
+			unknown++;
+		else if (b.seen_at_answer != (uint64_t)i)
+			late++;
+	}
+	is_int(wrong_calls, 0, "every barrier answered once");
+	is_int(unknown, 0, "every barrier known while the bus is up");
+	is_int(late, 0, "every notice committed before a barrier dispatched before its answer");
+
+	/* Three at once: the first sends a query, the two that wait share the
+	 * next one; a callback may ask for a new barrier. */
+	{
+		struct barrier a = {.base = base}, b = {.base = base}, c = {.base = base};
+		struct barrier d = {.base = base};
+		struct notify_sync *sb;
+
+		q0 = notify_bus_sync_queries(bus);
+		a.bus = bus;
+		a.again_rec = &d;
+		barrier_ask(bus, &a);
+		sb = barrier_ask(bus, &b);
+		barrier_ask(bus, &c);
+		is_int((int)(notify_bus_sync_queries(bus) - q0), 1, "one query in flight");
+		notify_sync_abandon(&sb);
+		run_until_called(base, &c.calls, 0, 5000);
+		run_until_called(base, &d.calls, 0, 5000);
+		ok(a.calls == 1 && c.calls == 1 && d.calls == 1 && b.calls == 0,
+		   "each called once, the abandoned one never");
+		ok(a.known && c.known && d.known, "all known");
+		is_int((int)(notify_bus_sync_queries(bus) - q0), 3,
+		       "waiting callers shared the second query, the callback's got a third");
+	}
+
+	/* Cut the listener: a barrier asked now says "unknown"; after the
+	 * reconnect the watch is woken with possibly = true. */
+	{
+		struct barrier b = {.base = base};
+
+		snprintf(sql, sizeof(sql),
+		         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+		         "WHERE application_name = 'test-notify-%ld'",
+		         (long)getpid());
+		ok(pg_ok(pg, sql), "listener terminated");
+		usleep(100000);
+		barrier_ask(bus, &b);
+		run_until_called(base, &b.calls, 0, 5000);
+		ok(b.calls == 1 && !b.known, "a barrier on a cut connection answers unknown");
+		wait_up(base, bus, 15000);
+		ok(notify_bus_is_up(bus), "listening again");
+		ok(seen.possibly >= 1, "the watch was woken with possibly after the reconnect");
+		b.calls = 0;
+		barrier_ask(bus, &b);
+		run_until_called(base, &b.calls, 0, 5000);
+		ok(b.calls == 1 && b.known, "barriers work again after the reconnect");
+	}
+
+	notify_watch_remove(&w);
+	PQfinish(pg);
+	notify_bus_destroy(&bus);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -262,10 +487,14 @@ main(void)
 	event_base_dispatch(base);
 	ok(!notify_bus_is_up(bus), "still down after retrying");
 
+	test_barrier_down(base, bus);
 	test_many(bus);
 	notify_bus_destroy(&bus);
 	ok(bus == NULL, "destroy sets the pointer to NULL");
 	notify_bus_destroy(&bus);
 	event_base_free(base);
+
+	if (getenv("FLOE_TEST_PG_URL") != NULL && *getenv("FLOE_TEST_PG_URL") != '\0')
+		test_barrier_db(getenv("FLOE_TEST_PG_URL"));
 	return done_testing();
 }
