@@ -46,6 +46,7 @@ struct imap_client {
 	enum imap_client_state state;
 	uint64_t account_id;
 	char *address;
+	char *agent; /* IceWarp connector version (X-ICEWARP-SERVER), or NULL */
 	bool account_counted;
 	unsigned enabled;
 

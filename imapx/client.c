@@ -391,8 +391,10 @@ client_event_cb(struct bufferevent *bev, short what, void *ctx)
 		return;
 	}
 	if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) != 0) {
-		log_debug("imap %s: connection closed%s", c->peer,
-		          (what & BEV_EVENT_ERROR) != 0 ? " with an error" : "");
+		log_debug("imap %s: connection closed%s%s%s", c->peer,
+		          (what & BEV_EVENT_ERROR) != 0 ? " with an error" : "",
+		          c->agent != NULL ? "; IceWarp connector " : "",
+		          c->agent != NULL ? c->agent : "");
 		client_schedule_free(c);
 	}
 }
@@ -496,6 +498,7 @@ client_destroy(struct imap_client *c)
 	if (c->account_counted)
 		imap_server_account_unref(c->server, c->account_id);
 	imap_parser_destroy(&c->parser);
+	free(c->agent);
 	if (c->zout != NULL) {
 		deflateEnd(c->zout);
 		inflateEnd(c->zin);
@@ -612,6 +615,19 @@ imap_client_changed(struct imap_client *c, uint64_t folder_id)
 		c->selected_changed = true;
 }
 
+const char *
+imap_client_agent(const struct imap_client *c)
+{
+	return c->agent;
+}
+
+void
+imap_client_set_agent(struct imap_client *c, const char *agent, size_t len)
+{
+	free(c->agent);
+	c->agent = xstrndup(agent, len);
+}
+
 char *
 imap_client_capabilities(const struct imap_client *c)
 {
@@ -635,6 +651,12 @@ imap_client_capabilities(const struct imap_client *c)
 			evbuffer_add_printf(out, " AUTH=PLAIN AUTH=LOGIN");
 		else
 			evbuffer_add_printf(out, " LOGINDISABLED");
+	} else {
+		/* Groupware, once logged in (IceWarp's client sends
+		 * X-ICEWARP-SERVER after LOGIN): IceWarp's marker, multi-mailbox
+		 * search under both names its client looks for, and LIST's
+		 * METADATA option (RFC 9590). */
+		evbuffer_add_printf(out, " X-ICEWARP-SERVER MULTISEARCH MSEARCH LIST-METADATA");
 	}
 	len = evbuffer_get_length(out);
 	text = xmalloc(len + 1);

@@ -12,12 +12,6 @@ cmd_capability(struct imap_cmd *cmd)
 	}
 	imap_client_printf(cmd->client, "* CAPABILITY ");
 	imap_client_write_capabilities(cmd->client);
-	/* Groupware, once logged in (IceWarp's client sends X-ICEWARP-SERVER
-	 * after LOGIN): IceWarp's marker, multi-mailbox search under both names
-	 * its client looks for, and LIST's METADATA option (RFC 9590). */
-	if (imap_client_state(cmd->client) != IMAP_STATE_NOT_AUTH)
-		imap_client_printf(cmd->client,
-		                   " X-ICEWARP-SERVER MULTISEARCH MSEARCH LIST-METADATA");
 	imap_client_printf(cmd->client, "\r\n");
 	imap_cmd_ok(cmd, "Capability completed");
 	return IMAP_CMD_DONE;

@@ -57,6 +57,7 @@ cmd_x_icewarp_server(struct imap_cmd *cmd)
 	         imap_client_address(cmd->client) != NULL ? " " : "",
 	         imap_client_address(cmd->client) != NULL ? imap_client_address(cmd->client) : "",
 	         (int)len, version);
+	imap_client_set_agent(cmd->client, version, len);
 	/* IceWarp's connector takes HIGHESTMODSEQ and MODSEQ as available once
 	 * the server answers this command: CONDSTORE is on from here, as if
 	 * the client had sent ENABLE CONDSTORE. */

@@ -75,6 +75,10 @@ struct imap_server *imap_client_server(const struct imap_client *client);
 struct imap_view *imap_client_view(const struct imap_client *client);
 /* The peer's address as text ("127.0.0.1"), for logs. */
 const char *imap_client_peer(const struct imap_client *client);
+/* The client program the session announced (IceWarp's connector version
+ * from X-ICEWARP-SERVER), NULL when none; set replaces it (len bytes). */
+const char *imap_client_agent(const struct imap_client *client);
+void imap_client_set_agent(struct imap_client *client, const char *agent, size_t len);
 
 /* ---------------------------------------------------------------------
  * Output. Everything written goes into the session's output buffer; it is
