@@ -10,39 +10,11 @@
 
 #include <jansson.h>
 
+#include "base64.h"
 #include "xmalloc.h"
 
 /* bytea substring() takes int offsets; blobs are far smaller anyway. */
 #define BLOB_OFFSET_MAX 0x7fffffffu
-
-static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Appends base64 of data to out (which has room). Returns the end. */
-static char *
-base64_put(char *out, const unsigned char *data, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 2 < len; i += 3) {
-		uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 | data[i + 2];
-
-		*out++ = b64chars[v >> 18];
-		*out++ = b64chars[(v >> 12) & 63];
-		*out++ = b64chars[(v >> 6) & 63];
-		*out++ = b64chars[v & 63];
-	}
-	if (i < len) {
-		uint32_t v = (uint32_t)data[i] << 16;
-
-		if (i + 1 < len)
-			v |= (uint32_t)data[i + 1] << 8;
-		*out++ = b64chars[v >> 18];
-		*out++ = b64chars[(v >> 12) & 63];
-		*out++ = i + 1 < len ? b64chars[(v >> 6) & 63] : '=';
-		*out++ = '=';
-	}
-	return out;
-}
 
 /* --- Append --- */
 
@@ -195,7 +167,7 @@ store_append(struct store *store, uint64_t account_id, uint64_t folder_id,
 		if (i > 0)
 			*out++ = ',';
 		*out++ = '"';
-		out = base64_put(out, items[i].data, items[i].size);
+		out = base64_encode_into(out, items[i].data, items[i].size);
 		*out++ = '"';
 	}
 	*out++ = '}';

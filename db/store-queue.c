@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "base64.h"
 #include "xmalloc.h"
 
 #define MS " * interval '1 millisecond'"
@@ -98,35 +99,6 @@ op_new(enum op_kind kind, void *ctx)
 /* ---------------------------------------------------------------------
  * Encoding helpers
  */
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *
-base64_encode(const unsigned char *data, size_t len)
-{
-	char *out = xmalloc((len + 2) / 3 * 4 + 1), *p = out;
-	size_t i;
-
-	for (i = 0; i + 2 < len; i += 3) {
-		*p++ = b64[data[i] >> 2];
-		*p++ = b64[(data[i] & 3) << 4 | data[i + 1] >> 4];
-		*p++ = b64[(data[i + 1] & 15) << 2 | data[i + 2] >> 6];
-		*p++ = b64[data[i + 2] & 63];
-	}
-	if (i < len) {
-		*p++ = b64[data[i] >> 2];
-		if (i + 1 < len) {
-			*p++ = b64[(data[i] & 3) << 4 | data[i + 1] >> 4];
-			*p++ = b64[(data[i + 1] & 15) << 2];
-		} else {
-			*p++ = b64[(data[i] & 3) << 4];
-			*p++ = '=';
-		}
-		*p++ = '=';
-	}
-	*p = '\0';
-	return out;
-}
 
 static int
 hexval(char c)

@@ -1,6 +1,7 @@
 /* The auto-responder's pure logic (RFC 3834): header scan, the decision
  * whether to answer, %%Variable%% expansion and the reply message. See
  * responder.h. */
+#include "base64.h"
 #include "responder.h"
 
 #include <ctype.h>
@@ -444,8 +445,6 @@ is_ascii_printable(const char *s)
 static void
 add_encoded_words(struct rbuf *b, const char *s)
 {
-	static const char b64[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t len = strlen(s), i = 0;
 	bool first = true;
 
@@ -461,18 +460,7 @@ add_encoded_words(struct rbuf *b, const char *s)
 			rbuf_str(b, "\r\n ");
 		first = false;
 		rbuf_str(b, "=?UTF-8?B?");
-		for (size_t k = 0; k < n; k += 3) {
-			unsigned v = (unsigned char)s[i + k] << 16;
-
-			if (k + 1 < n)
-				v |= (unsigned char)s[i + k + 1] << 8;
-			if (k + 2 < n)
-				v |= (unsigned char)s[i + k + 2];
-			word[w++] = b64[(v >> 18) & 63];
-			word[w++] = b64[(v >> 12) & 63];
-			word[w++] = k + 1 < n ? b64[(v >> 6) & 63] : '=';
-			word[w++] = k + 2 < n ? b64[v & 63] : '=';
-		}
+		w = (size_t)(base64_encode_into(word, s + i, n) - word);
 		rbuf_add(b, word, w);
 		rbuf_str(b, "?=");
 		i += n;

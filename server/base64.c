@@ -111,15 +111,21 @@ base64_quantum(const unsigned char *p, size_t avail, char *q)
 }
 
 char *
-base64_encode(const void *data, size_t len)
+base64_encode_into(char *out, const void *data, size_t len)
 {
 	const unsigned char *p = data;
-	char *out = xmalloc((len + 2) / 3 * 4 + 1);
-	size_t n = 0;
 
-	for (size_t i = 0; i < len; i += 3, n += 4)
-		base64_quantum(p + i, len - i, out + n);
-	out[n] = '\0';
+	for (size_t i = 0; i < len; i += 3, out += 4)
+		base64_quantum(p + i, len - i, out);
+	return out;
+}
+
+char *
+base64_encode(const void *data, size_t len)
+{
+	char *out = xmalloc(BASE64_ENCODED_LEN(len) + 1);
+
+	*base64_encode_into(out, data, len) = '\0';
 	return out;
 }
 

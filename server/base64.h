@@ -29,6 +29,10 @@ long base64_decode_into(const char *text, size_t len, enum base64_mode mode, uns
 int base64_decode(const char *text, size_t len, enum base64_mode mode, unsigned char **data_r,
                   size_t *len_r);
 
+/* Writes the encoding of len bytes (with padding, no NUL) to out, which
+ * has room for BASE64_ENCODED_LEN(len) characters; returns the end. */
+#define BASE64_ENCODED_LEN(len) (((len) + 2) / 3 * 4)
+char *base64_encode_into(char *out, const void *data, size_t len);
 /* Encodes len bytes with padding; returns a new NUL-terminated string. */
 char *base64_encode(const void *data, size_t len);
 /* Appends the encoding of len bytes to out. */
