@@ -20,18 +20,6 @@
 
 /* --- JSON for the SQL functions --- */
 
-static void
-set_text(json_t *obj, const char *key, const char *value)
-{
-	char *clean;
-
-	if (value == NULL)
-		return;
-	clean = store_utf8_clean(value);
-	json_object_set_new(obj, key, json_string(clean));
-	free(clean);
-}
-
 static json_t *
 text_array(const char *const *v, size_t n)
 {
@@ -54,14 +42,14 @@ index_json(const struct store_gw_index *x)
 {
 	json_t *obj = json_object(), *att = json_array();
 
-	set_text(obj, "kind", x->kind);
-	set_text(obj, "uid", x->uid);
-	set_text(obj, "title", x->title);
-	set_text(obj, "location", x->location);
-	set_text(obj, "status", x->status);
-	set_text(obj, "class", x->klass);
-	set_text(obj, "rrule", x->rrule);
-	set_text(obj, "organizer", x->organizer);
+	store_json_set_text(obj, "kind", x->kind);
+	store_json_set_text(obj, "uid", x->uid);
+	store_json_set_text(obj, "title", x->title);
+	store_json_set_text(obj, "location", x->location);
+	store_json_set_text(obj, "status", x->status);
+	store_json_set_text(obj, "class", x->klass);
+	store_json_set_text(obj, "rrule", x->rrule);
+	store_json_set_text(obj, "organizer", x->organizer);
 	json_object_set_new(obj, "private", json_boolean(x->is_private));
 	if (x->has_start) {
 		json_object_set_new(obj, "start", json_integer(x->start));
@@ -84,16 +72,16 @@ index_json(const struct store_gw_index *x)
 	for (size_t i = 0; x->attendees != NULL && i < x->nattendees; i++) {
 		json_t *a = json_object();
 
-		set_text(a, "address", x->attendees[i].address);
-		set_text(a, "name", x->attendees[i].name);
-		set_text(a, "partstat", x->attendees[i].partstat);
-		set_text(a, "role", x->attendees[i].role);
+		store_json_set_text(a, "address", x->attendees[i].address);
+		store_json_set_text(a, "name", x->attendees[i].name);
+		store_json_set_text(a, "partstat", x->attendees[i].partstat);
+		store_json_set_text(a, "role", x->attendees[i].role);
 		json_array_append_new(att, a);
 	}
 	json_object_set_new(obj, "attendees", att);
-	set_text(obj, "given_name", x->given_name);
-	set_text(obj, "family_name", x->family_name);
-	set_text(obj, "org", x->org);
+	store_json_set_text(obj, "given_name", x->given_name);
+	store_json_set_text(obj, "family_name", x->family_name);
+	store_json_set_text(obj, "org", x->org);
 	json_object_set_new(obj, "emails", text_array(x->emails, x->nemails));
 	json_object_set_new(obj, "phones", text_array(x->phones, x->nphones));
 	json_object_set_new(obj, "members", text_array(x->members, x->nmembers));
@@ -103,39 +91,6 @@ index_json(const struct store_gw_index *x)
 		json_object_set_new(obj, "bday_month", json_integer(x->bday_month));
 		json_object_set_new(obj, "bday_day", json_integer(x->bday_day));
 	}
-	return obj;
-}
-
-/* The parse results floe_append stores (named as in struct store_msg_meta). */
-static json_t *
-meta_json(const struct store_msg_meta *m)
-{
-	json_t *obj = json_object();
-
-	set_text(obj, "envelope", m->envelope);
-	set_text(obj, "bodystructure", m->bodystructure);
-	set_text(obj, "body", m->body);
-	set_text(obj, "partmap", m->partmap);
-	set_text(obj, "preview", m->preview);
-	if (m->sent_date != -1 && m->sent_date != 0)
-		json_object_set_new(obj, "sent_date", json_integer(m->sent_date));
-	set_text(obj, "subject", m->subject);
-	set_text(obj, "base_subject", m->base_subject);
-	set_text(obj, "from_addr", m->from_addr);
-	set_text(obj, "to_addr", m->to_addr);
-	set_text(obj, "cc_addr", m->cc_addr);
-	set_text(obj, "bcc_addr", m->bcc_addr);
-	set_text(obj, "sort_from", m->sort_from);
-	set_text(obj, "sort_to", m->sort_to);
-	set_text(obj, "sort_cc", m->sort_cc);
-	set_text(obj, "sort_display_from", m->sort_display_from);
-	set_text(obj, "sort_display_to", m->sort_display_to);
-	set_text(obj, "message_id", m->message_id);
-	set_text(obj, "in_reply_to", m->in_reply_to);
-	set_text(obj, "references", m->references);
-	set_text(obj, "search_text", m->search_text);
-	set_text(obj, "headers_text", m->headers_text);
-	json_object_set_new(obj, "has_attachment", json_boolean(m->has_attachment));
 	return obj;
 }
 
@@ -174,7 +129,7 @@ item_json(const struct store_append_item *item, const struct store_gw_index *ind
 	if (item->internal_date != 0)
 		json_object_set_new(obj, "internal_date", json_integer(item->internal_date));
 	if (item->meta != NULL)
-		json_object_set_new(obj, "meta", meta_json(item->meta));
+		json_object_set_new(obj, "meta", store_meta_json(item->meta));
 	return obj;
 }
 
@@ -233,37 +188,6 @@ item_params(struct store_params *p, const struct store_append_item *items,
 
 /* --- Append and replace --- */
 
-struct append_op {
-	struct store_op op;
-	store_append_cb *cb;
-};
-
-static void
-append_fail(struct store_op *op, enum store_err code, const char *error)
-{
-	((struct append_op *)op)->cb(NULL, code, error, op->ctx);
-}
-
-static void
-append_done(struct store_op *op, const struct db_result *res)
-{
-	struct append_op *a = (struct append_op *)op;
-	int rows = db_result_rows(res);
-	uint32_t *uids = store_op_calloc(op, (size_t)rows + 1, sizeof(*uids));
-	struct store_append_result result = {.uids = uids, .count = (size_t)rows};
-
-	for (int r = 0; r < rows; r++) {
-		result.uidvalidity = (uint32_t)store_u64(db_result_value(res, r, 0));
-		uids[r] = (uint32_t)store_u64(db_result_value(res, r, 1));
-		result.modseq = store_u64(db_result_value(res, r, 2));
-	}
-	if (rows > 0 && store_bool(db_result_value(res, 0, 3)))
-		store_stats_refresh(op);
-	store_op_deliver_begin(op);
-	a->cb(&result, STORE_OK, NULL, op->ctx);
-	store_op_finish(op);
-}
-
 struct store_op *
 store_groupware_append(struct store *store, uint64_t account_id, uint64_t folder_id,
                        const struct store_append_item *item, const struct store_gw_index *index,
@@ -279,11 +203,10 @@ store_groupware_append_many(struct store *store, uint64_t account_id, uint64_t f
                             const struct store_gw_index *const *indexes, size_t count,
                             store_append_cb *cb, void *ctx)
 {
-	struct append_op *a = (struct append_op *)store_op_new(store, sizeof(*a), append_fail, ctx);
+	struct store_append_op *a = store_append_op_new(store, cb, ctx);
 	struct store_params p = {0};
 	const char *error = NULL;
 
-	a->cb = cb;
 	store_param_u64(&p, account_id);
 	store_param_u64(&p, folder_id);
 	if (item_params(&p, items, indexes, count, &error) < 0) {
@@ -293,7 +216,7 @@ store_groupware_append_many(struct store *store, uint64_t account_id, uint64_t f
 	store_op_query(&a->op,
 	               "SELECT r_uidvalidity, r_uid, r_modseq, r_analyze::text"
 	               " FROM floe_groupware_append($1, $2, $3, $4, $5)",
-	               &p, append_done);
+	               &p, store_append_done);
 	return &a->op;
 }
 
@@ -303,11 +226,10 @@ store_groupware_replace(struct store *store, uint64_t account_id, uint64_t folde
                         const struct store_append_item *item, const struct store_gw_index *index,
                         store_append_cb *cb, void *ctx)
 {
-	struct append_op *a = (struct append_op *)store_op_new(store, sizeof(*a), append_fail, ctx);
+	struct store_append_op *a = store_append_op_new(store, cb, ctx);
 	struct store_params p = {0};
 	const char *error = NULL;
 
-	a->cb = cb;
 	if (old_uid == 0)
 		return store_op_fail_later(&a->op, STORE_ERR_INVALID, "invalid UID 0");
 	store_param_u64(&p, account_id);
@@ -321,7 +243,7 @@ store_groupware_replace(struct store *store, uint64_t account_id, uint64_t folde
 	store_op_query(&a->op,
 	               "SELECT r_uidvalidity, r_uid, r_modseq, r_analyze::text"
 	               " FROM floe_groupware_replace($1, $2, $3, $4, $5, $6, $7)",
-	               &p, append_done);
+	               &p, store_append_done);
 	return &a->op;
 }
 

@@ -18,21 +18,26 @@
 
 /* --- Append --- */
 
-struct append_op {
-	struct store_op op;
-	store_append_cb *cb;
-};
-
 static void
 append_fail(struct store_op *op, enum store_err code, const char *error)
 {
-	((struct append_op *)op)->cb(NULL, code, error, op->ctx);
+	((struct store_append_op *)op)->cb(NULL, code, error, op->ctx);
 }
 
-static void
-append_done(struct store_op *op, const struct db_result *res)
+struct store_append_op *
+store_append_op_new(struct store *store, store_append_cb *cb, void *ctx)
 {
-	struct append_op *a = (struct append_op *)op;
+	struct store_append_op *a =
+	    (struct store_append_op *)store_op_new(store, sizeof(*a), append_fail, ctx);
+
+	a->cb = cb;
+	return a;
+}
+
+void
+store_append_done(struct store_op *op, const struct db_result *res)
+{
+	struct store_append_op *a = (struct store_append_op *)op;
 	int rows = db_result_rows(res);
 	uint32_t *uids = store_op_calloc(op, (size_t)rows + 1, sizeof(*uids));
 	struct store_append_result result = {.uids = uids, .count = (size_t)rows};
@@ -49,8 +54,8 @@ append_done(struct store_op *op, const struct db_result *res)
 	store_op_finish(op);
 }
 
-static void
-json_set_text(json_t *obj, const char *key, const char *value)
+void
+store_json_set_text(json_t *obj, const char *key, const char *value)
 {
 	char *clean;
 
@@ -62,34 +67,34 @@ json_set_text(json_t *obj, const char *key, const char *value)
 }
 
 /* The parse results, named as in struct store_msg_meta. */
-static json_t *
-meta_json(const struct store_msg_meta *m)
+json_t *
+store_meta_json(const struct store_msg_meta *m)
 {
 	json_t *obj = json_object();
 
-	json_set_text(obj, "envelope", m->envelope);
-	json_set_text(obj, "bodystructure", m->bodystructure);
-	json_set_text(obj, "body", m->body);
-	json_set_text(obj, "partmap", m->partmap);
-	json_set_text(obj, "preview", m->preview);
+	store_json_set_text(obj, "envelope", m->envelope);
+	store_json_set_text(obj, "bodystructure", m->bodystructure);
+	store_json_set_text(obj, "body", m->body);
+	store_json_set_text(obj, "partmap", m->partmap);
+	store_json_set_text(obj, "preview", m->preview);
 	if (m->sent_date != -1 && m->sent_date != 0)
 		json_object_set_new(obj, "sent_date", json_integer(m->sent_date));
-	json_set_text(obj, "subject", m->subject);
-	json_set_text(obj, "base_subject", m->base_subject);
-	json_set_text(obj, "from_addr", m->from_addr);
-	json_set_text(obj, "to_addr", m->to_addr);
-	json_set_text(obj, "cc_addr", m->cc_addr);
-	json_set_text(obj, "bcc_addr", m->bcc_addr);
-	json_set_text(obj, "sort_from", m->sort_from);
-	json_set_text(obj, "sort_to", m->sort_to);
-	json_set_text(obj, "sort_cc", m->sort_cc);
-	json_set_text(obj, "sort_display_from", m->sort_display_from);
-	json_set_text(obj, "sort_display_to", m->sort_display_to);
-	json_set_text(obj, "message_id", m->message_id);
-	json_set_text(obj, "in_reply_to", m->in_reply_to);
-	json_set_text(obj, "references", m->references);
-	json_set_text(obj, "search_text", m->search_text);
-	json_set_text(obj, "headers_text", m->headers_text);
+	store_json_set_text(obj, "subject", m->subject);
+	store_json_set_text(obj, "base_subject", m->base_subject);
+	store_json_set_text(obj, "from_addr", m->from_addr);
+	store_json_set_text(obj, "to_addr", m->to_addr);
+	store_json_set_text(obj, "cc_addr", m->cc_addr);
+	store_json_set_text(obj, "bcc_addr", m->bcc_addr);
+	store_json_set_text(obj, "sort_from", m->sort_from);
+	store_json_set_text(obj, "sort_to", m->sort_to);
+	store_json_set_text(obj, "sort_cc", m->sort_cc);
+	store_json_set_text(obj, "sort_display_from", m->sort_display_from);
+	store_json_set_text(obj, "sort_display_to", m->sort_display_to);
+	store_json_set_text(obj, "message_id", m->message_id);
+	store_json_set_text(obj, "in_reply_to", m->in_reply_to);
+	store_json_set_text(obj, "references", m->references);
+	store_json_set_text(obj, "search_text", m->search_text);
+	store_json_set_text(obj, "headers_text", m->headers_text);
 	json_object_set_new(obj, "has_attachment", json_boolean(m->has_attachment));
 	return obj;
 }
@@ -120,7 +125,7 @@ append_item_json(const struct store_append_item *item, const char **error_r)
 	if (item->internal_date != 0)
 		json_object_set_new(obj, "internal_date", json_integer(item->internal_date));
 	if (item->meta != NULL)
-		json_object_set_new(obj, "meta", meta_json(item->meta));
+		json_object_set_new(obj, "meta", store_meta_json(item->meta));
 	return obj;
 }
 
@@ -128,14 +133,13 @@ struct store_op *
 store_append(struct store *store, uint64_t account_id, uint64_t folder_id,
              const struct store_append_item *items, size_t count, store_append_cb *cb, void *ctx)
 {
-	struct append_op *a = (struct append_op *)store_op_new(store, sizeof(*a), append_fail, ctx);
+	struct store_append_op *a = store_append_op_new(store, cb, ctx);
 	struct store_params p = {0};
 	json_t *meta, *obj;
 	const char *error = NULL;
 	size_t total = 3;
 	char *datas, *out, *json;
 
-	a->cb = cb;
 	if (count == 0 || items == NULL)
 		return store_op_fail_later(&a->op, STORE_ERR_INVALID, "nothing to append");
 	meta = json_array();
@@ -181,7 +185,7 @@ store_append(struct store *store, uint64_t account_id, uint64_t folder_id,
 	store_op_query(&a->op,
 	               "SELECT r_uidvalidity, r_uid, r_modseq, r_analyze::text"
 	               " FROM floe_append($1, $2, $3, $4)",
-	               &p, append_done);
+	               &p, store_append_done);
 	return &a->op;
 }
 

@@ -154,4 +154,19 @@ int store_path_check(const char *path, const char **error_r);
 void store_folder_parse(struct store_op *op, const struct db_result *res, int row, int col,
                         struct store_folder *f);
 
+/* store-message.c, shared with the other appenders (store-groupware.c):
+ * an append operation answered with a store_append_result from the rows
+ * (uidvalidity, uid, modseq, analyze) of an append SQL function, and the
+ * JSON of the parse results those functions read. */
+struct store_append_op {
+	struct store_op op;
+	store_append_cb *cb;
+};
+struct store_append_op *store_append_op_new(struct store *store, store_append_cb *cb, void *ctx);
+void store_append_done(struct store_op *op, const struct db_result *res);
+struct json_t;
+/* Sets key to value with invalid UTF-8 replaced; nothing for NULL. */
+void store_json_set_text(struct json_t *obj, const char *key, const char *value);
+struct json_t *store_meta_json(const struct store_msg_meta *m);
+
 #endif
