@@ -27,7 +27,7 @@ struct eas_server;
 struct eas_request;
 
 /* Protocol versions as numbers: 25, 120, 121, 140, 141, 160, 161. */
-#define EAS_VERSION_25 25
+#define EAS_VERSION_25  25
 #define EAS_VERSION_120 120
 #define EAS_VERSION_121 121
 #define EAS_VERSION_140 140
@@ -38,19 +38,19 @@ struct eas_request;
 /* The per-worker EAS server; registers /Microsoft-Server-ActiveSync on
  * http. None of the objects is owned. */
 struct eas_server *eas_server_create(struct event_base *base, const struct floe_config *cfg,
-				     struct http_server *http, struct db *db, struct store *store,
-				     struct auth *auth, struct notify_bus *bus);
+                                     struct http_server *http, struct db *db, struct store *store,
+                                     struct auth *auth, struct notify_bus *bus);
 /* Parked requests are answered or dropped by the HTTP layer's shutdown;
  * this frees what is left. Accepts NULL; sets *server to NULL. */
 void eas_server_destroy(struct eas_server **server);
 
 /* The registered device a request comes from (devices table, 0005). */
 struct eas_device {
-	uint64_t id;            /* devices.id */
+	uint64_t id; /* devices.id */
 	uint64_t account_id;
-	const char *device_id;  /* as sent by the client */
+	const char *device_id; /* as sent by the client */
 	const char *device_type;
-	uint32_t policy_key;    /* the final key the device holds; 0 none */
+	uint32_t policy_key; /* the final key the device holds; 0 none */
 };
 
 /* What a command handler gets. Everything is owned by the request and
@@ -58,13 +58,13 @@ struct eas_device {
 struct eas_request {
 	struct eas_server *server;
 	struct http_request *http;
-	const char *cmd;          /* "Sync", "Ping", ... as in the query */
-	unsigned version;         /* EAS_VERSION_* of this request */
-	uint64_t account_id;      /* the authenticated account */
-	const char *address;      /* its primary address */
+	const char *cmd;     /* "Sync", "Ping", ... as in the query */
+	unsigned version;    /* EAS_VERSION_* of this request */
+	uint64_t account_id; /* the authenticated account */
+	const char *address; /* its primary address */
 	const char *display_name;
 	const struct eas_device *device;
-	const char *user_agent;   /* may be "" */
+	const char *user_agent; /* may be "" */
 	/* Query parameters other than Cmd/User/DeviceId/DeviceType (plain
 	 * form: ItemId, CollectionId, AttachmentName, SaveInSent, Occurrence,
 	 * LongId; base64 form: the same decoded). NULL when absent. */
@@ -114,10 +114,10 @@ void eas_log(struct eas_request *req, const char *fmt, ...) __attribute__((forma
 typedef void eas_command_fn(struct eas_request *req);
 
 struct eas_command {
-	const char *name;          /* "Sync" */
+	const char *name; /* "Sync" */
 	eas_command_fn *handler;
-	bool needs_policy;         /* refused with 449/142 without a valid policy key */
-	bool wbxml_body;           /* the body is WBXML (decoded before the call) */
+	bool needs_policy; /* refused with 449/142 without a valid policy key */
+	bool wbxml_body;   /* the body is WBXML (decoded before the call) */
 };
 /* The table, terminated by name == NULL; lookup is case-insensitive. */
 const struct eas_command *eas_command_find(const char *name);
@@ -160,12 +160,15 @@ unsigned eas_folder_type(const struct store_folder *folder);
  * folders have changes the device has not synced yet. A folder the device
  * never synced counts as changed only when it has items. cb gets the
  * changed ids (a subset of folder_ids, same order); error non-NULL on a
- * database failure. Returns a handle for eas_pending_abandon.
+ * database failure. With notice_folder non-zero the same statement sends
+ * the change notice (account, notice_folder, notice_modseq) to every
+ * worker and node. Returns a handle for eas_pending_abandon.
  */
 struct eas_pending;
 typedef void eas_pending_cb(const uint64_t *changed, size_t count, const char *error, void *ctx);
 struct eas_pending *eas_sync_pending(struct eas_request *req, const uint64_t *folder_ids,
-				     size_t count, eas_pending_cb *cb, void *ctx);
+                                     size_t count, uint64_t notice_folder, uint64_t notice_modseq,
+                                     eas_pending_cb *cb, void *ctx);
 void eas_pending_abandon(struct eas_pending **p);
 
 #endif

@@ -113,10 +113,11 @@ gie_next(struct gie_ctx *ctx)
 		struct gie_coll *c = &ctx->colls[ctx->cur];
 
 		if (c->status == 1) {
-			ctx->op = store_eassync_diff(
-			    ctx->req->store, ctx->req->account_id, ctx->req->device->id,
-			    c->folder_id, c->key, NULL,
-			    eas_filter_since(c->opts.filter_type, time(NULL)), 0, diff_done, ctx);
+			ctx->op =
+			    store_eassync_diff(ctx->req->store, ctx->req->account_id,
+			                       ctx->req->device->id, c->folder_id, c->key, NULL,
+			                       eas_filter_since(c->opts.filter_type, time(NULL)), 0,
+			                       true, diff_done, ctx);
 			return;
 		}
 		ctx->cur++;

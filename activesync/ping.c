@@ -12,9 +12,13 @@
  * this worker through the registry below, elsewhere through a notice on the
  * pseudo folder id (1<<63 | devices.id) whose modseq field carries the
  * newer Ping's start time (so that a late notice of an older Ping is told
- * apart). The Pings of one account parked on a worker share one
- * account-wide watch and one hierarchy check per burst of notices, so that
- * a change wakes one folder-list query, not one per device. */
+ * apart); the notice travels with the Ping's first check for changes,
+ * in the same statement. The Pings of one account on a worker share one
+ * account-wide watch and one folder-tree check per burst of notices: a
+ * change wakes one folder-list query, not one per device, and a new Ping
+ * checks its folders against the tree the account's last check saw
+ * (valid until the next notice of the account), so a Ping costs the
+ * device row and one query for pending changes. */
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <inttypes.h>
@@ -49,13 +53,18 @@ struct eas_ping {
 	char folder_hash[17];
 	bool parked;
 	bool has_sync_state;       /* the device did a FolderSync */
+	bool noticed;              /* the replacement notice went out */
 	unsigned checking, wanted; /* enum ping_check bits */
 	struct notify_watch **watches;
 	struct notify_watch *pseudo_watch;
-	struct eas_ping_acct *acct; /* while parked */
+	/* The account's shared state (from the first check on), the list of
+	 * its parked Pings, and of the Pings waiting for its folder tree. */
+	struct eas_ping_acct *acct;
+	bool in_acct, waiting;
 	struct eas_ping *acct_next, **acct_prev;
+	struct eas_ping *wait_next, **wait_prev;
 	struct event *timer;
-	struct store_op *op, *notify_op, *save_op;
+	struct store_op *save_op;
 	struct eas_pending *pending;
 };
 
@@ -143,18 +152,25 @@ eas_ping_registry_free(struct eas_server *server)
 	server->acct_buckets = server->acct_count = 0;
 }
 
-/* --- Accounts with parked Pings --- */
+/* --- Accounts with Pings --- */
 
 struct eas_ping_acct {
 	struct eas_server *server;
 	struct eas_ping_acct *hash_next;
 	uint64_t account_id;
 	struct notify_watch *watch;
-	struct eas_ping *pings;
-	size_t npings;
+	size_t refs;              /* Pings with acct pointing here */
+	struct eas_ping *pings;   /* parked */
+	struct eas_ping *waiters; /* waiting for the folder tree */
 	struct store_op *op;
 	bool again;     /* a notice came during the check */
 	bool iterating; /* ending Pings: do not free yet */
+	/* The EAS folder tree as the last check saw it; valid until the
+	 * next notice of the account. */
+	bool tree_valid;
+	char tree_hash[17];
+	uint64_t *tree_ids; /* sorted */
+	size_t ntree_ids;
 };
 
 static size_t
@@ -186,11 +202,13 @@ acct_grow(struct eas_server *s)
 }
 
 static void
-acct_free(struct eas_ping_acct *a)
+acct_maybe_free(struct eas_ping_acct *a)
 {
 	struct eas_server *s = a->server;
 	struct eas_ping_acct **pp;
 
+	if (a->refs > 0 || a->iterating)
+		return;
 	for (pp = &s->accts[acct_bucket(s, a->account_id)]; *pp != NULL; pp = &(*pp)->hash_next) {
 		if (*pp == a) {
 			*pp = a->hash_next;
@@ -200,46 +218,93 @@ acct_free(struct eas_ping_acct *a)
 	}
 	notify_watch_remove(&a->watch);
 	store_op_abandon(&a->op);
+	free(a->tree_ids);
 	free(a);
 }
 
 static void ping_end(struct eas_ping *p, unsigned status, const uint64_t *changed, size_t nchanged,
                      unsigned value);
+static void ping_tree_checked(struct eas_ping *p);
 static void acct_check(struct eas_ping_acct *a);
 
+static void
+wait_unlink(struct eas_ping *p)
+{
+	if (!p->waiting)
+		return;
+	*p->wait_prev = p->wait_next;
+	if (p->wait_next != NULL)
+		p->wait_next->wait_prev = p->wait_prev;
+	p->waiting = false;
+}
+
+static int
+u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Keeps the digest and the folder ids of the tree in a. */
+static void
+acct_keep_tree(struct eas_ping_acct *a, const struct store_folder_list *list)
+{
+	char *state = eas_folders_state(list), *copy = xstrdup(state);
+	size_t n;
+	struct eas_state_entry *e = eas_state_parse(copy, &n);
+
+	eas_folders_hash(state, a->tree_hash);
+	free(a->tree_ids);
+	a->tree_ids = xcalloc(n + 1, sizeof(*a->tree_ids));
+	for (size_t i = 0; i < n; i++)
+		a->tree_ids[i] = e[i].id;
+	a->ntree_ids = n;
+	qsort(a->tree_ids, n, sizeof(*a->tree_ids), u64_cmp);
+	free(e);
+	free(copy);
+	free(state);
+}
+
 /* The account's folder list: every parked Ping whose device holds another
- * hierarchy is told to sync it (Status 7). */
+ * hierarchy is told to sync it (Status 7); the waiting Pings go on. */
 static void
 acct_list_done(const struct store_folder_list *list, const char *error, void *ctx)
 {
 	struct eas_ping_acct *a = ctx;
 	struct eas_ping *p, *next;
-	char *state, hash[17];
 
 	a->op = NULL;
+	a->iterating = true;
 	if (list == NULL) {
 		log_warning("eas: Ping hierarchy check of account %" PRIu64 " failed: %s",
 		            a->account_id, error);
+		a->tree_valid = false;
+		while ((p = a->waiters) != NULL) {
+			wait_unlink(p);
+			eas_log(p->req, "listing folders failed: %s", error);
+			ping_end(p, 8, NULL, 0, 0);
+		}
 	} else {
-		state = eas_folders_state(list);
-		eas_folders_hash(state, hash);
-		free(state);
-		a->iterating = true;
+		acct_keep_tree(a, list);
+		/* A notice during the check may have changed the tree again. */
+		a->tree_valid = !a->again;
 		for (p = a->pings; p != NULL; p = next) {
 			next = p->acct_next;
-			if (!p->has_sync_state || strcmp(hash, p->folder_hash) != 0)
+			if (!p->has_sync_state || strcmp(a->tree_hash, p->folder_hash) != 0)
 				ping_end(p, 7, NULL, 0, 0);
 		}
-		a->iterating = false;
-		if (a->npings == 0) {
-			acct_free(a);
-			return;
+		while ((p = a->waiters) != NULL) {
+			wait_unlink(p);
+			ping_tree_checked(p);
 		}
 	}
-	if (a->again) {
+	a->iterating = false;
+	if (a->again && a->refs > 0) {
 		a->again = false;
 		acct_check(a);
 	}
+	acct_maybe_free(a);
 }
 
 static void
@@ -249,25 +314,32 @@ acct_check(struct eas_ping_acct *a)
 		a->again = true;
 		return;
 	}
+	a->again = false;
 	a->op = store_folder_list(a->server->store, a->account_id, acct_list_done, a);
 }
 
 static void
 acct_notice(uint64_t account_id, uint64_t folder_id, uint64_t modseq, bool possibly, void *ctx)
 {
+	struct eas_ping_acct *a = ctx;
+
 	/* Pseudo ids are the Ping-replacement notices. Any other change may
 	 * be a folder created, renamed or deleted. */
 	if (!possibly && (folder_id & PING_PSEUDO_BIT) != 0)
 		return;
-	acct_check(ctx);
+	a->tree_valid = false;
+	acct_check(a);
 }
 
-static void
-acct_join(struct eas_ping *p)
+/* The account's shared state for p (found or made). */
+static struct eas_ping_acct *
+acct_ref(struct eas_ping *p)
 {
 	struct eas_server *s = p->server;
 	struct eas_ping_acct *a = NULL;
 
+	if (p->acct != NULL)
+		return p->acct;
 	if (s->acct_buckets > 0) {
 		for (a = s->accts[acct_bucket(s, p->account_id)]; a != NULL; a = a->hash_next) {
 			if (a->account_id == p->account_id)
@@ -288,13 +360,22 @@ acct_join(struct eas_ping *p)
 		s->accts[b] = a;
 		s->acct_count++;
 	}
+	a->refs++;
 	p->acct = a;
+	return a;
+}
+
+static void
+acct_join(struct eas_ping *p)
+{
+	struct eas_ping_acct *a = acct_ref(p);
+
 	p->acct_next = a->pings;
 	if (a->pings != NULL)
 		a->pings->acct_prev = &p->acct_next;
 	p->acct_prev = &a->pings;
 	a->pings = p;
-	a->npings++;
+	p->in_acct = true;
 }
 
 static void
@@ -304,12 +385,16 @@ acct_leave(struct eas_ping *p)
 
 	if (a == NULL)
 		return;
-	*p->acct_prev = p->acct_next;
-	if (p->acct_next != NULL)
-		p->acct_next->acct_prev = p->acct_prev;
+	wait_unlink(p);
+	if (p->in_acct) {
+		*p->acct_prev = p->acct_next;
+		if (p->acct_next != NULL)
+			p->acct_next->acct_prev = p->acct_prev;
+		p->in_acct = false;
+	}
 	p->acct = NULL;
-	if (--a->npings == 0 && !a->iterating)
-		acct_free(a);
+	a->refs--;
+	acct_maybe_free(a);
 }
 
 /* --- Ending --- */
@@ -326,8 +411,6 @@ ping_free(struct eas_ping *p)
 	acct_leave(p);
 	if (p->timer != NULL)
 		event_free(p->timer);
-	store_op_abandon(&p->op);
-	store_op_abandon(&p->notify_op);
 	store_op_abandon(&p->save_op);
 	eas_pending_abandon(&p->pending);
 	free(p->watches);
@@ -413,23 +496,12 @@ ping_pseudo_notice(uint64_t account_id, uint64_t folder_id, uint64_t nonce, bool
 {
 	struct eas_ping *p = ctx;
 
-	/* A newer Ping of this device started elsewhere; our own notice and
-	 * late notices of older Pings carry an older start time. */
+	/* A newer Ping of this device started (here or elsewhere); our own
+	 * notice and late notices of older Pings carry an older start time. */
 	if (possibly || nonce <= p->nonce)
 		return;
-	eas_log(p->req, "replaced by a newer Ping on another worker");
+	eas_log(p->req, "replaced by a newer Ping");
 	ping_end(p, 1, NULL, 0, 0);
-}
-
-static void
-ping_notified(enum store_err code, const char *error, void *ctx)
-{
-	struct eas_ping *p = ctx;
-
-	p->notify_op = NULL;
-	if (code != STORE_OK)
-		log_warning("eas: Ping of device %" PRIu64 ": notice to other workers failed: %s",
-		            p->device, error);
 }
 
 static uint64_t
@@ -460,7 +532,6 @@ ping_park(struct eas_ping *p)
 		eas_log(older->req, "replaced by a newer Ping");
 		ping_end(older, 1, NULL, 0, 0);
 	}
-	p->nonce = ping_nonce();
 	reg_add(s, p);
 	p->parked = true;
 	p->watches = xcalloc(p->nfolders, sizeof(*p->watches));
@@ -472,10 +543,6 @@ ping_park(struct eas_ping *p)
 	acct_join(p);
 	p->timer = evtimer_new(req->base, ping_timeout, p);
 	evtimer_add(p->timer, &tv);
-	p->notify_op = store_device_notify(req->store, p->account_id, PING_PSEUDO_BIT | p->device,
-	                                   p->nonce, ping_notified, p);
-	/* Nothing of the request is needed any more. */
-	eas_request_release_body(req);
 }
 
 /* --- Checks --- */
@@ -510,33 +577,26 @@ ping_pending_done(const uint64_t *changed, size_t count, const char *error, void
 static void
 ping_items(struct eas_ping *p)
 {
-	p->pending = eas_sync_pending(p->req, p->folders, p->nfolders, ping_pending_done, p);
+	/* The first check also tells other workers and nodes that this Ping
+	 * replaces the device's older one. */
+	uint64_t notice = p->noticed ? 0 : PING_PSEUDO_BIT | p->device;
+
+	p->noticed = true;
+	p->pending = eas_sync_pending(p->req, p->folders, p->nfolders, notice, p->nonce,
+	                              ping_pending_done, p);
 }
 
+/* Goes on once the account's folder tree is known. */
 static void
-ping_list_done(const struct store_folder_list *list, const char *error, void *ctx)
+ping_tree_checked(struct eas_ping *p)
 {
-	struct eas_ping *p = ctx;
-	char *state, hash[17];
+	const struct eas_ping_acct *a = p->acct;
 	bool missing = false;
 
-	p->op = NULL;
-	if (list == NULL) {
-		eas_log(p->req, "listing folders failed: %s", error);
-		ping_end(p, 8, NULL, 0, 0);
-		return;
-	}
-	state = eas_folders_state(list);
-	eas_folders_hash(state, hash);
-	for (size_t i = 0; i < p->nfolders && !missing; i++) {
-		char id[24];
-		int len = snprintf(id, sizeof(id), "\n%" PRIu64 "\t", p->folders[i]);
-
-		/* The id must start a line (a state line is "id<TAB>parent..."). */
-		missing = strncmp(state, id + 1, (size_t)len - 1) != 0 && strstr(state, id) == NULL;
-	}
-	free(state);
-	if (!p->has_sync_state || missing || strcmp(hash, p->folder_hash) != 0) {
+	for (size_t i = 0; i < p->nfolders && !missing; i++)
+		missing = bsearch(&p->folders[i], a->tree_ids, a->ntree_ids, sizeof(*a->tree_ids),
+		                  u64_cmp) == NULL;
+	if (!p->has_sync_state || missing || strcmp(a->tree_hash, p->folder_hash) != 0) {
 		ping_end(p, 7, NULL, 0, 0);
 		return;
 	}
@@ -564,7 +624,21 @@ ping_check(struct eas_ping *p, unsigned what)
 	}
 	p->checking = what;
 	if ((what & CHECK_HIERARCHY) != 0) {
-		p->op = store_folder_list(p->req->store, p->account_id, ping_list_done, p);
+		struct eas_ping_acct *a = acct_ref(p);
+
+		if (a->tree_valid) {
+			ping_tree_checked(p);
+			return;
+		}
+		/* Wait for the account's check (one query for all its Pings). */
+		p->wait_next = a->waiters;
+		if (a->waiters != NULL)
+			a->waiters->wait_prev = &p->wait_next;
+		p->wait_prev = &a->waiters;
+		a->waiters = p;
+		p->waiting = true;
+		if (a->op == NULL)
+			acct_check(a);
 		return;
 	}
 	ping_items(p);
@@ -580,14 +654,6 @@ ping_saved(enum store_err code, const char *error, void *ctx)
 	p->save_op = NULL;
 	if (code != STORE_OK)
 		eas_log(p->req, "saving the Ping set failed: %s", error);
-}
-
-static int
-u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 void
@@ -606,6 +672,7 @@ eas_cmd_ping(struct eas_request *req)
 	p->account_id = req->account_id;
 	p->device = dev->id;
 	p->has_sync_state = dev->folder_sync_key != 0;
+	p->nonce = ping_nonce();
 	snprintf(p->folder_hash, sizeof(p->folder_hash), "%s", dev->folder_hash);
 	eas_request_set_abort(req, ping_abort, p);
 
@@ -688,6 +755,10 @@ eas_cmd_ping(struct eas_request *req)
 		hb = max;
 	}
 	p->heartbeat = (unsigned)hb;
+	/* Everything needed is in p: drop the decoded tree and the body now,
+	 * not at parking, since the checks below may wait for the database
+	 * behind thousands of other requests. */
+	eas_request_release_body(req);
 	if (changed_set || hb != dev->ping_heartbeat)
 		p->save_op = store_device_set_ping(req->store, req->account_id, dev->id, p->folders,
 		                                   p->nfolders, p->heartbeat, ping_saved, p);

@@ -97,8 +97,17 @@ struct sync_coll {
 	size_t nitems;
 	struct eas_mail_item *citems; /* changes, flags only */
 	size_t ncitems;
-	struct sync_delta server; /* what the response sends */
+	struct sync_delta server; /* changes the response sends */
+	struct sync_delta sadds;  /* messages the response adds (up only) */
 	bool reset;               /* SyncKey 0 answered */
+	/* The diff's walk down the UIDs, for the new key's add cursor (see
+	 * store_eassync_diff_result). */
+	bool diffed;
+	uint64_t cursor_old;
+	bool walk_done, changes_complete;
+	size_t nwalk_rows;      /* walk adds the diff returned */
+	bool nonwalk_selected;  /* every other change fits the window */
+	struct u32vec deferred; /* adds left for later (response size) */
 };
 
 struct sync_ctx {

@@ -404,14 +404,14 @@ pending_done(const uint64_t *changed, size_t count, enum store_err code, const c
 
 struct eas_pending *
 eas_sync_pending(struct eas_request *req, const uint64_t *folder_ids, size_t count,
-                 eas_pending_cb *cb, void *ctx)
+                 uint64_t notice_folder, uint64_t notice_modseq, eas_pending_cb *cb, void *ctx)
 {
 	struct eas_pending *p = xcalloc(1, sizeof(*p));
 
 	p->cb = cb;
 	p->ctx = ctx;
 	p->op = store_eassync_pending(req->store, req->account_id, req->device->id, folder_ids,
-	                              count, pending_done, p);
+	                              count, notice_folder, notice_modseq, pending_done, p);
 	return p;
 }
 

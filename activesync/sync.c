@@ -105,6 +105,9 @@ sync_coll_clear_server(struct sync_coll *c)
 	c->citems = NULL;
 	c->ncitems = 0;
 	sync_delta_free(&c->server);
+	sync_delta_free(&c->sadds);
+	u32vec_free(&c->deferred);
+	c->diffed = false;
 }
 
 void
@@ -331,11 +334,30 @@ diff_done(const struct store_eassync_diff_result *res, enum store_err code, cons
 	c->highestmodseq = res->highestmodseq;
 	c->changes = xcalloc(res->count + 1, sizeof(*c->changes));
 	/* Deletions first (cheap, and they free the device's space), then
-	 * flag changes, then new messages newest first. */
+	 * flag changes, then new messages highest UID first. */
 	for (size_t o = 0; o < sizeof(order); o++) {
 		for (size_t i = 0; i < res->count && c->nchanges < budget; i++) {
 			if (res->changes[i].kind == (enum store_eassync_kind)order[o])
 				c->changes[c->nchanges++] = res->changes[i];
+		}
+	}
+	c->diffed = true;
+	c->cursor_old = res->cursor;
+	c->walk_done = res->walk_done;
+	c->changes_complete = res->changes_complete;
+	c->nwalk_rows = 0;
+	c->nonwalk_selected = true;
+	for (size_t i = 0; i < res->count; i++) {
+		if (res->changes[i].walk) {
+			c->nwalk_rows++;
+		} else {
+			bool selected = false;
+
+			for (size_t k = 0; k < c->nchanges && !selected; k++)
+				selected = c->changes[k].uid == res->changes[i].uid &&
+				           c->changes[k].kind == res->changes[i].kind;
+			if (!selected)
+				c->nonwalk_selected = false;
 		}
 	}
 	c->more = res->total > c->nchanges;
@@ -409,10 +431,11 @@ items_loaded(struct eas_mail_item *items, size_t count, const char *error, void 
 		                               EAS_SYNC_MAX_RESPONSE_BYTES) {
 			it->found = false; /* not sent */
 			c->more = true;
+			u32vec_add(&c->deferred, ch->uid);
 			continue;
 		}
 		ctx->body_bytes += eas_email_body_bytes(it, &c->opts) + 512;
-		sync_delta_up(&c->server, ch->uid, ch->modseq);
+		sync_delta_up(&c->sadds, ch->uid, ch->modseq);
 	}
 	for (size_t i = 0; i < c->nchanges; i++) {
 		if (c->changes[i].kind == EASSYNC_CHANGE)
@@ -490,9 +513,10 @@ sync_continue(struct sync_ctx *ctx)
 			}
 			all = c->client;
 			dv = sync_delta_view(&all);
-			ctx->op = store_eassync_diff(
-			    ctx->req->store, ctx->req->account_id, ctx->req->device->id,
-			    c->folder_id, c->key, &dv, since, window_left(ctx, c), diff_done, ctx);
+			ctx->op =
+			    store_eassync_diff(ctx->req->store, ctx->req->account_id,
+			                       ctx->req->device->id, c->folder_id, c->key, &dv,
+			                       since, window_left(ctx, c), false, diff_done, ctx);
 			return;
 		}
 		case SYNC_PHASE_LOAD:
@@ -546,6 +570,55 @@ saved_empty(enum store_err code, const char *error, void *vctx)
 }
 
 static bool
+deferred(const struct sync_coll *c, uint32_t uid)
+{
+	for (size_t i = 0; i < c->deferred.n; i++) {
+		if (c->deferred.v[i] == uid)
+			return true;
+	}
+	return false;
+}
+
+/* The add cursor of the key this response makes (store-eassync.h): past
+ * the walk's adds that were all sent, from the top down; unknown when the
+ * request read no changes, when a change other than those waits, or with
+ * a FilterType window (a later, wider window would need the messages the
+ * walk skipped). */
+static void
+new_cursor(const struct sync_coll *c, struct store_eassync_commit *cm)
+{
+	size_t selected = 0, prefix = 0;
+	uint64_t last = 0;
+
+	cm->has_cursor = false;
+	if (!c->diffed || c->opts.filter_type != 0 || !c->changes_complete || !c->nonwalk_selected)
+		return;
+	for (size_t i = 0; i < c->nchanges; i++) {
+		const struct store_eassync_change *ch = &c->changes[i];
+
+		if (ch->kind != EASSYNC_ADD)
+			continue;
+		if (!ch->walk) {
+			if (deferred(c, ch->uid))
+				return; /* a change since the key's modseq waits */
+			continue;
+		}
+		selected++;
+		if (prefix + 1 == selected && !deferred(c, ch->uid)) {
+			prefix++;
+			last = ch->uid;
+		}
+	}
+	cm->has_cursor = true;
+	if (prefix == c->nwalk_rows && c->walk_done)
+		cm->cursor = 0; /* nothing waits below */
+	else if (prefix > 0)
+		cm->cursor = last;
+	else
+		cm->cursor = c->cursor_old;
+}
+
+static bool
 has_news(const struct sync_ctx *ctx)
 {
 	if (ctx->had_commands || ctx->req->version < EAS_VERSION_121)
@@ -595,8 +668,10 @@ finish(struct sync_ctx *ctx)
 		cm->new_key = c->new_key;
 		cm->uidvalidity = c->uidvalidity;
 		cm->delta = sync_delta_view(&c->server);
+		cm->adds = sync_delta_view(&c->sadds);
 		cm->highestmodseq = c->highestmodseq;
 		cm->more = c->more;
+		new_cursor(c, cm);
 		replays[n] = sync_replay_json(c);
 		cm->replay = replays[n];
 		if (c->options_changed)

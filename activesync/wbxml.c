@@ -37,12 +37,16 @@
 #define WB_HAS_CONTENT 0x40
 #define WB_HAS_ATTRS   0x80
 
-#define NODES_PER_BLOCK 256
+/* Nodes come in blocks: the first one holds a typical request (a Ping
+ * has six elements), later ones grow to NODES_PER_BLOCK. Thousands of
+ * requests may wait for the database at once, each with its tree. */
+#define NODES_FIRST_BLOCK 16
+#define NODES_PER_BLOCK   256
 
 struct node_block {
 	struct node_block *next;
-	unsigned used;
-	struct wbxml_node nodes[NODES_PER_BLOCK];
+	unsigned used, size;
+	struct wbxml_node nodes[];
 };
 
 struct wbxml_doc {
@@ -152,9 +156,12 @@ node_new(struct wbxml_doc *doc)
 {
 	struct node_block *b = doc->blocks;
 
-	if (b == NULL || b->used == NODES_PER_BLOCK) {
+	if (b == NULL || b->used == b->size) {
 		/* Small documents are the rule: the first block is small. */
-		b = xcalloc(1, sizeof(*b));
+		unsigned size = b == NULL ? NODES_FIRST_BLOCK : NODES_PER_BLOCK;
+
+		b = xcalloc(1, sizeof(*b) + size * sizeof(b->nodes[0]));
+		b->size = size;
 		b->next = doc->blocks;
 		doc->blocks = b;
 	}

@@ -386,18 +386,6 @@ store_device_set_ping(struct store *store, uint64_t account_id, uint64_t device,
 	return &d->op;
 }
 
-struct store_op *
-store_device_notify(struct store *store, uint64_t account_id, uint64_t pseudo_folder,
-                    uint64_t nonce, store_done_cb *cb, void *ctx)
-{
-	struct dev_done_op *d = dev_done_new(store, cb, ctx);
-	struct store_params p = {0};
-
-	store_paramf(&p, "%" PRIu64 " %" PRIu64 " %" PRIu64, account_id, pseudo_folder, nonce);
-	store_op_query(&d->op, "SELECT pg_notify('floe_change', $1)", &p, dev_done_ok);
-	return &d->op;
-}
-
 /* --- Addresses --- */
 
 struct addr_op {

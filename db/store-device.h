@@ -96,11 +96,6 @@ struct store_op *store_device_folders_set(struct store *store, uint64_t account_
 struct store_op *store_device_set_ping(struct store *store, uint64_t account_id, uint64_t device,
                                        const uint64_t *folders, size_t count, unsigned heartbeat,
                                        store_done_cb *cb, void *ctx);
-/* Sends the change notice "<account_id> <pseudo_folder> <nonce>" on the bus
- * (Ping ends an older Ping of the same device on other workers and nodes). */
-struct store_op *store_device_notify(struct store *store, uint64_t account_id,
-                                     uint64_t pseudo_folder, uint64_t nonce, store_done_cb *cb,
-                                     void *ctx);
 
 /* The account's addresses: the primary one first, then its aliases. */
 typedef void store_addresses_cb(const char *const *addresses, size_t count, enum store_err code,

@@ -207,6 +207,11 @@ diff_done(struct store_op *op, const struct db_result *res)
 		case 'V':
 			result.uidvalidity = (uint32_t)a;
 			break;
+		case 'W':
+			result.cursor = a;
+			result.walk_done = (b & 1) != 0;
+			result.changes_complete = (b & 2) != 0;
+			break;
 		case EASSYNC_ADD:
 		case EASSYNC_CHANGE:
 		case EASSYNC_DELETE:
@@ -214,6 +219,7 @@ diff_done(struct store_op *op, const struct db_result *res)
 			ch[result.count].kind = (enum store_eassync_kind)kind;
 			ch[result.count].uid = (uint32_t)a;
 			ch[result.count].modseq = b;
+			ch[result.count].walk = store_bool(db_result_value(res, r, 3));
 			result.count++;
 			break;
 		default:
@@ -240,7 +246,7 @@ param_delta(struct store_params *p, const struct store_eassync_delta *delta)
 struct store_op *
 store_eassync_diff(struct store *store, uint64_t account_id, uint64_t device_id, uint64_t folder_id,
                    uint32_t key, const struct store_eassync_delta *delta, time_t since,
-                   unsigned limit, store_eassync_diff_cb *cb, void *ctx)
+                   unsigned limit, bool exact, store_eassync_diff_cb *cb, void *ctx)
 {
 	struct diff_op *d = (struct diff_op *)store_op_new(store, sizeof(*d), diff_fail, ctx);
 	struct store_params p = {0};
@@ -256,10 +262,11 @@ store_eassync_diff(struct store *store, uint64_t account_id, uint64_t device_id,
 	else
 		store_param(&p, NULL);
 	store_param_u64(&p, limit);
+	store_param(&p, exact ? "true" : "false");
 	store_op_query(&d->op,
-	               "SELECT r_kind, r_uid::text, r_modseq::text FROM floe_eas_diff($1, $2, $3,"
-	               " $4::int, $5::bigint[], $6::bigint[], $7::bigint[],"
-	               " to_timestamp($8::bigint), $9::int)",
+	               "SELECT r_kind, r_uid::text, r_modseq::text, r_walk::text"
+	               " FROM floe_eas_diff($1, $2, $3, $4::int, $5::bigint[], $6::bigint[],"
+	               " $7::bigint[], to_timestamp($8::bigint), $9::int, $10::boolean)",
 	               &p, diff_done);
 	return &d->op;
 }
@@ -336,8 +343,19 @@ store_eassync_commit(struct store *store, uint64_t account_id, uint64_t device_i
 		json_object_set_new(obj, "del", json_u32s(c->delta.del, c->delta.ndel));
 		json_object_set_new(obj, "up", json_u32s(c->delta.up_uids, c->delta.nup));
 		json_object_set_new(obj, "um", um);
+		um = json_array();
+		for (size_t k = 0; k < c->adds.nup; k++)
+			json_array_append_new(um, json_integer((json_int_t)c->adds.up_modseqs[k]));
+		json_object_set_new(obj, "add", json_u32s(c->adds.up_uids, c->adds.nup));
+		json_object_set_new(obj, "am", um);
 		json_object_set_new(obj, "h", json_integer((json_int_t)c->highestmodseq));
 		json_object_set_new(obj, "m", json_boolean(c->more));
+		/* JSON integers are signed: the top cursor is INT64_MAX. */
+		json_object_set_new(
+		    obj, "c",
+		    c->has_cursor
+		        ? json_integer(c->cursor > INT64_MAX ? INT64_MAX : (json_int_t)c->cursor)
+		        : json_null());
 		json_object_set_new(obj, "r", json_text(c->replay));
 		json_object_set_new(obj, "o", json_text(c->options));
 		json_array_append_new(arr, obj);
@@ -441,19 +459,33 @@ pending_done(struct store_op *op, const struct db_result *res)
 	struct pending_op *pe = (struct pending_op *)op;
 	int rows = db_result_rows(res);
 	uint64_t *ids = store_op_calloc(op, (size_t)rows + 1, sizeof(*ids));
+	size_t n = 0;
 
-	for (int r = 0; r < rows; r++)
-		ids[r] = store_u64(db_result_value(res, r, 0));
+	for (int r = 0; r < rows; r++) {
+		/* With the notice: one row of NULL when nothing changed. */
+		if (!db_result_isnull(res, r, 0))
+			ids[n++] = store_u64(db_result_value(res, r, 0));
+	}
 	store_op_deliver_begin(op);
-	pe->cb(ids, (size_t)rows, STORE_OK, NULL, op->ctx);
+	pe->cb(ids, n, STORE_OK, NULL, op->ctx);
 	store_op_finish(op);
 }
 
 struct store_op *
 store_eassync_pending(struct store *store, uint64_t account_id, uint64_t device_id,
-                      const uint64_t *folder_ids, size_t count, store_eassync_pending_cb *cb,
-                      void *ctx)
+                      const uint64_t *folder_ids, size_t count, uint64_t notice_folder,
+                      uint64_t notice_modseq, store_eassync_pending_cb *cb, void *ctx)
 {
+#define PENDING_SQL                                                                                \
+	"SELECT f.id::text AS id, x.n FROM unnest($3::bigint[]) WITH ORDINALITY AS x(fid, n)"      \
+	" JOIN folders f ON f.account_id = $1 AND f.id = x.fid AND NOT f.noselect"                 \
+	" LEFT JOIN eas_sync_collections c ON c.account_id = $1"                                   \
+	" AND c.device_id = $2 AND c.folder_id = f.id"                                             \
+	" LEFT JOIN eas_sync_keys k ON k.account_id = $1 AND k.device_id = $2"                     \
+	" AND k.folder_id = f.id AND k.sync_key = c.current_key"                                   \
+	" WHERE CASE WHEN k.sync_key IS NULL THEN f.messages > 0"                                  \
+	" ELSE f.highestmodseq > k.highestmodseq OR k.more"                                        \
+	" OR f.uidvalidity <> k.uidvalidity END"
 	struct pending_op *pe =
 	    (struct pending_op *)store_op_new(store, sizeof(*pe), pending_fail, ctx);
 	struct store_params p = {0};
@@ -462,19 +494,21 @@ store_eassync_pending(struct store *store, uint64_t account_id, uint64_t device_
 	store_param_u64(&p, account_id);
 	store_param_u64(&p, device_id);
 	store_param_take(&p, array_u64(folder_ids, count));
+	if (notice_folder == 0) {
+		store_op_query(&pe->op, "SELECT q.id FROM (" PENDING_SQL ") q ORDER BY q.n", &p,
+		               pending_done);
+		return &pe->op;
+	}
+	/* The notice is the outer side of the join: it runs whether or not
+	 * a folder changed (and goes out when the statement commits). */
+	store_paramf(&p, "%" PRIu64 " %" PRIu64 " %" PRIu64, account_id, notice_folder,
+	             notice_modseq);
 	store_op_query(&pe->op,
-	               "SELECT f.id::text FROM unnest($3::bigint[]) WITH ORDINALITY AS x(fid, n)"
-	               " JOIN folders f ON f.account_id = $1 AND f.id = x.fid AND NOT f.noselect"
-	               " LEFT JOIN eas_sync_collections c ON c.account_id = $1"
-	               " AND c.device_id = $2 AND c.folder_id = f.id"
-	               " LEFT JOIN eas_sync_keys k ON k.account_id = $1 AND k.device_id = $2"
-	               " AND k.folder_id = f.id AND k.sync_key = c.current_key"
-	               " WHERE CASE WHEN k.sync_key IS NULL THEN f.messages > 0"
-	               " ELSE f.highestmodseq > k.highestmodseq OR k.more"
-	               " OR f.uidvalidity <> k.uidvalidity END"
-	               " ORDER BY x.n",
+	               "SELECT q.id FROM (SELECT pg_notify('floe_change', $4)) AS notice"
+	               " LEFT JOIN LATERAL (" PENDING_SQL ") q ON true ORDER BY q.n",
 	               &p, pending_done);
 	return &pe->op;
+#undef PENDING_SQL
 }
 
 /* --- Client ids --- */

@@ -86,28 +86,39 @@ struct store_eassync_change {
 	enum store_eassync_kind kind;
 	uint32_t uid;
 	uint64_t modseq; /* of the item now (0 for deletes) */
+	bool walk;       /* an add that continues the walk down the UIDs */
 };
 
+/* The key's add cursor (0006): every message at or above it that was in
+ * the folder at the key's highestmodseq is on the device, and every
+ * change up to that modseq was sent. With it a diff reads the changes
+ * since that modseq and the next messages below the cursor only. */
 struct store_eassync_diff_result {
-	/* Grouped by kind (A, C, D, S), at most limit of each; adds newest
-	 * first. */
+	/* Grouped by kind (A, C, D, S), at most limit (+ 1 when read from
+	 * a cursor) of each; adds highest UID first. */
 	const struct store_eassync_change *changes;
 	size_t count;
-	uint64_t total;         /* every change, uncut */
+	uint64_t total;         /* every change (exact, or with a cursor: the rows here) */
 	uint64_t highestmodseq; /* the folder's, at the time of the diff */
 	uint32_t uidvalidity;
+	uint64_t cursor;       /* the walk's adds are below it (UINT64_MAX: the top) */
+	bool walk_done;        /* no message waits below the last walk add */
+	bool changes_complete; /* no change other than walk adds was cut */
 };
 
 typedef void store_eassync_diff_cb(const struct store_eassync_diff_result *res, enum store_err code,
                                    const char *error, void *ctx);
 /* What the server has to send to a device holding key's state with delta
  * applied (key 0: nothing). since > 0: the FilterType window starts there
- * (older messages are soft-deleted / not added). STORE_ERR_NOT_FOUND when
- * the folder is gone. */
+ * (older messages are soft-deleted / not added). exact: total counts
+ * every change (GetItemEstimate; reads the whole folder); else a key with
+ * a cursor and no since is diffed from its cursor. STORE_ERR_NOT_FOUND
+ * when the folder is gone. */
 struct store_op *store_eassync_diff(struct store *store, uint64_t account_id, uint64_t device_id,
                                     uint64_t folder_id, uint32_t key,
                                     const struct store_eassync_delta *delta, time_t since,
-                                    unsigned limit, store_eassync_diff_cb *cb, void *ctx);
+                                    unsigned limit, bool exact, store_eassync_diff_cb *cb,
+                                    void *ctx);
 
 struct store_eassync_commit {
 	uint64_t folder_id;
@@ -115,9 +126,13 @@ struct store_eassync_commit {
 	uint32_t base_key; /* the key of the request */
 	uint32_t new_key;  /* the key of the response */
 	uint32_t uidvalidity;
-	struct store_eassync_delta delta; /* client commands and what was sent */
+	struct store_eassync_delta delta; /* client commands and changes sent */
+	/* Messages the response added (not in the base state; up_* only). */
+	struct store_eassync_delta adds;
 	uint64_t highestmodseq;
 	bool more;
+	bool has_cursor; /* the new key's add cursor is known */
+	uint64_t cursor;
 	const char *replay;  /* JSON kept for a repeat of base_key, or NULL */
 	const char *options; /* JSON, or NULL to keep the saved options */
 };
@@ -162,11 +177,15 @@ struct store_op *store_eassync_items_state(struct store *store, uint64_t account
 /* Which of folder_ids have changes the device has not synced: the
  * folder's HIGHESTMODSEQ is past the current key's, or the last response
  * said MoreAvailable, or the device never synced a folder that has items.
- * Folders that do not exist are left out. changed is in the order asked. */
+ * Folders that do not exist are left out. changed is in the order asked.
+ * notice_folder non-zero: the statement also sends the change notice
+ * "account_id notice_folder notice_modseq" (a pseudo folder id: Ping's
+ * replacement notice), so a Ping's check and notice are one round trip. */
 typedef void store_eassync_pending_cb(const uint64_t *changed, size_t count, enum store_err code,
                                       const char *error, void *ctx);
 struct store_op *store_eassync_pending(struct store *store, uint64_t account_id, uint64_t device_id,
                                        const uint64_t *folder_ids, size_t count,
+                                       uint64_t notice_folder, uint64_t notice_modseq,
                                        store_eassync_pending_cb *cb, void *ctx);
 
 struct store_eassync_client_id {

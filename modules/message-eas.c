@@ -325,7 +325,15 @@ text_to_html(const char *text)
 	char *ret;
 
 	for (const char *p = text; *p != '\0'; p++) {
+		/* Plain runs in one go. */
+		size_t run = strcspn(p, "&<>\"\r\n");
+
+		g_string_append_len(out, p, (gssize)run);
+		p += run;
 		switch (*p) {
+		case '\0':
+			p--; /* the loop ends */
+			break;
 		case '&':
 			g_string_append(out, "&amp;");
 			break;
@@ -342,9 +350,6 @@ text_to_html(const char *text)
 			break;
 		case '\n':
 			g_string_append(out, "<br>\r\n");
-			break;
-		default:
-			g_string_append_c(out, *p);
 			break;
 		}
 	}

@@ -55,8 +55,14 @@ enum parse_piece {
 	PIECE_VALUE,
 };
 
+/* Request strings are carved out of chunks of HTTP_POOL_CHUNK bytes (a
+ * larger string gets a chunk of its own): a parked request keeps a few
+ * dozen of them, and one malloc each cost more than the strings. */
+#define HTTP_POOL_CHUNK 512
+
 struct http_pool_chunk {
 	struct http_pool_chunk *next;
+	size_t used, size;
 	char data[];
 };
 
@@ -272,13 +278,28 @@ request_free(struct http_request **_req)
 	*_req = NULL;
 }
 
+/* Unaligned memory: only strings come from the pool. */
 static void *
 request_alloc(struct http_request *req, size_t size)
 {
-	struct http_pool_chunk *chunk = xmalloc(sizeof(*chunk) + size);
+	struct http_pool_chunk *chunk = req->pool;
+	size_t chunk_size = size > HTTP_POOL_CHUNK / 2 ? size : HTTP_POOL_CHUNK;
 
-	chunk->next = req->pool;
-	req->pool = chunk;
+	if (chunk != NULL && chunk->size - chunk->used >= size) {
+		chunk->used += size;
+		return chunk->data + chunk->used - size;
+	}
+	chunk = xmalloc(sizeof(*chunk) + chunk_size);
+	chunk->size = chunk_size;
+	chunk->used = size;
+	if (req->pool != NULL && chunk_size > HTTP_POOL_CHUNK) {
+		/* Keep the current chunk first: its room stays usable. */
+		chunk->next = req->pool->next;
+		req->pool->next = chunk;
+	} else {
+		chunk->next = req->pool;
+		req->pool = chunk;
+	}
 	return chunk->data;
 }
 

@@ -10,14 +10,25 @@ committed meanwhile (pg_stat_database.xact_commit: every statement Floe
 sends outside a transaction is one commit; nothing else runs during the
 measurement).
 
-The Inbox is filled over IMAP APPEND (about 2 KiB messages, one in four
-with an attachment).
+The Inbox is filled over IMAP APPEND from 8 connections (about 2 KiB
+messages, one in four with an attachment); with --runs N the initial sync
+is repeated N times by N new devices on the same Inbox.
+
+Also reported: the CPU time floed's workers and PostgreSQL's processes
+spent per Sync request, and the client's own time (decoding WBXML in
+Python, which the wall-clock figures include). With --profile the cluster
+runs pg_stat_statements (top-level statements): the statements Floe sent
+per Sync request (the commit count above also counts other transactions
+of the cluster, such as the mail queue's pollers) and the costliest.
 
 Usage (as root, after a build):
     FLOE_BUILDDIR=build python3 bench/eas/sync.py [--messages 10000] [--window 100]
+        [--runs N] [--profile]
 """
 
 import argparse
+import concurrent.futures
+import imaplib
 import os
 import random
 import statistics
@@ -66,14 +77,113 @@ def commits(pg):
     return int(pg.psql("SELECT xact_commit FROM pg_stat_database WHERE datname = 'floe'"))
 
 
+def cpu_ticks(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total
+
+
+def pg_pids(pg):
+    out = subprocess.run(["pgrep", "-f", f"postgres.*{pg.data}|postgres: floe"],
+                         capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out]
+
+
+def load_inbox(port, user, count, conns=8):
+    def part(k):
+        m = imaplib.IMAP4("127.0.0.1", port)
+        m.login(user, PASSWORD)
+        rng = random.Random(7 + k)
+        for i in range(k, count, conns):
+            typ, data = m.append("INBOX", None, None, make_message(rng, i))
+            assert typ == "OK", data
+        m.logout()
+    with concurrent.futures.ThreadPoolExecutor(conns) as ex:
+        list(ex.map(part, range(conns)))
+
+
+# Time the client spends decoding answers (eas.Response parses WBXML).
+DECODE = [0.0]
+_response_init = eas.Response.__init__
+
+
+def _timed_init(self, *a, **kw):
+    t = time.time()
+    _response_init(self, *a, **kw)
+    DECODE[0] += time.time() - t
+
+
+eas.Response.__init__ = _timed_init
+
+
+def initial_sync(server, pg, user, window, fl_pids):
+    c = eas.android(server.http_port, user, PASSWORD)
+    c.provision()
+    c.foldersync("0")
+    inbox = c.folder_by_type(eas.TYPE_INBOX).server_id
+    opts = E("AirSync:Options", E("AirSync:FilterType", "0"),
+             E("AirSyncBase:BodyPreference", E("AirSyncBase:Type", "2"),
+               E("AirSyncBase:TruncationSize", "32768")))
+
+    def sync(key):
+        body = E("AirSync:Sync", E("AirSync:Collections", E("AirSync:Collection",
+                 E("AirSync:SyncKey", key), E("AirSync:CollectionId", inbox),
+                 E("AirSync:DeletesAsMoves", "1"), E("AirSync:GetChanges", "1"),
+                 E("AirSync:WindowSize", str(window)), opts)))
+        if key == "0":
+            body = E("AirSync:Sync", E("AirSync:Collections", E("AirSync:Collection",
+                     E("AirSync:SyncKey", key), E("AirSync:CollectionId", inbox), opts)))
+        r = c.post("Sync", body, timeout=120)
+        assert r.status == 200 and r.node is not None, r
+        return r.node.find("Collections/Collection")
+
+    key = sync("0").findtext("SyncKey")
+    before = commits(pg)
+    times, got, requests = [], 0, 0
+    DECODE[0] = 0.0
+    pgp = pg_pids(pg)
+    t_fl, t_pg = cpu_ticks(fl_pids), cpu_ticks(pgp)
+    start = time.time()
+    while True:
+        t = time.time()
+        col = sync(key)
+        times.append(time.time() - t)
+        requests += 1
+        key = col.findtext("SyncKey")
+        got += len(col.findall("Commands/Add"))
+        if col.find("MoreAvailable") is None:
+            break
+    elapsed = time.time() - start
+    t_fl, t_pg = cpu_ticks(fl_pids) - t_fl, cpu_ticks(pg_pids(pg)) - t_pg
+    after = commits(pg)
+    hz = os.sysconf("SC_CLK_TCK")
+    return {"got": got, "requests": requests, "elapsed": elapsed, "times": times,
+            "decode": DECODE[0], "commits": after - before,
+            "floed_ms": t_fl / hz * 1000 / requests, "pg_ms": t_pg / hz * 1000 / requests}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=10000)
     ap.add_argument("--window", type=int, default=100)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
 
     pg = floe.PgCluster()
+    if args.profile:
+        with open(os.path.join(pg.data, "postgresql.conf"), "a") as f:
+            f.write("\nshared_preload_libraries = 'pg_stat_statements'\n"
+                    "pg_stat_statements.track = top\npg_stat_statements.track_planning = on\n")
+        pg.restart()
+        pg.psql("CREATE EXTENSION pg_stat_statements")
     server = floe.Floed(None, pg, workers=args.workers,
                         config={"imap": {"allow_plaintext_auth": "yes"}})
     server.start()
@@ -82,59 +192,39 @@ def main():
         user = f"bench@{domain}"
         floectl(server, "domain", "add", domain)
         floectl(server, "user", "add", user, "--password", PASSWORD)
-        import imaplib
-        m = imaplib.IMAP4("127.0.0.1", server.imap_port)
-        m.login(user, PASSWORD)
-        rng = random.Random(7)
         t0 = time.time()
-        for i in range(args.messages):
-            m.append("INBOX", None, None, make_message(rng, i))
-        load = time.time() - t0
-        m.logout()
-        print(f"loaded {args.messages} messages over IMAP in {load:.1f} s", flush=True)
-
-        c = eas.android(server.http_port, user, PASSWORD)
-        c.provision()
-        c.foldersync("0")
-        inbox = c.folder_by_type(eas.TYPE_INBOX).server_id
-        opts = E("AirSync:Options", E("AirSync:FilterType", "0"),
-                 E("AirSyncBase:BodyPreference", E("AirSyncBase:Type", "2"),
-                   E("AirSyncBase:TruncationSize", "32768")))
-
-        def sync(key):
-            body = E("AirSync:Sync", E("AirSync:Collections", E("AirSync:Collection",
-                     E("AirSync:SyncKey", key), E("AirSync:CollectionId", inbox),
-                     E("AirSync:DeletesAsMoves", "1"), E("AirSync:GetChanges", "1"),
-                     E("AirSync:WindowSize", str(args.window)), opts)))
-            if key == "0":
-                body = E("AirSync:Sync", E("AirSync:Collections", E("AirSync:Collection",
-                         E("AirSync:SyncKey", key), E("AirSync:CollectionId", inbox), opts)))
-            r = c.post("Sync", body, timeout=120)
-            assert r.status == 200 and r.node is not None, r
-            return r.node.find("Collections/Collection")
-
-        key = sync("0").findtext("SyncKey")
-        before = commits(pg)
-        times, got, requests = [], 0, 0
-        start = time.time()
-        while True:
-            t = time.time()
-            col = sync(key)
-            times.append(time.time() - t)
-            requests += 1
-            key = col.findtext("SyncKey")
-            got += len(col.findall("Commands/Add"))
-            if col.find("MoreAvailable") is None:
-                break
-        elapsed = time.time() - start
-        after = commits(pg)
-        assert got == args.messages, (got, args.messages)
-        print(f"initial sync: {got} messages in {requests} Sync requests, {elapsed:.1f} s: "
-              f"{got / elapsed:.0f} messages/s")
-        print(f"per request: p50 {statistics.median(times) * 1000:.0f} ms, "
-              f"max {max(times) * 1000:.0f} ms")
-        print(f"database round trips per Sync request: {(after - before) / requests:.1f} "
-              f"({after - before} commits for {requests} requests)")
+        load_inbox(server.imap_port, user, args.messages)
+        print(f"loaded {args.messages} messages over IMAP in {time.time() - t0:.1f} s", flush=True)
+        pg.psql("VACUUM ANALYZE")
+        fl_pids = server.worker_pids()
+        for run in range(args.runs):
+            if args.profile:
+                pg.psql("SELECT pg_stat_statements_reset()")
+            r = initial_sync(server, pg, user, args.window, fl_pids)
+            assert r["got"] == args.messages, (r["got"], args.messages)
+            times = r["times"]
+            print(f"run {run + 1}: initial sync: {r['got']} messages in {r['requests']} Sync "
+                  f"requests, {r['elapsed']:.1f} s: {r['got'] / r['elapsed']:.0f} messages/s "
+                  f"({r['got'] / (r['elapsed'] - r['decode']):.0f} without the client's "
+                  f"{r['decode']:.1f} s of WBXML decoding)")
+            print(f"  per request: p50 {statistics.median(times) * 1000:.0f} ms, "
+                  f"max {max(times) * 1000:.0f} ms; CPU floed {r['floed_ms']:.1f} ms, "
+                  f"PostgreSQL {r['pg_ms']:.1f} ms")
+            print(f"  database round trips per Sync request: "
+                  f"{r['commits'] / r['requests']:.1f} ({r['commits']} commits for "
+                  f"{r['requests']} requests)", flush=True)
+            if args.profile:
+                # Floe's own statements (not the mail queue's pollers).
+                calls = pg.psql("""SELECT sum(calls) FROM pg_stat_statements
+                    WHERE query NOT LIKE '%queue%' AND query NOT LIKE '%pg_stat_statements%'""")
+                print(f"  statements per Sync request (pg_stat_statements): "
+                      f"{int(calls) / r['requests']:.2f}", flush=True)
+                print(pg.psql("""
+                    SELECT calls, round(total_exec_time::numeric, 1),
+                           round(mean_exec_time::numeric, 3), round(total_plan_time::numeric, 1),
+                           regexp_replace(left(query, 100), '\\s+', ' ', 'g')
+                    FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC
+                    LIMIT 12"""), flush=True)
     finally:
         server.stop()
         pg.stop()
