@@ -37,6 +37,7 @@ struct worker_listener {
 	struct worker *worker;
 	const struct listener *conf;
 	struct evconnlistener *evl;
+	struct event *resume; /* re-enables accepting after a failure */
 };
 
 struct worker {
@@ -104,14 +105,29 @@ static void worker_accept(struct evconnlistener *evl, evutil_socket_t fd, struct
 	bufferevent_free(bev);
 }
 
+static void worker_accept_resume(evutil_socket_t fd, short what, void *ctx)
+{
+	struct worker_listener *wl = ctx;
+
+	if (wl->evl != NULL && !wl->worker->stopping)
+		evconnlistener_enable(wl->evl);
+}
+
 static void worker_accept_error(struct evconnlistener *evl, void *ctx)
 {
 	struct worker_listener *wl = ctx;
 	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval pause = {1, 0};
 
-	/* EMFILE and friends: keep serving the connections we have. */
-	log_warning("%s = %s: accept failed: %s", wl->conf->name, wl->conf->text,
-		    evutil_socket_error_to_string(err));
+	/* EMFILE and friends: keep serving the connections we have, and stop
+	 * accepting for a second instead of spinning on a connection that
+	 * cannot be taken (and logging it thousands of times a second). */
+	log_warning("%s = %s: accept failed: %s; not accepting for 1 s", wl->conf->name,
+		    wl->conf->text, evutil_socket_error_to_string(err));
+	evconnlistener_disable(evl);
+	if (wl->resume == NULL)
+		wl->resume = evtimer_new(wl->worker->base, worker_accept_resume, wl);
+	evtimer_add(wl->resume, &pause);
 }
 
 static void worker_stop_listening(struct worker *w)
@@ -120,6 +136,10 @@ static void worker_stop_listening(struct worker *w)
 		if (w->listeners[i].evl != NULL) {
 			evconnlistener_free(w->listeners[i].evl);
 			w->listeners[i].evl = NULL;
+		}
+		if (w->listeners[i].resume != NULL) {
+			event_free(w->listeners[i].resume);
+			w->listeners[i].resume = NULL;
 		}
 	}
 }
