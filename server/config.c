@@ -82,6 +82,7 @@ static const struct config_key config_keys[] = {
 	 1000000},
 	{"imap", "idle_keepalive", CT_DURATION, OFF(imap.idle_keepalive_ms), "2m", 0, 0},
 	{"imap", "autologout", CT_DURATION, OFF(imap.autologout_ms), "30m", 0, 0},
+	/* [imap] keys */
 	{"auth", "max_failures", CT_UINT, OFF(auth.max_failures), "10", 1, 100000},
 	{"auth", "failure_window", CT_DURATION, OFF(auth.failure_window_ms), "5m", 0, 0},
 	{"auth", "lockout", CT_DURATION, OFF(auth.lockout_ms), "5m", 0, 0},
@@ -181,6 +182,8 @@ static const struct config_key config_keys[] = {
 	 "0", 0, 7},
 	{"eas", "log_bodies", CT_BOOL, OFF(eas.log_bodies), "no", 0, 0},
 	/* [eas] keys */
+	/* [groupware] keys */
+	/* [sharing] keys */
 	{"debug", "test_endpoints", CT_BOOL, OFF(debug.test_endpoints), "no", 0, 0},
 	{NULL, NULL, 0, 0, NULL, 0, 0},
 };

@@ -58,6 +58,7 @@ struct floe_config {
 		unsigned max_connections_per_ip;
 		unsigned idle_keepalive_ms;
 		unsigned autologout_ms;
+		/* [imap] keys */
 	} imap;
 	struct {
 		unsigned max_failures;    /* per address and per account, within failure_window */
@@ -153,6 +154,12 @@ struct floe_config {
 		bool log_bodies;
 		/* [eas] keys */
 	} eas;
+	struct {
+		int unused_; /* [groupware] keys */
+	} groupware;
+	struct {
+		int unused_; /* [sharing] keys */
+	} sharing;
 	struct {
 		bool test_endpoints;
 	} debug;

@@ -1,0 +1,1 @@
+-- 0011_sharing: placeholder, filled in by this session's work.

@@ -1,0 +1,1 @@
+-- 0012_groupware_trash: placeholder, filled in by this session's work.

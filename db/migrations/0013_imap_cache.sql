@@ -1,0 +1,1 @@
+-- 0013_imap_cache: placeholder, filled in by this session's work.

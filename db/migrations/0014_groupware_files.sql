@@ -1,0 +1,1 @@
+-- 0014_groupware_files: placeholder, filled in by this session's work.
