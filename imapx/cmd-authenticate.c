@@ -19,24 +19,20 @@ authenticate_response(struct imap_cmd *cmd, const char *text, size_t len)
 {
 	struct imap_auth_ctx *ctx = cmd->ctx;
 	struct auth_credentials creds = {NULL, NULL};
-	unsigned char *data;
-	size_t data_len;
 	const char *error;
 	char *value;
 
 	if (!ctx->sasl_login) {
-		if (auth_base64_decode(text, len, &data, &data_len, &error) < 0) {
-			imap_cmd_bad(cmd, "Invalid base64 response: %s", error);
+		bool bad_base64;
+
+		if (auth_sasl_plain_response(text, len, &creds, &bad_base64, &error) < 0) {
+			if (bad_base64)
+				imap_cmd_bad(cmd, "Invalid base64 response: %s", error);
+			else
+				imap_cmd_no(cmd, "[AUTHENTICATIONFAILED] %s", error);
 			imap_cmd_finish(cmd);
 			return;
 		}
-		if (auth_sasl_plain_decode(data, data_len, &creds, &error) < 0) {
-			free(data);
-			imap_cmd_no(cmd, "[AUTHENTICATIONFAILED] %s", error);
-			imap_cmd_finish(cmd);
-			return;
-		}
-		free(data);
 		imap_cmd_auth_start(cmd, creds.login, creds.password);
 		auth_credentials_clear(&creds);
 		return;

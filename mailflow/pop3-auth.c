@@ -231,26 +231,20 @@ pop3_cmd_apop(struct pop3_session *s, const char *args)
 static void
 sasl_plain(struct pop3_session *s, const char *text)
 {
-	struct auth_credentials creds = {NULL, NULL};
-	unsigned char *data;
-	size_t len;
+	struct auth_credentials creds;
 	const char *error;
+	bool bad_base64;
 
 	/* RFC 5034 4: "=" is an empty initial response. */
 	if (strcmp(text, "=") == 0)
 		text = "";
-	if (auth_base64_decode(text, strlen(text), &data, &len, &error) < 0) {
-		pop3_err(s, "Invalid base64 response: %s", error);
+	if (auth_sasl_plain_response(text, strlen(text), &creds, &bad_base64, &error) < 0) {
+		if (bad_base64)
+			pop3_err(s, "Invalid base64 response: %s", error);
+		else
+			pop3_err(s, "[AUTH] %s", error);
 		return;
 	}
-	if (auth_sasl_plain_decode(data, len, &creds, &error) < 0) {
-		explicit_bzero(data, len);
-		free(data);
-		pop3_err(s, "[AUTH] %s", error);
-		return;
-	}
-	explicit_bzero(data, len);
-	free(data);
 	auth_start(s, creds.login, creds.password);
 	auth_credentials_clear(&creds);
 }

@@ -168,24 +168,18 @@ auth_start(struct smtp_session *s, const char *login, const char *password)
 static void
 auth_plain(struct smtp_session *s, const char *text)
 {
-	struct auth_credentials creds = {0};
-	unsigned char *data;
-	size_t len;
+	struct auth_credentials creds;
 	const char *error;
+	bool bad_base64;
 
 	s->state = SMTP_CMD;
-	if (auth_base64_decode(text, strlen(text), &data, &len, &error) < 0) {
-		smtp_reply_error(s, "501 5.5.2 Cannot decode the response: %s", error);
+	if (auth_sasl_plain_response(text, strlen(text), &creds, &bad_base64, &error) < 0) {
+		if (bad_base64)
+			smtp_reply_error(s, "501 5.5.2 Cannot decode the response: %s", error);
+		else
+			smtp_reply_error(s, "501 5.5.2 %s", error);
 		return;
 	}
-	if (auth_sasl_plain_decode(data, len, &creds, &error) < 0) {
-		explicit_bzero(data, len);
-		free(data);
-		smtp_reply_error(s, "501 5.5.2 %s", error);
-		return;
-	}
-	explicit_bzero(data, len);
-	free(data);
 	auth_start(s, creds.login, creds.password);
 	auth_credentials_clear(&creds);
 }

@@ -193,6 +193,27 @@ auth_sasl_plain_decode(const void *data, size_t len, struct auth_credentials *cr
 }
 
 int
+auth_sasl_plain_response(const char *text, size_t len, struct auth_credentials *creds,
+                         bool *bad_base64_r, const char **error_r)
+{
+	unsigned char *data;
+	size_t n;
+	int ret;
+
+	creds->login = NULL;
+	creds->password = NULL;
+	*bad_base64_r = false;
+	if (auth_base64_decode(text, len, &data, &n, error_r) < 0) {
+		*bad_base64_r = true;
+		return -1;
+	}
+	ret = auth_sasl_plain_decode(data, n, creds, error_r);
+	sodium_memzero(data, n);
+	free(data);
+	return ret;
+}
+
+int
 auth_sasl_login_decode(const char *text, size_t len, size_t max_len, char **value_r,
                        const char **error_r)
 {

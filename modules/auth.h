@@ -155,6 +155,12 @@ void auth_credentials_clear(struct auth_credentials *creds);
  * creds cleared. */
 int auth_sasl_plain_decode(const void *data, size_t len, struct auth_credentials *creds,
                            const char **error_r);
+/* The same from the client's base64 response (one protocol line). On
+ * -1, *bad_base64_r tells a response that is not base64 (a syntax error
+ * to the protocol) from a decoded one that is malformed (a failed
+ * authentication); the decoded bytes are wiped either way. */
+int auth_sasl_plain_response(const char *text, size_t len, struct auth_credentials *creds,
+                             bool *bad_base64_r, const char **error_r);
 
 /* SASL LOGIN (draft-murchison-sasl-login): the server's two base64
  * challenges, and the decoder of one base64 answer into a string with no
