@@ -13,6 +13,7 @@
 #include <event2/buffer.h>
 
 #include "log.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 /* Global tokens (WBXML 1.3 section 7.1). */
@@ -111,44 +112,6 @@ read_mb_u_int32(struct decoder *d, uint32_t *value_r)
 		}
 	}
 	return fail(d, "multi-byte integer longer than 5 bytes at byte %zu", start);
-}
-
-/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, at most
- * U+10FFFF. Returns the offset of the first bad byte or len when valid. */
-static size_t
-utf8_check(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n;
-		uint32_t cp, min;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			n = 1, cp = c & 0x1f, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2, cp = c & 0x0f, min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3, cp = c & 0x07, min = 0x10000;
-		} else {
-			return i;
-		}
-		if (len - i <= n)
-			return i;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return i;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return i;
-		i += n + 1;
-	}
-	return len;
 }
 
 static struct wbxml_node *
@@ -271,7 +234,7 @@ decode_body(struct decoder *d)
 			if (nul == NULL)
 				return fail(d, "unterminated inline string at byte %zu", at);
 			slen = (size_t)(nul - s);
-			bad = utf8_check(s, slen);
+			bad = utf8_valid_prefix(s, slen);
 			if (bad != slen)
 				return fail(d, "invalid UTF-8 at byte %zu", d->pos + bad);
 			node_append_content(cur, s, slen, false);

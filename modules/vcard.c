@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "vcard-private.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 static char errbuf[256];
@@ -23,40 +24,6 @@ static const char *__attribute__((format(printf, 1, 2))) fail(const char *fmt, .
 	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
 	va_end(ap);
 	return errbuf;
-}
-
-/* Length of the UTF-8 sequence at s (at most n bytes), 0 when invalid. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
 }
 
 static bool
@@ -314,7 +281,7 @@ unfold(const char *text, size_t len, struct logical_line **lines_r, size_t *coun
 				why = "control character";
 				goto bad;
 			}
-			seq = utf8_seq((const unsigned char *)text + i, len - i);
+			seq = utf8_seq((const unsigned char *)text + i, len - i, NULL);
 			if (seq == 0) {
 				why = "invalid UTF-8";
 				goto bad;
