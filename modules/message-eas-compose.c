@@ -12,22 +12,6 @@
 #include "message-private.h"
 #include "xmalloc.h"
 
-static GMimeMessage *
-parse_message(const void *data, size_t size)
-{
-	GMimeStream *s;
-	GMimeParser *p;
-	GMimeMessage *m;
-
-	message_gmime_init();
-	s = g_mime_stream_mem_new_with_buffer(data, size);
-	p = g_mime_parser_new_with_stream(s);
-	m = g_mime_parser_construct_message(p, NULL);
-	g_object_unref(p);
-	g_object_unref(s);
-	return m;
-}
-
 /* The message as bytes with CRLF line ends. */
 static char *
 serialize(GMimeMessage *m, size_t *len_r)
@@ -107,7 +91,7 @@ message_eas_envelope(const void *data, size_t size, char ***rcpts_r, size_t *cou
 		*error_r = "empty message";
 		return -1;
 	}
-	m = parse_message(data, size);
+	m = message_gmime_parse(data, size);
 	if (m == NULL) {
 		*error_r = "the message has no header";
 		return -1;
@@ -184,7 +168,7 @@ message_eas_prepare(const void *data, size_t size, const char *from_header, char
 		*error_r = "empty message";
 		return -1;
 	}
-	m = parse_message(data, size);
+	m = message_gmime_parse(data, size);
 	if (m == NULL) {
 		*error_r = "the message has no header";
 		return -1;
@@ -409,7 +393,7 @@ message_eas_smart(const void *newmsg, size_t newlen, const void *orig, size_t or
 		*error_r = "empty message";
 		return -1;
 	}
-	nm = parse_message(newmsg, newlen);
+	nm = message_gmime_parse(newmsg, newlen);
 	if (nm == NULL) {
 		*error_r = "the message has no header";
 		return -1;
@@ -444,7 +428,7 @@ message_eas_smart(const void *newmsg, size_t newlen, const void *orig, size_t or
 			GPtrArray *atts = g_ptr_array_new();
 			bool hp = false, hh = false;
 
-			om = parse_message(orig, origlen);
+			om = message_gmime_parse(orig, origlen);
 			if (om != NULL && g_mime_message_get_mime_part(om) != NULL)
 				find_attachments(g_mime_message_get_mime_part(om), atts, &hp, &hh);
 			if (atts->len > 0) {

@@ -371,22 +371,6 @@ html_to_text(const char *html)
 	return ret;
 }
 
-static GMimeMessage *
-parse_message(const void *data, size_t size)
-{
-	GMimeStream *s;
-	GMimeParser *p;
-	GMimeMessage *m;
-
-	message_gmime_init();
-	s = g_mime_stream_mem_new_with_buffer(data, size);
-	p = g_mime_parser_new_with_stream(s);
-	m = g_mime_parser_construct_message(p, NULL);
-	g_object_unref(p);
-	g_object_unref(s);
-	return m;
-}
-
 int
 message_eas_parse(const void *data, size_t size, struct message_eas *info_r, const char **error_r)
 {
@@ -401,7 +385,7 @@ message_eas_parse(const void *data, size_t size, struct message_eas *info_r, con
 		*error_r = "empty message";
 		return -1;
 	}
-	m = parse_message(data, size);
+	m = message_gmime_parse(data, size);
 	if (m == NULL) {
 		/* Not even a header: show the bytes as text. */
 		info_r->from = xstrdup("");
@@ -600,7 +584,7 @@ message_eas_part(const void *data, size_t size, const char *part, unsigned char 
 		*content_type_r = NULL;
 	if (data == NULL || size == 0 || part == NULL || *part == '\0')
 		return -1;
-	m = parse_message(data, size);
+	m = message_gmime_parse(data, size);
 	if (m == NULL)
 		return -1;
 	o = g_mime_message_get_mime_part(m);

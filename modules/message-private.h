@@ -83,6 +83,9 @@ struct mfield {
 
 /* message.c */
 void message_gmime_init(void);
+/* GMime's parse of a whole message held in memory (GMime initialised on
+ * first use); NULL when GMime finds no message. The caller unrefs. */
+struct _GMimeMessage *message_gmime_parse(const void *data, size_t size);
 /* Reads the field at *pos (a line start) of the header block ending at
  * end and advances *pos; false at the end or at the blank line. */
 bool message_field_next(const char *d, size_t *pos, size_t end, struct mfield *f);

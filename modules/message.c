@@ -26,6 +26,22 @@ message_gmime_init(void)
 	}
 }
 
+GMimeMessage *
+message_gmime_parse(const void *data, size_t size)
+{
+	GMimeStream *s;
+	GMimeParser *p;
+	GMimeMessage *m;
+
+	message_gmime_init();
+	s = g_mime_stream_mem_new_with_buffer(data, size);
+	p = g_mime_parser_new_with_stream(s);
+	m = g_mime_parser_construct_message(p, NULL);
+	g_object_unref(p);
+	g_object_unref(s);
+	return m;
+}
+
 /* ---------------------------------------------------------------------
  * Header fields
  */
