@@ -7,57 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin-sql.h"
 #include "xmalloc.h"
-
-static char delivery_error_buf[1024];
-
-static int __attribute__((format(printf, 2, 3))) fail(const char **error_r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(delivery_error_buf, sizeof(delivery_error_buf), fmt, ap);
-	va_end(ap);
-	for (char *p = delivery_error_buf; *p != '\0'; p++) {
-		if (*p == '\n' || *p == '\r' || *p == '\t')
-			*p = ' ';
-	}
-	*error_r = delivery_error_buf;
-	return -1;
-}
-
-static PGresult *
-exec(PGconn *conn, const char *sql, int nparams, const char *const *params, const char **error_r)
-{
-	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(res);
-	const char *primary;
-
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-		return res;
-	primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	fail(error_r, "database error: %s", primary != NULL ? primary : PQerrorMessage(conn));
-	PQclear(res);
-	return NULL;
-}
-
-static int
-run(PGconn *conn, const char *sql, int nparams, const char *const *params, const char **error_r)
-{
-	PGresult *res = exec(conn, sql, nparams, params, error_r);
-
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
-}
-
-static int
-rollback(PGconn *conn)
-{
-	PQclear(PQexec(conn, "ROLLBACK"));
-	return -1;
-}
 
 static char *
 opt_value(const PGresult *res, int row, int col)
@@ -131,33 +82,34 @@ account_find(PGconn *conn, const char *address, bool lock, char id_r[24], char *
 	PGresult *res;
 	const char *kind;
 
-	res = exec(conn,
-	           lock ? "SELECT a.id, a.kind, a.local_part || '@' || d.name FROM accounts a"
-	                  " JOIN domains d ON d.id = a.domain_id"
-	                  " WHERE a.id = (SELECT a2.id FROM accounts a2 JOIN domains d2"
-	                  "  ON d2.id = a2.domain_id WHERE a2.local_part || '@' || d2.name = $1"
-	                  "  UNION ALL SELECT al.account_id FROM aliases al JOIN domains d3"
-	                  "  ON d3.id = al.domain_id WHERE al.local_part || '@' || d3.name = $1"
-	                  "  LIMIT 1) FOR NO KEY UPDATE OF a"
-	                : "SELECT a.id, a.kind, a.local_part || '@' || d.name FROM accounts a"
-	                  " JOIN domains d ON d.id = a.domain_id"
-	                  " WHERE a.id = (SELECT a2.id FROM accounts a2 JOIN domains d2"
-	                  "  ON d2.id = a2.domain_id WHERE a2.local_part || '@' || d2.name = $1"
-	                  "  UNION ALL SELECT al.account_id FROM aliases al JOIN domains d3"
-	                  "  ON d3.id = al.domain_id WHERE al.local_part || '@' || d3.name = $1"
-	                  "  LIMIT 1)",
-	           1, params, error_r);
+	res =
+	    admin_exec(conn,
+	               lock ? "SELECT a.id, a.kind, a.local_part || '@' || d.name FROM accounts a"
+	                      " JOIN domains d ON d.id = a.domain_id"
+	                      " WHERE a.id = (SELECT a2.id FROM accounts a2 JOIN domains d2"
+	                      "  ON d2.id = a2.domain_id WHERE a2.local_part || '@' || d2.name = $1"
+	                      "  UNION ALL SELECT al.account_id FROM aliases al JOIN domains d3"
+	                      "  ON d3.id = al.domain_id WHERE al.local_part || '@' || d3.name = $1"
+	                      "  LIMIT 1) FOR NO KEY UPDATE OF a"
+	                    : "SELECT a.id, a.kind, a.local_part || '@' || d.name FROM accounts a"
+	                      " JOIN domains d ON d.id = a.domain_id"
+	                      " WHERE a.id = (SELECT a2.id FROM accounts a2 JOIN domains d2"
+	                      "  ON d2.id = a2.domain_id WHERE a2.local_part || '@' || d2.name = $1"
+	                      "  UNION ALL SELECT al.account_id FROM aliases al JOIN domains d3"
+	                      "  ON d3.id = al.domain_id WHERE al.local_part || '@' || d3.name = $1"
+	                      "  LIMIT 1)",
+	               1, params, error_r);
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		return fail(error_r, "unknown account %s", address);
+		return admin_fail(error_r, "unknown account %s", address);
 	}
 	kind = PQgetvalue(res, 0, 1);
 	if (strcmp(kind, "group") == 0) {
 		PQclear(res);
-		return fail(error_r, "%s is a group: only users and resources have this setting",
-		            address);
+		return admin_fail(
+		    error_r, "%s is a group: only users and resources have this setting", address);
 	}
 	snprintf(id_r, 24, "%s", PQgetvalue(res, 0, 0));
 	if (address_r != NULL)
@@ -177,16 +129,16 @@ admin_forward_set(PGconn *conn, const char *address, const char *const *targets,
 	int ret;
 
 	if (ntargets == 0)
-		return fail(error_r, "forwarding needs at least one target");
-	if (run(conn, "BEGIN", 0, NULL, error_r) < 0)
+		return admin_fail(error_r, "forwarding needs at least one target");
+	if (admin_run(conn, "BEGIN", 0, NULL, error_r) < 0)
 		return -1;
 	if (account_find(conn, address, true, id, &own, error_r) < 0)
-		return rollback(conn);
+		return admin_rollback(conn);
 	for (size_t i = 0; i < ntargets; i++) {
 		if (strcmp(targets[i], own) == 0 || strcmp(targets[i], address) == 0) {
 			free(own);
-			rollback(conn);
-			return fail(error_r, "%s cannot forward to itself", address);
+			admin_rollback(conn);
+			return admin_fail(error_r, "%s cannot forward to itself", address);
 		}
 	}
 	free(own);
@@ -194,16 +146,16 @@ admin_forward_set(PGconn *conn, const char *address, const char *const *targets,
 	params[0] = id;
 	params[1] = array;
 	params[2] = keep_copy ? "true" : "false";
-	ret = run(conn,
-	          "INSERT INTO forwarding (account_id, targets, keep_copy, updated_at)"
-	          " VALUES ($1, $2::text[], $3::boolean, now())"
-	          " ON CONFLICT (account_id) DO UPDATE SET targets = EXCLUDED.targets,"
-	          " keep_copy = EXCLUDED.keep_copy, updated_at = now()",
-	          3, params, error_r);
+	ret = admin_run(conn,
+	                "INSERT INTO forwarding (account_id, targets, keep_copy, updated_at)"
+	                " VALUES ($1, $2::text[], $3::boolean, now())"
+	                " ON CONFLICT (account_id) DO UPDATE SET targets = EXCLUDED.targets,"
+	                " keep_copy = EXCLUDED.keep_copy, updated_at = now()",
+	                3, params, error_r);
 	free(array);
 	if (ret < 0)
-		return rollback(conn);
-	return run(conn, "COMMIT", 0, NULL, error_r);
+		return admin_rollback(conn);
+	return admin_run(conn, "COMMIT", 0, NULL, error_r);
 }
 
 int
@@ -212,12 +164,12 @@ admin_forward_clear(PGconn *conn, const char *address, const char **error_r)
 	char id[24];
 	const char *params[1] = {id};
 
-	if (run(conn, "BEGIN", 0, NULL, error_r) < 0)
+	if (admin_run(conn, "BEGIN", 0, NULL, error_r) < 0)
 		return -1;
 	if (account_find(conn, address, true, id, NULL, error_r) < 0 ||
-	    run(conn, "DELETE FROM forwarding WHERE account_id = $1", 1, params, error_r) < 0)
-		return rollback(conn);
-	return run(conn, "COMMIT", 0, NULL, error_r);
+	    admin_run(conn, "DELETE FROM forwarding WHERE account_id = $1", 1, params, error_r) < 0)
+		return admin_rollback(conn);
+	return admin_run(conn, "COMMIT", 0, NULL, error_r);
 }
 
 int
@@ -231,11 +183,11 @@ admin_forward_get(PGconn *conn, const char *address, struct admin_forward *fwd_r
 	memset(fwd_r, 0, sizeof(*fwd_r));
 	if (account_find(conn, address, false, id, &fwd_r->address, error_r) < 0)
 		return -1;
-	res = exec(conn,
-	           "SELECT array_to_string(targets, chr(10)), keep_copy,"
-	           " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-	           " FROM forwarding WHERE account_id = $1",
-	           1, params, error_r);
+	res = admin_exec(conn,
+	                 "SELECT array_to_string(targets, chr(10)), keep_copy,"
+	                 " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+	                 " FROM forwarding WHERE account_id = $1",
+	                 1, params, error_r);
 	if (res == NULL) {
 		admin_forward_free(fwd_r);
 		return -1;
@@ -297,11 +249,11 @@ admin_responder_set(PGconn *conn, const char *address, const struct admin_respon
 
 	if (c->mode == NULL || (strcmp(c->mode, "off") != 0 && strcmp(c->mode, "always") != 0 &&
 	                        strcmp(c->mode, "once") != 0 && strcmp(c->mode, "interval") != 0))
-		return fail(error_r, "the mode is one of off, always, once, interval");
-	if (run(conn, "BEGIN", 0, NULL, error_r) < 0)
+		return admin_fail(error_r, "the mode is one of off, always, once, interval");
+	if (admin_run(conn, "BEGIN", 0, NULL, error_r) < 0)
 		return -1;
 	if (account_find(conn, address, true, id, NULL, error_r) < 0)
-		return rollback(conn);
+		return admin_rollback(conn);
 	if (c->never != NULL)
 		never = text_array((const char *const *)c->never->items, c->never->count);
 	params[0] = id;
@@ -312,24 +264,27 @@ admin_responder_set(PGconn *conn, const char *address, const struct admin_respon
 	params[5] = c->subject;
 	params[6] = c->body;
 	params[7] = never;
-	res = exec(conn, responder_set_sql, 8, params, error_r);
+	res = admin_exec(conn, responder_set_sql, 8, params, error_r);
 	free(never);
 	if (res == NULL) {
-		rollback(conn);
+		admin_rollback(conn);
 		if (strstr(*error_r, "check constraint") != NULL)
-			return fail(error_r, "interval mode needs --days of at least 1, and the "
-			                     "end may not be before the start");
+			return admin_fail(error_r,
+			                  "interval mode needs --days of at least 1, and the "
+			                  "end may not be before the start");
 		if (strstr(*error_r, "date/time") != NULL ||
 		    strstr(*error_r, "timestamp") != NULL || strstr(*error_r, "date") != NULL)
-			return fail(error_r, "bad date (expected YYYY-MM-DD or YYYY-MM-DD HH:MM)");
+			return admin_fail(error_r,
+			                  "bad date (expected YYYY-MM-DD or YYYY-MM-DD HH:MM)");
 		return -1;
 	}
 	PQclear(res);
 	/* New settings: whom the old ones answered no longer counts. */
 	params[0] = id;
-	if (run(conn, "DELETE FROM responder_log WHERE account_id = $1", 1, params, error_r) < 0)
-		return rollback(conn);
-	return run(conn, "COMMIT", 0, NULL, error_r);
+	if (admin_run(conn, "DELETE FROM responder_log WHERE account_id = $1", 1, params, error_r) <
+	    0)
+		return admin_rollback(conn);
+	return admin_run(conn, "COMMIT", 0, NULL, error_r);
 }
 
 int
@@ -343,14 +298,15 @@ admin_responder_get(PGconn *conn, const char *address, struct admin_responder *r
 	memset(resp_r, 0, sizeof(*resp_r));
 	if (account_find(conn, address, false, id, &resp_r->address, error_r) < 0)
 		return -1;
-	res = exec(conn,
-	           "SELECT r.mode, r.interval_days,"
-	           " to_char(r.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-	           " to_char(r.ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-	           " r.subject, r.body, array_to_string(r.never_reply, chr(10)),"
-	           " (SELECT count(*) FROM responder_log l WHERE l.account_id = r.account_id)"
-	           " FROM responders r WHERE r.account_id = $1",
-	           1, params, error_r);
+	res =
+	    admin_exec(conn,
+	               "SELECT r.mode, r.interval_days,"
+	               " to_char(r.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+	               " to_char(r.ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+	               " r.subject, r.body, array_to_string(r.never_reply, chr(10)),"
+	               " (SELECT count(*) FROM responder_log l WHERE l.account_id = r.account_id)"
+	               " FROM responders r WHERE r.account_id = $1",
+	               1, params, error_r);
 	if (res == NULL) {
 		admin_responder_free(resp_r);
 		return -1;
@@ -394,15 +350,15 @@ admin_send_as_add(PGconn *conn, const char *account, const char *address, const 
 	char id[24];
 	const char *params[2] = {id, address};
 
-	if (run(conn, "BEGIN", 0, NULL, error_r) < 0)
+	if (admin_run(conn, "BEGIN", 0, NULL, error_r) < 0)
 		return -1;
 	if (account_find(conn, account, true, id, NULL, error_r) < 0 ||
-	    run(conn,
-	        "INSERT INTO send_as (account_id, address) VALUES ($1, $2)"
-	        " ON CONFLICT (account_id, address) DO NOTHING",
-	        2, params, error_r) < 0)
-		return rollback(conn);
-	return run(conn, "COMMIT", 0, NULL, error_r);
+	    admin_run(conn,
+	              "INSERT INTO send_as (account_id, address) VALUES ($1, $2)"
+	              " ON CONFLICT (account_id, address) DO NOTHING",
+	              2, params, error_r) < 0)
+		return admin_rollback(conn);
+	return admin_run(conn, "COMMIT", 0, NULL, error_r);
 }
 
 int
@@ -413,21 +369,21 @@ admin_send_as_remove(PGconn *conn, const char *account, const char *address, con
 	PGresult *res;
 	bool gone;
 
-	if (run(conn, "BEGIN", 0, NULL, error_r) < 0)
+	if (admin_run(conn, "BEGIN", 0, NULL, error_r) < 0)
 		return -1;
 	if (account_find(conn, account, true, id, NULL, error_r) < 0)
-		return rollback(conn);
-	res = exec(conn, "DELETE FROM send_as WHERE account_id = $1 AND address = $2", 2, params,
-	           error_r);
+		return admin_rollback(conn);
+	res = admin_exec(conn, "DELETE FROM send_as WHERE account_id = $1 AND address = $2", 2,
+	                 params, error_r);
 	if (res == NULL)
-		return rollback(conn);
+		return admin_rollback(conn);
 	gone = strcmp(PQcmdTuples(res), "0") != 0;
 	PQclear(res);
 	if (!gone) {
-		rollback(conn);
-		return fail(error_r, "%s may not send as %s", account, address);
+		admin_rollback(conn);
+		return admin_fail(error_r, "%s may not send as %s", account, address);
 	}
-	return run(conn, "COMMIT", 0, NULL, error_r);
+	return admin_run(conn, "COMMIT", 0, NULL, error_r);
 }
 
 int
@@ -441,8 +397,8 @@ admin_send_as_list(PGconn *conn, const char *account, struct admin_strings *list
 	memset(list_r, 0, sizeof(*list_r));
 	if (account_find(conn, account, false, id, NULL, error_r) < 0)
 		return -1;
-	res = exec(conn, "SELECT address FROM send_as WHERE account_id = $1 ORDER BY address", 1,
-	           params, error_r);
+	res = admin_exec(conn, "SELECT address FROM send_as WHERE account_id = $1 ORDER BY address",
+	                 1, params, error_r);
 	if (res == NULL)
 		return -1;
 	for (int r = 0; r < PQntuples(res); r++) {

@@ -7,48 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin-sql.h"
 #include "xmalloc.h"
-
-static char device_error_buf[1024];
-
-static int __attribute__((format(printf, 2, 3))) fail(const char **error_r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(device_error_buf, sizeof(device_error_buf), fmt, ap);
-	va_end(ap);
-	for (char *p = device_error_buf; *p != '\0'; p++) {
-		if (*p == '\n' || *p == '\r' || *p == '\t')
-			*p = ' ';
-	}
-	*error_r = device_error_buf;
-	return -1;
-}
-
-static PGresult *
-exec(PGconn *conn, const char *sql, int nparams, const char *const *params, const char **error_r)
-{
-	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(res);
-	const char *primary;
-
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-		return res;
-	primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	fail(error_r, "database error: %s", primary != NULL ? primary : PQerrorMessage(conn));
-	PQclear(res);
-	return NULL;
-}
-
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 static const char device_columns[] =
     "d.id, floe_account_address(d.account_id), d.device_id, d.device_type, d.user_agent,"
     " d.protocol_version, d.model, d.imei, d.os, d.os_language, d.friendly_name,"
-    " d.phone_number, d.mobile_operator, " TS("d.first_seen") ", " TS(
+    " d.phone_number, d.mobile_operator, " ADMIN_SQL_UTC("d.first_seen") ", " ADMIN_SQL_UTC(
         "d.last_seen") ","
-                       " d.policy_key, d.pending_policy_key, coalesce(d.policy_status, 0), " TS(
+                       " d.policy_key, d.pending_policy_key, coalesce(d.policy_status, "
+                       "0), " ADMIN_SQL_UTC(
                            "d.policy_acked_at") ","
                                                 " d.protocol_log, coalesce(e.protocol_log, false), "
                                                 "d.access_state,"
@@ -130,7 +98,7 @@ account_of(PGconn *conn, const char *address, const char **error_r)
 {
 	const char *params[1] = {address};
 	PGresult *res =
-	    exec(conn, "SELECT r_id FROM floe_account_by_address($1)", 1, params, error_r);
+	    admin_exec(conn, "SELECT r_id FROM floe_account_by_address($1)", 1, params, error_r);
 	int64_t id = 0;
 
 	if (res == NULL)
@@ -139,7 +107,7 @@ account_of(PGconn *conn, const char *address, const char **error_r)
 		id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	if (id == 0)
-		fail(error_r, "unknown account %s", address);
+		admin_fail(error_r, "unknown account %s", address);
 	return id;
 }
 
@@ -165,7 +133,7 @@ admin_device_list(PGconn *conn, const char *address, struct admin_device_list *l
 		                " d.last_seen DESC, d.id",
 		                device_columns);
 	}
-	res = exec(conn, sql, address != NULL ? 1 : 0, params, error_r);
+	res = admin_exec(conn, sql, address != NULL ? 1 : 0, params, error_r);
 	free(sql);
 	if (res == NULL)
 		return -1;
@@ -186,13 +154,13 @@ admin_device_get(PGconn *conn, int64_t id, struct admin_device *device_r, const 
 	PGresult *res;
 
 	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
-	res = exec(conn, sql, 1, params, error_r);
+	res = admin_exec(conn, sql, 1, params, error_r);
 	free(sql);
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		return fail(error_r, "no device %" PRId64, id);
+		return admin_fail(error_r, "no device %" PRId64, id);
 	}
 	parse_device(res, 0, device_r);
 	PQclear(res);
@@ -208,12 +176,13 @@ admin_device_log_device(PGconn *conn, int64_t id, bool on, const char **error_r)
 	bool found;
 
 	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
-	res = exec(conn, "UPDATE devices SET protocol_log = $2 WHERE id = $1", 2, params, error_r);
+	res = admin_exec(conn, "UPDATE devices SET protocol_log = $2 WHERE id = $1", 2, params,
+	                 error_r);
 	if (res == NULL)
 		return -1;
 	found = strcmp(PQcmdTuples(res), "1") == 0;
 	PQclear(res);
-	return found ? 0 : fail(error_r, "no device %" PRId64, id);
+	return found ? 0 : admin_fail(error_r, "no device %" PRId64, id);
 }
 
 int
@@ -227,10 +196,11 @@ admin_device_log_account(PGconn *conn, const char *address, bool on, const char 
 	if (id == 0)
 		return -1;
 	snprintf(acct, sizeof(acct), "%" PRId64, id);
-	res = exec(conn,
-	           "INSERT INTO eas_accounts (account_id, protocol_log) VALUES ($1, $2)"
-	           " ON CONFLICT (account_id) DO UPDATE SET protocol_log = EXCLUDED.protocol_log",
-	           2, params, error_r);
+	res = admin_exec(
+	    conn,
+	    "INSERT INTO eas_accounts (account_id, protocol_log) VALUES ($1, $2)"
+	    " ON CONFLICT (account_id) DO UPDATE SET protocol_log = EXCLUDED.protocol_log",
+	    2, params, error_r);
 	if (res == NULL)
 		return -1;
 	PQclear(res);
@@ -246,10 +216,10 @@ admin_device_remove(PGconn *conn, int64_t id, const char **error_r)
 	bool found;
 
 	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
-	res = exec(conn, "DELETE FROM devices WHERE id = $1", 1, params, error_r);
+	res = admin_exec(conn, "DELETE FROM devices WHERE id = $1", 1, params, error_r);
 	if (res == NULL)
 		return -1;
 	found = strcmp(PQcmdTuples(res), "1") == 0;
 	PQclear(res);
-	return found ? 0 : fail(error_r, "no device %" PRId64, id);
+	return found ? 0 : admin_fail(error_r, "no device %" PRId64, id);
 }

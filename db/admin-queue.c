@@ -10,53 +10,15 @@
 #include <string.h>
 
 #include "store-queue.h"
+#include "admin-sql.h"
 #include "xmalloc.h"
-
-static char aq_error[1024];
-
-static int __attribute__((format(printf, 2, 3))) aq_fail(const char **error_r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(aq_error, sizeof(aq_error), fmt, ap);
-	va_end(ap);
-	for (char *p = aq_error; *p != '\0'; p++) {
-		if (*p == '\n' || *p == '\r' || *p == '\t')
-			*p = ' ';
-	}
-	*error_r = aq_error;
-	return -1;
-}
-
-static PGresult *
-aq_exec(PGconn *conn, const char *sql, int nparams, const char *const *params, const char **error_r)
-{
-	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	ExecStatusType status = PQresultStatus(res);
-	const char *msg;
-
-	if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
-		return res;
-	msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	aq_fail(error_r, "database error: %s", msg != NULL ? msg : PQerrorMessage(conn));
-	PQclear(res);
-	return NULL;
-}
-
-static char *
-aq_value(const PGresult *res, int row, int col)
-{
-	return xstrdup(PQgetvalue(res, row, col));
-}
-
-#define AQ_TIME(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /* Message columns 0..5, recipient columns 6..11. */
 static const char aq_select[] =
-    "SELECT q.id, coalesce(floe_account_address(q.account_id), ''), q.mail_from, q.size, " AQ_TIME(
+    "SELECT q.id, coalesce(floe_account_address(q.account_id), ''), q.mail_from, "
+    "q.size, " ADMIN_SQL_UTC(
         "q.created_at") ", length(q.data), "
-                        "r.recipient, r.state, r.attempts, " AQ_TIME(
+                        "r.recipient, r.state, r.attempts, " ADMIN_SQL_UTC(
                             "r.next_try_at") ", coalesce(r.last_error, ''), "
                                              "coalesce(r.leased_by, '') "
                                              "FROM queue_messages q JOIN queue_recipients r ON "
@@ -77,20 +39,20 @@ aq_rows(const PGresult *res, struct admin_queue_message **items_r, size_t *count
 		if (count == 0 || items[count - 1].id != id) {
 			m = &items[count++];
 			m->id = id;
-			m->account = aq_value(res, i, 1);
-			m->mail_from = aq_value(res, i, 2);
+			m->account = admin_value(res, i, 1);
+			m->mail_from = admin_value(res, i, 2);
 			m->size = strtoll(PQgetvalue(res, i, 3), NULL, 10);
-			m->created = aq_value(res, i, 4);
+			m->created = admin_value(res, i, 4);
 		}
 		m = &items[count - 1];
 		m->rcpts = xreallocarray(m->rcpts, m->nrcpts + 1, sizeof(*m->rcpts));
 		r = &m->rcpts[m->nrcpts++];
-		r->recipient = aq_value(res, i, 6);
-		r->state = aq_value(res, i, 7);
+		r->recipient = admin_value(res, i, 6);
+		r->state = admin_value(res, i, 7);
 		r->attempts = atoi(PQgetvalue(res, i, 8));
-		r->next_try = aq_value(res, i, 9);
-		r->last_error = aq_value(res, i, 10);
-		r->leased_by = aq_value(res, i, 11);
+		r->next_try = admin_value(res, i, 9);
+		r->last_error = admin_value(res, i, 10);
+		r->leased_by = admin_value(res, i, 11);
 	}
 	*items_r = items;
 	*count_r = count;
@@ -105,7 +67,7 @@ admin_queue_list(PGconn *conn, struct admin_queue_list *list_r, const char **err
 	list_r->items = NULL;
 	list_r->count = 0;
 	snprintf(sql, sizeof(sql), "%sORDER BY q.id, r.recipient", aq_select);
-	if ((res = aq_exec(conn, sql, 0, NULL, error_r)) == NULL)
+	if ((res = admin_exec(conn, sql, 0, NULL, error_r)) == NULL)
 		return -1;
 	aq_rows(res, &list_r->items, &list_r->count);
 	PQclear(res);
@@ -171,20 +133,20 @@ admin_queue_show(PGconn *conn, int64_t id, struct admin_queue_message *msg_r, co
 	memset(msg_r, 0, sizeof(*msg_r));
 	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
 	snprintf(sql, sizeof(sql), "%sWHERE q.id = $1 ORDER BY r.recipient", aq_select);
-	if ((res = aq_exec(conn, sql, 1, params, error_r)) == NULL)
+	if ((res = admin_exec(conn, sql, 1, params, error_r)) == NULL)
 		return -1;
 	aq_rows(res, &items, &count);
 	PQclear(res);
 	if (count == 0) {
 		free(items);
-		return aq_fail(error_r, "no queued message %" PRId64, id);
+		return admin_fail(error_r, "no queued message %" PRId64, id);
 	}
 	*msg_r = items[0];
 	free(items);
 	/* The header section only: at most the first 64 KiB. */
-	res = aq_exec(conn,
-	              "SELECT substring(data FROM 1 FOR 65536) FROM queue_messages WHERE id = $1",
-	              1, params, error_r);
+	res = admin_exec(
+	    conn, "SELECT substring(data FROM 1 FOR 65536) FROM queue_messages WHERE id = $1", 1,
+	    params, error_r);
 	if (res == NULL) {
 		admin_queue_message_clear(msg_r);
 		return -1;
@@ -208,30 +170,30 @@ admin_queue_retry(PGconn *conn, int64_t id, unsigned long *count_r, const char *
 	PGresult *res;
 
 	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
-	res =
-	    aq_exec(conn,
-	            "WITH u AS (UPDATE queue_recipients SET next_try_at = now(), updated_at = now()"
-	            " WHERE state IN ('queued', 'deferred', 'bounce_pending')"
-	            " AND ($1::bigint = 0 OR message_id = $1)"
-	            " RETURNING 1), n AS (SELECT pg_notify('floe_queue', $1::text))"
-	            " SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM n)",
-	            1, params, error_r);
+	res = admin_exec(
+	    conn,
+	    "WITH u AS (UPDATE queue_recipients SET next_try_at = now(), updated_at = now()"
+	    " WHERE state IN ('queued', 'deferred', 'bounce_pending')"
+	    " AND ($1::bigint = 0 OR message_id = $1)"
+	    " RETURNING 1), n AS (SELECT pg_notify('floe_queue', $1::text))"
+	    " SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM n)",
+	    1, params, error_r);
 	if (res == NULL)
 		return -1;
 	*count_r = strtoul(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	if (id != 0 && *count_r == 0) {
-		res =
-		    aq_exec(conn, "SELECT 1 FROM queue_messages WHERE id = $1", 1, params, error_r);
+		res = admin_exec(conn, "SELECT 1 FROM queue_messages WHERE id = $1", 1, params,
+		                 error_r);
 		if (res == NULL)
 			return -1;
 		if (PQntuples(res) == 0) {
 			PQclear(res);
-			return aq_fail(error_r, "no queued message %" PRId64, id);
+			return admin_fail(error_r, "no queued message %" PRId64, id);
 		}
 		PQclear(res);
-		return aq_fail(error_r, "message %" PRId64 " has no recipient waiting for a retry",
-		               id);
+		return admin_fail(error_r,
+		                  "message %" PRId64 " has no recipient waiting for a retry", id);
 	}
 	return 0;
 }
@@ -245,11 +207,11 @@ admin_queue_remove(PGconn *conn, int64_t id, const char **error_r)
 	int ret = 0;
 
 	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
-	res = aq_exec(conn, "DELETE FROM queue_messages WHERE id = $1", 1, params, error_r);
+	res = admin_exec(conn, "DELETE FROM queue_messages WHERE id = $1", 1, params, error_r);
 	if (res == NULL)
 		return -1;
 	if (strcmp(PQcmdTuples(res), "0") == 0)
-		ret = aq_fail(error_r, "no queued message %" PRId64, id);
+		ret = admin_fail(error_r, "no queued message %" PRId64, id);
 	PQclear(res);
 	return ret;
 }
@@ -258,16 +220,16 @@ static int
 aq_account(PGconn *conn, const char *address, char id_r[24], const char **error_r)
 {
 	const char *params[1] = {address};
-	PGresult *res = aq_exec(conn,
-	                        "SELECT r_id FROM floe_account_by_address($1)"
-	                        " WHERE r_id IS NOT NULL AND r_kind <> 'group'",
-	                        1, params, error_r);
+	PGresult *res = admin_exec(conn,
+	                           "SELECT r_id FROM floe_account_by_address($1)"
+	                           " WHERE r_id IS NOT NULL AND r_kind <> 'group'",
+	                           1, params, error_r);
 
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
-		return aq_fail(error_r, "unknown account %s", address);
+		return admin_fail(error_r, "unknown account %s", address);
 	}
 	snprintf(id_r, 24, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
@@ -283,8 +245,8 @@ admin_smtp_save_sent_get(PGconn *conn, const char *address, bool *value_r, const
 
 	if (aq_account(conn, address, id, error_r) < 0)
 		return -1;
-	res = aq_exec(conn, "SELECT save_to_sent FROM smtp_settings WHERE account_id = $1", 1,
-	              params, error_r);
+	res = admin_exec(conn, "SELECT save_to_sent FROM smtp_settings WHERE account_id = $1", 1,
+	                 params, error_r);
 	if (res == NULL)
 		return -1;
 	*value_r = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
@@ -301,11 +263,11 @@ admin_smtp_save_sent_set(PGconn *conn, const char *address, bool value, const ch
 
 	if (aq_account(conn, address, id, error_r) < 0)
 		return -1;
-	res =
-	    aq_exec(conn,
-	            "INSERT INTO smtp_settings (account_id, save_to_sent) VALUES ($1, $2)"
-	            " ON CONFLICT (account_id) DO UPDATE SET save_to_sent = excluded.save_to_sent",
-	            2, params, error_r);
+	res = admin_exec(
+	    conn,
+	    "INSERT INTO smtp_settings (account_id, save_to_sent) VALUES ($1, $2)"
+	    " ON CONFLICT (account_id) DO UPDATE SET save_to_sent = excluded.save_to_sent",
+	    2, params, error_r);
 	if (res == NULL)
 		return -1;
 	PQclear(res);
