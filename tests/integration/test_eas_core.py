@@ -16,7 +16,6 @@ import gzip
 import imaplib
 import json
 import os
-import subprocess
 import threading
 import time
 import uuid
@@ -30,23 +29,15 @@ from eas import E
 PASSWORD = "eas core secret"
 
 
-def floectl(server, *args):
-    r = subprocess.run([floe.FLOECTL, "--config", server.config_path] + list(args),
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, f"floectl {args}: {r.stderr}"
-    return r.stdout
+floectl = floe.floectl
 
 
 def new_domain(server):
-    name = f"e{uuid.uuid4().hex[:8]}.example"
-    floectl(server, "domain", "add", name)
-    return name
+    return floe.new_domain(server, "e")
 
 
 def new_user(server, domain=None):
-    address = f"u{uuid.uuid4().hex[:10]}@{domain or new_domain(server)}"
-    floectl(server, "user", "add", address, "--password", PASSWORD)
-    return address
+    return floe.new_user(server, domain or new_domain(server), PASSWORD)
 
 
 def imap(server, user):

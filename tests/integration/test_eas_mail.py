@@ -14,7 +14,6 @@ changed over IMAP (imaplib)."""
 import email.utils
 import imaplib
 import re
-import subprocess
 import threading
 import time
 import uuid
@@ -33,23 +32,15 @@ CONFIG = {
 }
 
 
-def floectl(server, *args):
-    r = subprocess.run([floe.FLOECTL, "--config", server.config_path] + list(args),
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, f"floectl {args}: {r.stderr}"
-    return r.stdout
+floectl = floe.floectl
 
 
 def new_domain(server):
-    name = f"m{uuid.uuid4().hex[:8]}.example"
-    floectl(server, "domain", "add", name)
-    return name
+    return floe.new_domain(server, "m")
 
 
 def new_user(server, domain=None):
-    address = f"u{uuid.uuid4().hex[:10]}@{domain or new_domain(server)}"
-    floectl(server, "user", "add", address, "--password", PASSWORD)
-    return address
+    return floe.new_user(server, domain or new_domain(server), PASSWORD)
 
 
 def imap(server, user):
