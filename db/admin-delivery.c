@@ -10,12 +10,6 @@
 #include "admin-sql.h"
 #include "xmalloc.h"
 
-static char *
-opt_value(const PGresult *res, int row, int col)
-{
-	return PQgetisnull(res, row, col) ? NULL : xstrdup(PQgetvalue(res, row, col));
-}
-
 /* Splits a newline-separated value into list. */
 static void
 split_lines(const char *text, struct admin_strings *list)
@@ -196,7 +190,7 @@ admin_forward_get(PGconn *conn, const char *address, struct admin_forward *fwd_r
 	if (PQntuples(res) == 1) {
 		split_lines(PQgetvalue(res, 0, 0), &fwd_r->targets);
 		fwd_r->keep_copy = PQgetvalue(res, 0, 1)[0] == 't';
-		fwd_r->updated = opt_value(res, 0, 2);
+		fwd_r->updated = admin_opt(res, 0, 2);
 	}
 	PQclear(res);
 	return 0;
@@ -314,8 +308,8 @@ admin_responder_get(PGconn *conn, const char *address, struct admin_responder *r
 	if (PQntuples(res) == 1) {
 		resp_r->mode = xstrdup(PQgetvalue(res, 0, 0));
 		resp_r->interval_days = (unsigned)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
-		resp_r->starts = opt_value(res, 0, 2);
-		resp_r->ends = opt_value(res, 0, 3);
+		resp_r->starts = admin_opt(res, 0, 2);
+		resp_r->ends = admin_opt(res, 0, 3);
 		resp_r->subject = xstrdup(PQgetvalue(res, 0, 4));
 		resp_r->body = xstrdup(PQgetvalue(res, 0, 5));
 		split_lines(PQgetvalue(res, 0, 6), &resp_r->never);

@@ -27,12 +27,6 @@ static const char device_columns[] =
                                                 "e.account_id = "
                                                 "d.account_id";
 
-static char *
-opt(const PGresult *res, int row, int col)
-{
-	return PQgetisnull(res, row, col) ? NULL : xstrdup(PQgetvalue(res, row, col));
-}
-
 static void
 parse_device(const PGresult *res, int row, struct admin_device *d)
 {
@@ -45,19 +39,19 @@ parse_device(const PGresult *res, int row, struct admin_device *d)
 	d->device_type = xstrdup(PQgetvalue(res, row, c++));
 	d->user_agent = xstrdup(PQgetvalue(res, row, c++));
 	d->protocol_version = xstrdup(PQgetvalue(res, row, c++));
-	d->model = opt(res, row, c++);
-	d->imei = opt(res, row, c++);
-	d->os = opt(res, row, c++);
-	d->os_language = opt(res, row, c++);
-	d->friendly_name = opt(res, row, c++);
-	d->phone_number = opt(res, row, c++);
-	d->mobile_operator = opt(res, row, c++);
+	d->model = admin_opt(res, row, c++);
+	d->imei = admin_opt(res, row, c++);
+	d->os = admin_opt(res, row, c++);
+	d->os_language = admin_opt(res, row, c++);
+	d->friendly_name = admin_opt(res, row, c++);
+	d->phone_number = admin_opt(res, row, c++);
+	d->mobile_operator = admin_opt(res, row, c++);
 	d->first_seen = xstrdup(PQgetvalue(res, row, c++));
 	d->last_seen = xstrdup(PQgetvalue(res, row, c++));
 	d->policy_key = strtoll(PQgetvalue(res, row, c++), NULL, 10);
 	d->pending_policy_key = strtoll(PQgetvalue(res, row, c++), NULL, 10);
 	d->policy_status = atoi(PQgetvalue(res, row, c++));
-	d->policy_acked = opt(res, row, c++);
+	d->policy_acked = admin_opt(res, row, c++);
 	d->protocol_log = PQgetvalue(res, row, c++)[0] == 't';
 	d->account_log = PQgetvalue(res, row, c++)[0] == 't';
 	d->access_state = xstrdup(PQgetvalue(res, row, c++));

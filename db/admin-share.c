@@ -10,97 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "admin-sql.h"
 #include "store-private.h"
 #include "xmalloc.h"
-
-static char share_error_buf[1024];
-
-static int __attribute__((format(printf, 2, 3))) fail(const char **error_r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(share_error_buf, sizeof(share_error_buf), fmt, ap);
-	va_end(ap);
-	for (char *p = share_error_buf; *p != '\0'; p++) {
-		if (*p == '\n' || *p == '\r' || *p == '\t' || (unsigned char)*p < 0x20)
-			*p = ' ';
-	}
-	*error_r = share_error_buf;
-	return -1;
-}
-
-/* Runs one statement. The store's functions raise SQLSTATE FL0xx with a
- * message meant for people ("folder Work already exists"); those are
- * passed on as they are, anything else is a database error. */
-static PGresult *
-exec(PGconn *conn, const char *sql, int nparams, const char *const *params, const char **error_r)
-{
-	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(res);
-	const char *state, *primary;
-
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-		return res;
-	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	if (primary != NULL && state != NULL && strncmp(state, "FL", 2) == 0)
-		fail(error_r, "%s", primary);
-	else
-		fail(error_r, "database error: %s",
-		     primary != NULL ? primary : PQerrorMessage(conn));
-	PQclear(res);
-	return NULL;
-}
-
-static int
-run(PGconn *conn, const char *sql, int nparams, const char *const *params, const char **error_r)
-{
-	PGresult *res = exec(conn, sql, nparams, params, error_r);
-
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
-}
-
-static int
-begin(PGconn *conn, const char **error_r)
-{
-	return run(conn, "BEGIN", 0, NULL, error_r);
-}
-
-static int
-commit(PGconn *conn, const char **error_r)
-{
-	return run(conn, "COMMIT", 0, NULL, error_r);
-}
-
-/* Leaves the transaction after a failure (the error stays the first). */
-static int
-rollback(PGconn *conn)
-{
-	PQclear(PQexec(conn, "ROLLBACK"));
-	return -1;
-}
-
-static char *
-opt(const PGresult *res, int row, int col)
-{
-	return PQgetisnull(res, row, col) ? NULL : xstrdup(PQgetvalue(res, row, col));
-}
-
-static int64_t
-num(const PGresult *res, int row, int col)
-{
-	return strtoll(PQgetvalue(res, row, col), NULL, 10);
-}
-
-static bool
-flag(const PGresult *res, int row, int col)
-{
-	return PQgetvalue(res, row, col)[0] == 't';
-}
 
 /* --- Accounts, folders and grantees by name --- */
 
@@ -115,18 +27,18 @@ static int
 account_find(PGconn *conn, const char *address, struct account *a_r, const char **error_r)
 {
 	const char *params[1] = {address};
-	PGresult *res = exec(conn,
-	                     "SELECT r.r_id, r.r_kind, floe_account_address(r.r_id)"
-	                     " FROM floe_account_by_address($1) r",
-	                     1, params, error_r);
+	PGresult *res = admin_exec(conn,
+	                           "SELECT r.r_id, r.r_kind, floe_account_address(r.r_id)"
+	                           " FROM floe_account_by_address($1) r",
+	                           1, params, error_r);
 
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
 		PQclear(res);
-		return fail(error_r, "unknown account %s", address);
+		return admin_fail(error_r, "unknown account %s", address);
 	}
-	a_r->id = num(res, 0, 0);
+	a_r->id = admin_int(res, 0, 0);
 	snprintf(a_r->idtext, sizeof(a_r->idtext), "%" PRId64, a_r->id);
 	snprintf(a_r->kind, sizeof(a_r->kind), "%s", PQgetvalue(res, 0, 1));
 	a_r->address = xstrdup(PQgetvalue(res, 0, 2));
@@ -150,14 +62,14 @@ folder_find(PGconn *conn, const struct account *a, const char *path, char idtext
 	}
 	if (admin_folder_path_check(path, false, error_r) < 0)
 		return -1;
-	res = exec(conn, "SELECT floe_folder_find($1, $2)", 2, params, error_r);
+	res = admin_exec(conn, "SELECT floe_folder_find($1, $2)", 2, params, error_r);
 	if (res == NULL)
 		return -1;
 	found = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0);
 	if (found)
 		snprintf(idtext, 24, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
-	return found ? 0 : fail(error_r, "no folder %s in %s", path, a->address);
+	return found ? 0 : admin_fail(error_r, "no folder %s in %s", path, a->address);
 }
 
 /* "anyone", or the account an address names: its kind as an ACL grantee
@@ -174,7 +86,7 @@ grantee_find(PGconn *conn, const char *grantee, char kind_r[8], char idtext_r[24
 		return 0;
 	}
 	if (account_find(conn, grantee, &g, error_r) < 0)
-		return fail(error_r, "no such user or group: %s", grantee);
+		return admin_fail(error_r, "no such user or group: %s", grantee);
 	snprintf(kind_r, 8, "%s", strcmp(g.kind, "group") == 0 ? "group" : "user");
 	snprintf(idtext_r, 24, "%s", g.idtext);
 	free(g.address);
@@ -215,12 +127,12 @@ admin_folder_path_check(const char *path, bool for_create, const char **error_r)
 	const char *error;
 
 	if (store_path_check(path, &error) < 0)
-		return fail(error_r, "%s: %s", error, path);
+		return admin_fail(error_r, "%s: %s", error, path);
 	if (for_create && path[0] == '~')
-		return fail(error_r,
-		            "folder names may not start with '~' (IMAP shows other users' "
-		            "folders there): %s",
-		            path);
+		return admin_fail(error_r,
+		                  "folder names may not start with '~' (IMAP shows other users' "
+		                  "folders there): %s",
+		                  path);
 	return 0;
 }
 
@@ -246,16 +158,16 @@ static void
 folder_from_row(const PGresult *res, int row, struct admin_folder *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->id = num(res, row, 0);
+	f->id = admin_int(res, row, 0);
 	f->path = xstrdup(PQgetvalue(res, row, 1));
 	f->type = xstrdup(PQgetvalue(res, row, 2));
-	f->special_use = opt(res, row, 3);
-	f->is_default = flag(res, row, 4);
-	f->noselect = flag(res, row, 5);
-	f->messages = num(res, row, 6);
-	f->size = num(res, row, 7);
-	f->acl_inherit = flag(res, row, 8);
-	f->acl_own = flag(res, row, 9);
+	f->special_use = admin_opt(res, row, 3);
+	f->is_default = admin_bool(res, row, 4);
+	f->noselect = admin_bool(res, row, 5);
+	f->messages = admin_int(res, row, 6);
+	f->size = admin_int(res, row, 7);
+	f->acl_inherit = admin_bool(res, row, 8);
+	f->acl_own = admin_bool(res, row, 9);
 	f->acl_source = xstrdup(PQgetvalue(res, row, 10));
 	f->acl_entries = (unsigned long)strtoul(PQgetvalue(res, row, 11), NULL, 10);
 }
@@ -288,11 +200,11 @@ admin_folder_list(PGconn *conn, const char *address, const char *type,
 
 	memset(list_r, 0, sizeof(*list_r));
 	if (type != NULL && !admin_folder_type_valid(type))
-		return fail(error_r, "unknown folder type %s", type);
+		return admin_fail(error_r, "unknown folder type %s", type);
 	if (account_find(conn, address, &a, error_r) < 0)
 		return -1;
 	const char *params[3] = {a.idtext, type, NULL};
-	res = exec(conn, folder_list_sql, 3, params, error_r);
+	res = admin_exec(conn, folder_list_sql, 3, params, error_r);
 	if (res == NULL) {
 		free(a.address);
 		return -1;
@@ -321,13 +233,13 @@ admin_folder_get(PGconn *conn, const char *address, const char *path, struct adm
 	if (folder_find(conn, &a, path, fid, error_r) == 0) {
 		const char *params[3] = {a.idtext, NULL, fid};
 
-		res = exec(conn, folder_list_sql, 3, params, error_r);
+		res = admin_exec(conn, folder_list_sql, 3, params, error_r);
 	}
 	if (res != NULL && PQntuples(res) == 1) {
 		folder_from_row(res, 0, folder_r);
 		ret = 0;
 	} else if (res != NULL) {
-		fail(error_r, "no folder %s in %s", path, a.address);
+		admin_fail(error_r, "no folder %s in %s", path, a.address);
 	}
 	PQclear(res);
 	free(a.address);
@@ -342,27 +254,28 @@ admin_folder_create(PGconn *conn, const char *address, const char *path, const c
 	int ret = -1;
 
 	if (!admin_folder_type_valid(type))
-		return fail(error_r, "unknown folder type %s", type);
+		return admin_fail(error_r, "unknown folder type %s", type);
 	if (admin_folder_path_check(path, true, error_r) < 0)
 		return -1;
 	if (account_find(conn, address, &a, error_r) < 0)
 		return -1;
 	if (strcmp(a.kind, "group") == 0) {
-		fail(error_r,
-		     "%s is a group: its folders are public folders (public-folder create)",
-		     a.address);
+		admin_fail(error_r,
+		           "%s is a group: its folders are public folders (public-folder create)",
+		           a.address);
 		goto out;
 	}
 	const char *params[3] = {a.idtext, path, type};
-	if (begin(conn, error_r) < 0)
+	if (admin_begin(conn, error_r) < 0)
 		goto out;
-	if (run(conn, "SELECT floe_folder_create($1, $2, $3, NULL)", 3, params, error_r) < 0 ||
-	    run(conn,
-	        "INSERT INTO subscriptions (account_id, name) VALUES ($1, $2)"
-	        " ON CONFLICT DO NOTHING",
-	        2, params, error_r) < 0 ||
-	    commit(conn, error_r) < 0) {
-		rollback(conn);
+	if (admin_run(conn, "SELECT floe_folder_create($1, $2, $3, NULL)", 3, params, error_r) <
+	        0 ||
+	    admin_run(conn,
+	              "INSERT INTO subscriptions (account_id, name) VALUES ($1, $2)"
+	              " ON CONFLICT DO NOTHING",
+	              2, params, error_r) < 0 ||
+	    admin_commit(conn, error_r) < 0) {
+		admin_rollback(conn);
 		goto out;
 	}
 	ret = 0;
@@ -384,19 +297,19 @@ admin_folder_remove(PGconn *conn, const char *address, const char *path, bool *k
 	if (account_find(conn, address, &a, error_r) < 0)
 		return -1;
 	const char *params[2] = {a.idtext, fid};
-	if (begin(conn, error_r) < 0)
+	if (admin_begin(conn, error_r) < 0)
 		goto out;
 	if (folder_find(conn, &a, path, fid, error_r) < 0 ||
-	    run(conn, "SELECT floe_folder_delete($1, $2)", 2, params, error_r) < 0 ||
-	    (res = exec(conn, "SELECT 1 FROM folders f WHERE f.account_id = $1 AND f.id = $2", 2,
-	                params, error_r)) == NULL) {
-		rollback(conn);
+	    admin_run(conn, "SELECT floe_folder_delete($1, $2)", 2, params, error_r) < 0 ||
+	    (res = admin_exec(conn, "SELECT 1 FROM folders f WHERE f.account_id = $1 AND f.id = $2",
+	                      2, params, error_r)) == NULL) {
+		admin_rollback(conn);
 		goto out;
 	}
 	*kept_r = PQntuples(res) == 1;
 	PQclear(res);
-	if (commit(conn, error_r) < 0) {
-		rollback(conn);
+	if (admin_commit(conn, error_r) < 0) {
+		admin_rollback(conn);
 		goto out;
 	}
 	ret = 0;
@@ -406,60 +319,6 @@ out:
 }
 
 /* --- Access control --- */
-
-/* The entry of the owner's own group on its folder fid, changed as
- * floe_acl_set changes an entry (same statements, same order), for the
- * one grantee that function refuses: a group account sharing its folders
- * with its members. mode and rights as there. */
-static int
-self_group_set(PGconn *conn, const struct account *a, const char *fid, enum admin_share_mode mode,
-               const char *rights, char **rights_r, const char **error_r)
-{
-	char modetext[4];
-	const char *key[2] = {a->idtext, fid};
-	const char *cur[4] = {a->idtext, fid, modetext, rights};
-	PGresult *res;
-	char *new_rights;
-	bool had;
-
-	snprintf(modetext, sizeof(modetext), "%d", (int)mode);
-	if (run(conn, "SELECT floe_acl_detach($1, $2)", 2, key, error_r) < 0)
-		return -1;
-	res = exec(conn,
-	           "SELECT x.cur IS NOT NULL, floe_acl_norm(CASE $3::int WHEN 0 THEN $4::text"
-	           " WHEN 1 THEN coalesce(x.cur, '') || $4::text"
-	           " WHEN 2 THEN translate(coalesce(x.cur, ''), coalesce($4::text, ''), '')"
-	           " ELSE '' END)"
-	           " FROM (SELECT (SELECT a.rights FROM acl a WHERE a.account_id = $1"
-	           " AND coalesce(a.folder_id, 0) = $2 AND a.grantee_kind = 'group'"
-	           " AND a.grantee_id = $1) AS cur) x",
-	           4, cur, error_r);
-	if (res == NULL)
-		return -1;
-	had = flag(res, 0, 0);
-	new_rights = xstrdup(PQgetvalue(res, 0, 1));
-	PQclear(res);
-	const char *set[3] = {a->idtext, fid, new_rights};
-	const char *sql =
-	    new_rights[0] == '\0'
-	        ? "DELETE FROM acl a WHERE a.account_id = $1 AND coalesce(a.folder_id, 0) = $2"
-	          " AND a.grantee_kind = 'group' AND a.grantee_id = $1"
-	    : !had ? "INSERT INTO acl (account_id, folder_id, grantee_kind, grantee_id, rights)"
-	             " VALUES ($1, nullif($2::bigint, 0), 'group', $1, $3)"
-	           : "UPDATE acl a SET rights = $3 WHERE a.account_id = $1"
-	             " AND coalesce(a.folder_id, 0) = $2 AND a.grantee_kind = 'group'"
-	             " AND a.grantee_id = $1";
-	if (run(conn, sql, new_rights[0] == '\0' ? 2 : 3, set, error_r) < 0 ||
-	    run(conn, "SELECT floe_acl_notify($1, $2)", 2, key, error_r) < 0) {
-		free(new_rights);
-		return -1;
-	}
-	if (rights_r != NULL)
-		*rights_r = new_rights;
-	else
-		free(new_rights);
-	return 0;
-}
 
 int
 admin_share_set(PGconn *conn, const char *owner, const char *path, const char *grantee,
@@ -476,7 +335,7 @@ admin_share_set(PGconn *conn, const char *owner, const char *path, const char *g
 	if (account_find(conn, owner, &a, error_r) < 0)
 		return -1;
 	snprintf(modetext, sizeof(modetext), "%d", (int)mode);
-	if (begin(conn, error_r) < 0)
+	if (admin_begin(conn, error_r) < 0)
 		goto out;
 	if (folder_find(conn, &a, path, fid, error_r) < 0 ||
 	    grantee_find(conn, grantee, gkind, gid, error_r) < 0)
@@ -484,39 +343,34 @@ admin_share_set(PGconn *conn, const char *owner, const char *path, const char *g
 	if (mode == ADMIN_SHARE_REMOVE || mode == ADMIN_SHARE_DELETE) {
 		const char *params[4] = {a.idtext, fid, gkind, gid};
 
-		res = exec(conn,
-		           "SELECT 1 FROM acl a WHERE a.account_id = $1"
-		           " AND coalesce(a.folder_id, 0) = floe_acl_source($1, $2)"
-		           " AND a.grantee_kind = $3 AND coalesce(a.grantee_id, 0) = $4",
-		           4, params, error_r);
+		res = admin_exec(conn,
+		                 "SELECT 1 FROM acl a WHERE a.account_id = $1"
+		                 " AND coalesce(a.folder_id, 0) = floe_acl_source($1, $2)"
+		                 " AND a.grantee_kind = $3 AND coalesce(a.grantee_id, 0) = $4",
+		                 4, params, error_r);
 		if (res == NULL)
 			goto fail;
 		if (PQntuples(res) == 0) {
 			PQclear(res);
-			fail(error_r, "%s has no rights on %s", grantee, target_name(&a, path));
+			admin_fail(error_r, "%s has no rights on %s", grantee,
+			           target_name(&a, path));
 			goto fail;
 		}
 		PQclear(res);
 	}
-	if (strcmp(gkind, "group") == 0 && strcmp(gid, a.idtext) == 0) {
-		if (self_group_set(conn, &a, fid, mode, rights, rights_r, error_r) < 0)
-			goto fail;
-	} else {
-		const char *params[5] = {a.idtext, fid, grantee, modetext, rights};
-
-		res = exec(conn, "SELECT floe_acl_set($1, $2, $3, $4, $5)", 5, params, error_r);
-		if (res == NULL)
-			goto fail;
-		if (rights_r != NULL)
-			*rights_r = xstrdup(PQgetvalue(res, 0, 0));
-		PQclear(res);
-	}
-	if (commit(conn, error_r) < 0)
+	const char *params[5] = {a.idtext, fid, grantee, modetext, rights};
+	res = admin_exec(conn, "SELECT floe_acl_set($1, $2, $3, $4, $5)", 5, params, error_r);
+	if (res == NULL)
+		goto fail;
+	if (rights_r != NULL)
+		*rights_r = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (admin_commit(conn, error_r) < 0)
 		goto fail;
 	ret = 0;
 	goto out;
 fail:
-	rollback(conn);
+	admin_rollback(conn);
 	if (rights_r != NULL)
 		xfree_ptr(rights_r);
 out:
@@ -535,12 +389,12 @@ admin_share_inherit(PGconn *conn, const char *owner, const char *path, bool on,
 	if (account_find(conn, owner, &a, error_r) < 0)
 		return -1;
 	const char *params[3] = {a.idtext, fid, on ? "true" : "false"};
-	if (begin(conn, error_r) < 0)
+	if (admin_begin(conn, error_r) < 0)
 		goto out;
 	if (folder_find(conn, &a, path, fid, error_r) < 0 ||
-	    run(conn, "SELECT floe_acl_inherit($1, $2, $3)", 3, params, error_r) < 0 ||
-	    commit(conn, error_r) < 0) {
-		rollback(conn);
+	    admin_run(conn, "SELECT floe_acl_inherit($1, $2, $3)", 3, params, error_r) < 0 ||
+	    admin_commit(conn, error_r) < 0) {
+		admin_rollback(conn);
 		goto out;
 	}
 	ret = 0;
@@ -559,28 +413,31 @@ admin_public_folder_create(PGconn *conn, const char *group, const char *path, co
 	int ret = -1;
 
 	if (!admin_folder_type_valid(type))
-		return fail(error_r, "unknown folder type %s", type);
+		return admin_fail(error_r, "unknown folder type %s", type);
 	if (admin_folder_path_check(path, true, error_r) < 0)
 		return -1;
 	if (account_find(conn, group, &a, error_r) < 0)
 		return -1;
 	if (strcmp(a.kind, "group") != 0) {
-		fail(error_r, "%s is not a group (public folders belong to groups)", a.address);
+		admin_fail(error_r, "%s is not a group (public folders belong to groups)",
+		           a.address);
 		goto out;
 	}
 	const char *params[3] = {a.idtext, path, type};
-	if (begin(conn, error_r) < 0)
+	if (admin_begin(conn, error_r) < 0)
 		goto out;
-	res = exec(conn, "SELECT floe_folder_create($1, $2, $3, NULL)", 3, params, error_r);
+	res = admin_exec(conn, "SELECT floe_folder_create($1, $2, $3, NULL)", 3, params, error_r);
 	if (res == NULL) {
-		rollback(conn);
+		admin_rollback(conn);
 		goto out;
 	}
 	snprintf(fid, sizeof(fid), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
-	if (self_group_set(conn, &a, fid, ADMIN_SHARE_REPLACE, rights, NULL, error_r) < 0 ||
-	    commit(conn, error_r) < 0) {
-		rollback(conn);
+	const char *set[3] = {a.idtext, fid, rights};
+	if (admin_run(conn, "SELECT floe_acl_set($1, $2, floe_account_address($1), 0, $3)", 3, set,
+	              error_r) < 0 ||
+	    admin_commit(conn, error_r) < 0) {
+		admin_rollback(conn);
 		goto out;
 	}
 	ret = 0;
@@ -645,11 +502,11 @@ admin_share_list(PGconn *conn, const char *owner, const char *path, struct admin
 	list_r->owner = a.address;
 	const char *params[2] = {a.idtext, fid};
 	if (path == NULL) {
-		res = exec(conn, share_account_sql, 1, params, error_r);
+		res = admin_exec(conn, share_account_sql, 1, params, error_r);
 		if (res == NULL)
 			goto fail;
 		for (int r = 0; r < PQntuples(res); r++)
-			share_entry_push(list_r, opt(res, r, 0), PQgetvalue(res, r, 1),
+			share_entry_push(list_r, admin_opt(res, r, 0), PQgetvalue(res, r, 1),
 			                 PQgetvalue(res, r, 2), PQgetvalue(res, r, 3));
 		PQclear(res);
 		return 0;
@@ -657,19 +514,19 @@ admin_share_list(PGconn *conn, const char *owner, const char *path, struct admin
 	list_r->path = xstrdup(path);
 	if (folder_find(conn, &a, path, fid, error_r) < 0)
 		goto fail;
-	res = exec(conn, share_folder_sql, 2, params, error_r);
+	res = admin_exec(conn, share_folder_sql, 2, params, error_r);
 	if (res == NULL)
 		goto fail;
 	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "0") != 0) {
 		PQclear(res);
-		fail(error_r, "no folder %s in %s", path, a.address);
+		admin_fail(error_r, "no folder %s in %s", path, a.address);
 		goto fail;
 	}
-	list_r->source = opt(res, 0, 4);
+	list_r->source = admin_opt(res, 0, 4);
 	list_r->inherited = strcmp(PQgetvalue(res, 0, 1), fid) != 0;
-	list_r->acl_inherit = flag(res, 0, 5);
+	list_r->acl_inherit = admin_bool(res, 0, 5);
 	for (int r = 1; r < PQntuples(res); r++)
-		share_entry_push(list_r, opt(res, 0, 4), PQgetvalue(res, r, 1),
+		share_entry_push(list_r, admin_opt(res, 0, 4), PQgetvalue(res, r, 1),
 		                 PQgetvalue(res, r, 2), PQgetvalue(res, r, 3));
 	PQclear(res);
 	return 0;
@@ -691,5 +548,103 @@ admin_share_list_free(struct admin_share_list *list)
 	xfree_ptr(&list->owner);
 	xfree_ptr(&list->path);
 	xfree_ptr(&list->source);
+	list->count = 0;
+}
+
+/* --- Subscriptions --- */
+
+int
+admin_share_subscribe(PGconn *conn, const char *grantee, const char *owner, const char *path,
+                      bool subscribe, const char **error_r)
+{
+	struct account g, o;
+	PGresult *res;
+	int ret = -1;
+
+	if (path != NULL && admin_folder_path_check(path, false, error_r) < 0)
+		return -1;
+	if (account_find(conn, grantee, &g, error_r) < 0)
+		return -1;
+	if (account_find(conn, owner, &o, error_r) < 0) {
+		free(g.address);
+		return -1;
+	}
+	if (g.id == o.id) {
+		admin_fail(error_r, "%s is the owner: its own folders need no share subscription",
+		           g.address);
+		goto out;
+	}
+	const char *params[4] = {g.idtext, o.address, path, subscribe ? "true" : "false"};
+	res = admin_exec(conn, "SELECT floe_share_subscribe($1, $2, $3, $4)", 4, params, error_r);
+	if (res == NULL)
+		goto out;
+	if (strcmp(PQgetvalue(res, 0, 0), "ok") != 0)
+		admin_fail(error_r, "no folder %s in %s visible to %s", path != NULL ? path : "",
+		           o.address, g.address);
+	else
+		ret = 0;
+	PQclear(res);
+out:
+	free(g.address);
+	free(o.address);
+	return ret;
+}
+
+/* $1 grantee, $2 owner or NULL. */
+static const char subscriptions_sql[] =
+    "SELECT * FROM (SELECT floe_account_address(s.owner_id) AS o,"
+    " CASE WHEN s.folder_id IS NULL THEN NULL ELSE floe_folder_path(s.owner_id, s.folder_id) END"
+    " AS p, s.subscribed,"
+    " floe_acl_rights(s.account_id, s.owner_id, coalesce(s.folder_id, 0))"
+    " FROM share_subscriptions s"
+    " WHERE s.account_id = $1 AND ($2::bigint IS NULL OR s.owner_id = $2)) x"
+    " ORDER BY x.o COLLATE \"C\", x.p IS NOT NULL, x.p COLLATE \"C\"";
+
+int
+admin_share_subscriptions(PGconn *conn, const char *grantee, const char *owner,
+                          struct admin_share_subscription_list *list_r, const char **error_r)
+{
+	struct account g, o = {0};
+	PGresult *res;
+
+	memset(list_r, 0, sizeof(*list_r));
+	if (account_find(conn, grantee, &g, error_r) < 0)
+		return -1;
+	if (owner != NULL && account_find(conn, owner, &o, error_r) < 0) {
+		free(g.address);
+		return -1;
+	}
+	list_r->grantee = g.address;
+	const char *params[2] = {g.idtext, owner != NULL ? o.idtext : NULL};
+	res = admin_exec(conn, subscriptions_sql, 2, params, error_r);
+	free(o.address);
+	if (res == NULL) {
+		admin_share_subscription_list_free(list_r);
+		return -1;
+	}
+	list_r->count = (size_t)PQntuples(res);
+	list_r->items = xcalloc(list_r->count + 1, sizeof(*list_r->items));
+	for (size_t i = 0; i < list_r->count; i++) {
+		struct admin_share_subscription *s = &list_r->items[i];
+
+		s->owner = xstrdup(PQgetvalue(res, (int)i, 0));
+		s->folder = admin_opt(res, (int)i, 1);
+		s->subscribed = admin_bool(res, (int)i, 2);
+		s->rights = xstrdup(PQgetvalue(res, (int)i, 3));
+	}
+	PQclear(res);
+	return 0;
+}
+
+void
+admin_share_subscription_list_free(struct admin_share_subscription_list *list)
+{
+	for (size_t i = 0; i < list->count; i++) {
+		xfree_ptr(&list->items[i].owner);
+		xfree_ptr(&list->items[i].folder);
+		xfree_ptr(&list->items[i].rights);
+	}
+	xfree_ptr(&list->items);
+	xfree_ptr(&list->grantee);
 	list->count = 0;
 }

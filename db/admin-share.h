@@ -2,8 +2,9 @@
  * for a worker): listing, creating and removing an account's folders,
  * access control entries on folders and whole accounts (grant, revoke,
  * list with inheritance, inheritance on/off), and public folders of group
- * accounts. Every write calls the store's own SQL functions
- * (db/migrations/0002_mail.sql, 0004_acl_metadata.sql) in one transaction,
+ * accounts, and subscriptions to shared folders. Every write calls the
+ * store's own SQL functions (db/migrations/0002_mail.sql,
+ * 0004_acl_metadata.sql, 0011_sharing.sql) in one transaction,
  * so the semantics are those of IMAP CREATE/DELETE/SETACL/DELETEACL and a
  * running floed gets the same change notices.
  *
@@ -75,10 +76,9 @@ int admin_folder_remove(PGconn *conn, const char *address, const char *path, boo
                         const char **error_r);
 
 /* Public folders: path of type in the group account group, and an entry
- * granting the group itself (so every member) rights (letters). The
- * store's floe_acl_set refuses the owner as grantee, so this entry is
- * written with floe_acl_detach and floe_acl_notify around the same
- * INSERT floe_acl_set does. */
+ * granting the group itself (so every member) rights (letters), written by
+ * floe_acl_set like any grant. Members see public folders without
+ * subscribing, and get no notification mail for them. */
 int admin_public_folder_create(PGconn *conn, const char *group, const char *path, const char *type,
                                const char *rights, const char **error_r);
 
@@ -92,7 +92,9 @@ enum admin_share_mode {
 /* Changes the entry of grantee ("anyone", or the address of a user, group
  * or resource) on path of owner (NULL: the whole account), exactly as IMAP
  * SETACL/DELETEACL (floe_acl_set: a folder that inherits first gets a
- * copy of its inherited entries; an entry left without rights goes).
+ * copy of its inherited entries; an entry left without rights goes; users
+ * who gain a right or lose their last one get a share notice, mailed by
+ * the running floed: modules/share-notice.h).
  * rights are letters of "lrswipkxtea". REMOVE and DELETE fail with "g has
  * no rights on ..." when no entry of grantee is in force there, and change
  * nothing. On success *rights_r (when not NULL) is the entry's new rights
@@ -134,5 +136,32 @@ struct admin_share_list {
 int admin_share_list(PGconn *conn, const char *owner, const char *path,
                      struct admin_share_list *list_r, const char **error_r);
 void admin_share_list_free(struct admin_share_list *list);
+
+/* Subscriptions of grantee to folders of other accounts (as IMAP SUBSCRIBE
+ * "~owner/path" by the grantee, db/store-share.h): path of owner (NULL:
+ * the whole account). Subscribing fails with "no folder P in O visible to
+ * G" when the folder does not exist or grantee has neither l nor r on it,
+ * and for one's own account; unsubscribing what is not subscribed
+ * succeeds. */
+int admin_share_subscribe(PGconn *conn, const char *grantee, const char *owner, const char *path,
+                          bool subscribe, const char **error_r);
+
+struct admin_share_subscription {
+	char *owner;     /* canonical address */
+	char *folder;    /* path now; NULL: the whole account */
+	bool subscribed; /* false: hidden inside a covering subscription */
+	char *rights;    /* the grantee's rights there now (letters, "" none) */
+};
+
+struct admin_share_subscription_list {
+	char *grantee;                          /* canonical address */
+	struct admin_share_subscription *items; /* by owner, account first, then path */
+	size_t count;
+};
+
+/* The subscriptions of grantee, all or those to owner's folders. */
+int admin_share_subscriptions(PGconn *conn, const char *grantee, const char *owner,
+                              struct admin_share_subscription_list *list_r, const char **error_r);
+void admin_share_subscription_list_free(struct admin_share_subscription_list *list);
 
 #endif

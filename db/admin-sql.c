@@ -22,7 +22,7 @@ admin_fail(const char **error_r, const char *fmt, ...)
 	vsnprintf(admin_error_buf, sizeof(admin_error_buf), fmt, ap);
 	va_end(ap);
 	for (char *p = admin_error_buf; *p != '\0'; p++) {
-		if (*p == '\n' || *p == '\r' || *p == '\t')
+		if ((unsigned char)*p < 0x20)
 			*p = ' ';
 	}
 	*error_r = admin_error_buf;
@@ -98,6 +98,10 @@ admin_db_error(PGconn *conn, const PGresult *res, const char **error_r)
 			return admin_fail(error_r, "alias already exists");
 		return admin_fail(error_r, "%s", primary);
 	}
+	/* Floe's own SQL functions raise SQLSTATE FLnnn with a message meant
+	 * for the user ("no such folder", "over quota"...). */
+	if (state != NULL && strncmp(state, "FL", 2) == 0)
+		return admin_fail(error_r, "%s", primary);
 	if (state != NULL && strcmp(state, "23503") == 0)
 		return admin_fail(error_r, "changed concurrently, try again (%s)", primary);
 	admin_fail(error_r, "database error: %s", primary);
@@ -108,10 +112,10 @@ admin_db_error(PGconn *conn, const PGresult *res, const char **error_r)
 /* Runs one statement. Returns the result (the caller clears it), or NULL
  * with *error_r set. */
 PGresult *
-admin_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
-           const char **error_r)
+admin_exec_format(PGconn *conn, const char *sql, int nparams, const char *const *params, int format,
+                  const char **error_r)
 {
-	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, format);
 	ExecStatusType status = PQresultStatus(res);
 
 	if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
@@ -119,6 +123,13 @@ admin_exec(PGconn *conn, const char *sql, int nparams, const char *const *params
 	admin_db_error(conn, res, error_r);
 	PQclear(res);
 	return NULL;
+}
+
+PGresult *
+admin_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
+           const char **error_r)
+{
+	return admin_exec_format(conn, sql, nparams, params, 0, error_r);
 }
 
 int
@@ -152,6 +163,12 @@ admin_rollback(PGconn *conn)
 {
 	PQclear(PQexec(conn, "ROLLBACK"));
 	return -1;
+}
+
+char *
+admin_opt(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : xstrdup(PQgetvalue(res, row, col));
 }
 
 char *

@@ -29,6 +29,9 @@ int admin_db_error(PGconn *conn, const PGresult *res, const char **error_r);
  * with *error_r set. */
 PGresult *admin_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
                      const char **error_r);
+/* The same with results in text (format 0) or binary (1) form. */
+PGresult *admin_exec_format(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                            int format, const char **error_r);
 /* The same for a statement whose rows do not matter: 0 or -1. */
 int admin_run(PGconn *conn, const char *sql, int nparams, const char *const *params,
               const char **error_r);
@@ -37,7 +40,9 @@ int admin_commit(PGconn *conn, const char **error_r);
 /* Leaves the transaction after a failure; the error already reported
  * stays the one the caller sees. Returns -1. */
 int admin_rollback(PGconn *conn);
-/* Result values: a copy of the text, an integer, a boolean. */
+/* Result values: a copy of the text (admin_opt: NULL for SQL NULL), an
+ * integer, a boolean. */
+char *admin_opt(const PGresult *res, int row, int col);
 char *admin_value(const PGresult *res, int row, int col);
 int64_t admin_int(const PGresult *res, int row, int col);
 bool admin_bool(const PGresult *res, int row, int col);

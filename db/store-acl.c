@@ -1,7 +1,8 @@
 /* Shared folders in the store: effective rights, folders resolved by owner
  * and path with the user's rights, ACL entries read and changed, and the
  * folders other accounts share with a user. The SQL functions are in
- * db/migrations/0004_acl_metadata.sql; each call here is one statement. */
+ * db/migrations/0004_acl_metadata.sql and 0011_sharing.sql; each call
+ * here is one statement. */
 #include "store-acl.h"
 
 #include <stdlib.h>
@@ -315,7 +316,8 @@ shared_fail(struct store_op *op, enum store_err code, const char *error)
 	((struct shared_op *)op)->cb(NULL, error, op->ctx);
 }
 
-/* Columns: rights, owner address, the owner's path, the folder's columns. */
+/* Columns: rights, owner address, the owner's path, subscribed (through
+ * share subscriptions, db/store-share.h), the folder's columns. */
 static void
 shared_done(struct store_op *op, const struct db_result *res)
 {
@@ -330,7 +332,8 @@ shared_done(struct store_op *op, const struct db_result *res)
 		f->rights = store_op_strdup(op, db_result_value(res, r, 0));
 		f->owner = store_op_strdup(op, db_result_value(res, r, 1));
 		f->path = store_op_strdup(op, db_result_value(res, r, 2));
-		store_folder_parse(op, res, r, 3, &f->folder);
+		store_folder_parse(op, res, r, 4, &f->folder);
+		f->folder.subscribed = store_bool(db_result_value(res, r, 3));
 		f->owner_id = f->folder.owner_id;
 	}
 	store_op_deliver_begin(op);
@@ -338,14 +341,15 @@ shared_done(struct store_op *op, const struct db_result *res)
 	store_op_finish(op);
 }
 
-static const char shared_sql[] = "SELECT s.r_rights, o.addr, s.r_path, " STORE_FOLDER_COLUMNS(
-    "nm.name") " FROM floe_acl_shared($1) s"
-               " JOIN accounts oa ON oa.id = s.r_owner AND oa.enabled"
-               " JOIN folders f ON f.account_id = s.r_owner AND f.id = s.r_folder"
-               " CROSS JOIN LATERAL (SELECT floe_account_address(s.r_owner)) AS o(addr)"
-               " CROSS JOIN LATERAL (SELECT '~' || o.addr || '/' || s.r_path) AS nm(name)"
-               " WHERE position('l' IN s.r_rights) > 0"
-               " ORDER BY o.addr COLLATE \"C\", s.r_path COLLATE \"C\"";
+static const char shared_sql[] =
+    "SELECT s.r_rights, o.addr, s.r_path, s.r_subscribed::text, " STORE_FOLDER_COLUMNS(
+        "nm.name") " FROM floe_share_list($1) s"
+                   " JOIN accounts oa ON oa.id = s.r_owner AND oa.enabled"
+                   " JOIN folders f ON f.account_id = s.r_owner AND f.id = s.r_folder"
+                   " CROSS JOIN LATERAL (SELECT floe_account_address(s.r_owner)) AS o(addr)"
+                   " CROSS JOIN LATERAL (SELECT '~' || o.addr || '/' || s.r_path) AS nm(name)"
+                   " WHERE position('l' IN s.r_rights) > 0"
+                   " ORDER BY o.addr COLLATE \"C\", s.r_path COLLATE \"C\"";
 
 struct store_op *
 store_acl_shared(struct store *store, uint64_t user_id, store_acl_shared_cb *cb, void *ctx)

@@ -54,8 +54,8 @@ struct store_acl_target {
 	const char *owner; /* the owner's address (canonical) */
 	/* The folder at path, NULL when there is none; its path is the name
 	 * user_id uses: "~owner@domain/path" (or the path itself when owner
-	 * was NULL), and subscribed tells whether user_id subscribed that
-	 * name. */
+	 * was NULL). subscribed is meaningful for one's own folders only
+	 * (shared folders are subscribed by id: store_acl_shared). */
 	const struct store_folder *folder;
 	const char *path;   /* path in the owner's account */
 	const char *rights; /* user_id's rights on it, "" when none */
@@ -124,7 +124,12 @@ enum store_acl_mode {
  * expanded; others are ignored). An entry left without rights is deleted.
  * The callback gets the entry's new rights ("" when it is gone). Fails
  * with STORE_ERR_NOT_FOUND when the folder does not exist and
- * STORE_ERR_INVALID when the grantee is unknown or is the owner. */
+ * STORE_ERR_INVALID when the grantee is unknown or is the owner (a group
+ * account may be the grantee of its own folders: public folders, its
+ * members get the rights). In the same transaction, every user who gains
+ * a right (the grantee, or each member of a group grantee; not through
+ * "anyone", not the members of a group's own folders) or loses its last
+ * one gets a share notice queued (db/store-share.h). */
 typedef void store_acl_set_cb(const char *rights, enum store_err code, const char *error,
                               void *ctx);
 struct store_op *store_acl_set(struct store *store, uint64_t owner_id, uint64_t folder_id,
@@ -140,8 +145,11 @@ struct store_acl_shared {
 	uint64_t owner_id;
 	const char *owner; /* the owner's address */
 	/* The folder, its path being the name user_id uses
-	 * ("~owner@domain/path") and subscribed whether user_id subscribed
-	 * it. has_children counts every child, visible or not. */
+	 * ("~owner@domain/path") and subscribed whether user_id's share
+	 * subscriptions list it (db/store-share.h: the folder, one above it
+	 * or the whole account subscribed, or a public folder of a group
+	 * user_id is a member of, unless unsubscribed). has_children counts
+	 * every child, visible or not. */
 	struct store_folder folder;
 	const char *path;   /* path in the owner's account */
 	const char *rights; /* user_id's rights; always include "l" */
@@ -152,8 +160,9 @@ struct store_acl_shared_list {
 	size_t count;
 };
 
-/* The folders of other accounts on which user_id has the l right (what
- * LIST shows under "~owner@domain/"). */
+/* The folders of other accounts on which user_id has the l right: LIST
+ * shows the subscribed ones under "~owner@domain/"; access by name does
+ * not depend on subscriptions. */
 typedef void store_acl_shared_cb(const struct store_acl_shared_list *list, const char *error,
                                  void *ctx);
 struct store_op *store_acl_shared(struct store *store, uint64_t user_id, store_acl_shared_cb *cb,

@@ -1,6 +1,7 @@
 /* Groupware items in the store: append and replace with the index in one
  * statement (floe_groupware_append / floe_groupware_replace of
- * 0010_groupware.sql, built on floe_append), and the index queries. */
+ * 0010_groupware.sql, built on floe_append; file columns in
+ * 0014_groupware_files.sql), and the index queries. */
 #include "store-groupware.h"
 
 #include <inttypes.h>
@@ -10,6 +11,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "base64.h"
 #include "store-private.h"
 #include "xmalloc.h"
 
@@ -91,6 +93,12 @@ index_json(const struct store_gw_index *x)
 		json_object_set_new(obj, "bday_month", json_integer(x->bday_month));
 		json_object_set_new(obj, "bday_day", json_integer(x->bday_day));
 	}
+	if (x->kind != NULL && strcmp(x->kind, "file") == 0) {
+		store_json_set_text(obj, "filename", x->filename);
+		store_json_set_text(obj, "media_type", x->media_type);
+		store_json_set_text(obj, "sha256", x->sha256);
+		json_object_set_new(obj, "size", json_integer((json_int_t)x->file_size));
+	}
 	return obj;
 }
 
@@ -109,6 +117,12 @@ item_json(const struct store_append_item *item, const struct store_gw_index *ind
 	}
 	if (index->kind == NULL || index->uid == NULL || index->uid[0] == '\0') {
 		*error_r = "the index needs the object's kind and UID";
+		return NULL;
+	}
+	if (strcmp(index->kind, "file") == 0 &&
+	    (index->filename == NULL || index->filename[0] == '\0' || index->media_type == NULL ||
+	     index->sha256 == NULL || strlen(index->sha256) != 64)) {
+		*error_r = "the index of a file needs its name, media type and SHA-256";
 		return NULL;
 	}
 	if (item->nflags > 0 && item->flags == NULL) {
@@ -133,56 +147,77 @@ item_json(const struct store_append_item *item, const struct store_gw_index *ind
 	return obj;
 }
 
+int
+store_groupware_append_params(const struct store_append_item *items,
+                              const struct store_gw_index *const *indexes, size_t count,
+                              char **datas_r, char **items_r, char **index_r, const char **error_r)
+{
+	json_t *arr, *idx, *obj;
+	size_t total = 3;
+	char *out;
+
+	*datas_r = *items_r = *index_r = NULL;
+	if (count == 0 || items == NULL || indexes == NULL) {
+		*error_r = "nothing to append";
+		return -1;
+	}
+	arr = json_array();
+	idx = json_array();
+	for (size_t i = 0; i < count; i++) {
+		if ((obj = item_json(&items[i], indexes[i], error_r)) == NULL) {
+			json_decref(arr);
+			json_decref(idx);
+			return -1;
+		}
+		json_array_append_new(arr, obj);
+		json_array_append_new(idx, index_json(indexes[i]));
+		total += BASE64_ENCODED_LEN(items[i].size) + 3;
+	}
+	/* text[] literal of base64 elements, {"...","..."}, encoded in place:
+	 * beside the items themselves only this one copy is made. */
+	*datas_r = out = xmalloc(total);
+	*out++ = '{';
+	for (size_t i = 0; i < count; i++) {
+		if (i > 0)
+			*out++ = ',';
+		*out++ = '"';
+		out = base64_encode_into(out, items[i].data != NULL ? items[i].data : "",
+		                         items[i].size);
+		*out++ = '"';
+	}
+	*out++ = '}';
+	*out = '\0';
+	*items_r = json_dumps(arr, JSON_COMPACT);
+	*index_r = json_dumps(idx, JSON_COMPACT);
+	json_decref(arr);
+	json_decref(idx);
+	if (*items_r == NULL || *index_r == NULL) {
+		free(*datas_r);
+		free(*items_r);
+		free(*index_r);
+		*datas_r = *items_r = *index_r = NULL;
+		*error_r = "cannot encode the items";
+		return -1;
+	}
+	return 0;
+}
+
 /* Adds $n: text[] of the items in base64, $n+1: the item JSON array, $n+2:
  * the index JSON array. Returns -1 with *error_r for bad input. */
 static int
 item_params(struct store_params *p, const struct store_append_item *items,
             const struct store_gw_index *const *indexes, size_t count, const char **error_r)
 {
-	json_t *arr = json_array(), *idx = json_array(), *obj;
-	struct store_str datas = {0};
-	char *json;
+	char *datas, *json, *index;
 
-	if (count == 0 || items == NULL || indexes == NULL) {
-		json_decref(arr);
-		json_decref(idx);
-		*error_r = "nothing to append";
+	if (store_groupware_append_params(items, indexes, count, &datas, &json, &index, error_r) <
+	    0)
 		return -1;
-	}
-	store_str_add(&datas, "{");
-	for (size_t i = 0; i < count; i++) {
-		const struct store_append_item *item = &items[i];
-		size_t b64len;
-		char *b64;
-
-		if ((obj = item_json(item, indexes[i], error_r)) == NULL) {
-			json_decref(arr);
-			json_decref(idx);
-			store_str_free(&datas);
-			return -1;
-		}
-		json_array_append_new(arr, obj);
-		json_array_append_new(idx, index_json(indexes[i]));
-		/* text[] literal of base64 elements: {"...","..."} */
-		b64len = sodium_base64_encoded_len(item->size, sodium_base64_VARIANT_ORIGINAL);
-		b64 = xmalloc(b64len);
-		sodium_bin2base64(b64, b64len, item->data != NULL ? item->data : (const void *)"",
-		                  item->size, sodium_base64_VARIANT_ORIGINAL);
-		store_str_add(&datas, i > 0 ? ",\"" : "\"");
-		store_str_add(&datas, b64);
-		store_str_add(&datas, "\"");
-		free(b64);
-	}
-	store_str_add(&datas, "}");
-	store_param_take(p, datas.s);
-	json = json_dumps(arr, JSON_COMPACT);
-	json_decref(arr);
+	store_param_take(p, datas);
 	store_param(p, json);
 	free(json);
-	json = json_dumps(idx, JSON_COMPACT);
-	json_decref(idx);
-	store_param(p, json);
-	free(json);
+	store_param(p, index);
+	free(index);
 	return 0;
 }
 
@@ -427,5 +462,77 @@ store_groupware_find_uid(struct store *store, uint64_t account_id, uint64_t fold
 	               " WHERE i.account_id = $1 AND i.folder_id = $2 AND g.uid = $3"
 	               " ORDER BY i.uid",
 	               &p, list_done);
+	return &l->op;
+}
+
+/* --- Files --- */
+
+struct file_list_op {
+	struct store_op op;
+	store_gw_file_list_cb *cb;
+};
+
+static void
+file_list_fail(struct store_op *op, enum store_err code, const char *error)
+{
+	((struct file_list_op *)op)->cb(NULL, code, error, op->ctx);
+}
+
+static void
+file_list_done(struct store_op *op, const struct db_result *res)
+{
+	struct file_list_op *l = (struct file_list_op *)op;
+	int rows = db_result_rows(res);
+	struct store_gw_file *v = store_op_calloc(op, (size_t)rows + 1, sizeof(*v));
+	struct store_gw_file_list list = {.files = v, .count = (size_t)rows};
+
+	for (int r = 0; r < rows; r++) {
+		struct store_gw_file *f = &v[r];
+
+		f->uid = (uint32_t)store_u64(db_result_value(res, r, 0));
+		f->modseq = store_u64(db_result_value(res, r, 1));
+		f->blob_hash = store_op_strdup(op, db_result_value(res, r, 2));
+		f->object_uid = store_op_strdup(op, db_result_value(res, r, 3));
+		f->filename = store_op_strdup(op, db_result_value(res, r, 4));
+		f->size = store_u64(db_result_value(res, r, 5));
+		f->media_type = store_op_strdup(op, db_result_value(res, r, 6));
+		f->sha256 = store_op_strdup(op, db_result_value(res, r, 7));
+		f->internal_date = (time_t)strtoll(db_result_value(res, r, 8), NULL, 10);
+		f->item_size = store_u64(db_result_value(res, r, 9));
+	}
+	store_op_deliver_begin(op);
+	l->cb(&list, STORE_OK, NULL, op->ctx);
+	store_op_finish(op);
+}
+
+struct store_op *
+store_groupware_files(struct store *store, uint64_t account_id, uint64_t folder_id,
+                      const char *filename, store_gw_file_list_cb *cb, void *ctx)
+{
+	struct file_list_op *l =
+	    (struct file_list_op *)store_op_new(store, sizeof(*l), file_list_fail, ctx);
+	struct store_params p = {0};
+
+	l->cb = cb;
+	if (filename != NULL && (filename[0] == '\0' || strlen(filename) > 1024))
+		return store_op_fail_later(&l->op, STORE_ERR_INVALID, "invalid file name");
+	store_param_u64(&p, account_id);
+	store_param_u64(&p, folder_id);
+	if (filename != NULL)
+		store_param_take(&p, store_utf8_clean(filename));
+	else
+		store_param(&p, NULL);
+	store_op_query(
+	    &l->op,
+	    "SELECT i.uid::text, i.modseq::text, encode(i.blob_hash, 'hex'), g.uid,"
+	    " f.filename, f.size::text, f.media_type, encode(f.sha256, 'hex'),"
+	    " extract(epoch FROM i.internal_date)::bigint::text, i.size::text"
+	    " FROM items i"
+	    " JOIN groupware_index g ON g.account_id = i.account_id AND g.hash = i.blob_hash"
+	    " JOIN groupware_files f ON f.account_id = i.account_id AND f.hash = i.blob_hash"
+	    " WHERE i.account_id = $1 AND i.folder_id = $2"
+	    " AND ($3::text IS NULL OR f.filename = $3)"
+	    " ORDER BY f.filename COLLATE \"C\", i.uid",
+	    &p, file_list_done);
 	return &l->op;
 }

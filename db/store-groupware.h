@@ -1,5 +1,5 @@
 /* The groupware store: items of typed folders (events, tasks, notes,
- * journal entries, contacts, distribution lists) written together with
+ * journal entries, contacts, distribution lists, files) written together with
  * their index in one transaction, and the queries the index answers:
  * items of a folder overlapping a time range, contacts by name or address
  * prefix, items by object UID. The item itself is an ordinary item (a
@@ -29,7 +29,7 @@ struct store_gw_attendee {
 /* What is indexed of one object (modules/groupware-item.c fills it).
  * Strings may be NULL; times are UTC instants. */
 struct store_gw_index {
-	const char *kind;  /* event, task, note, journal, contact, distlist */
+	const char *kind;  /* event, task, note, journal, contact, distlist, file */
 	const char *uid;   /* required */
 	const char *title; /* SUMMARY or FN */
 	const char *location, *status, *klass, *rrule, *organizer;
@@ -55,6 +55,10 @@ struct store_gw_index {
 	const char *const *members;
 	size_t nmembers;
 	int bday_year, bday_month, bday_day; /* month 0: no birthday; year 0: unknown */
+	/* files (kind file): the file name (also title), its media type, its
+	 * decoded size and SHA-256 (lower-case hex); all required */
+	const char *filename, *media_type, *sha256;
+	uint64_t file_size;
 };
 
 /* Appends one item to a groupware folder with its index, in one
@@ -142,5 +146,44 @@ struct store_op *store_groupware_contacts(struct store *store, uint64_t account_
 struct store_op *store_groupware_find_uid(struct store *store, uint64_t account_id,
                                           uint64_t folder_id, const char *object_uid,
                                           store_gw_list_cb *cb, void *ctx);
+
+/* For floectl (db/admin-file.c), which calls floe_groupware_append over
+ * its own connection: the three text parameters after the account and
+ * folder ids (the items in base64 as a text[] literal, the item JSON
+ * array, the index JSON array). Returns 0 with the three strings (the
+ * caller frees them), or -1 with *error_r for bad input. */
+int store_groupware_append_params(const struct store_append_item *items,
+                                  const struct store_gw_index *const *indexes, size_t count,
+                                  char **datas_r, char **items_r, char **index_r,
+                                  const char **error_r);
+
+/* One file of a file folder, as WebDAV lists it without parsing. */
+struct store_gw_file {
+	uint32_t uid; /* the item's IMAP UID */
+	uint64_t modseq;
+	const char *blob_hash;  /* hex, for store_blob_read (the whole MIME item) */
+	const char *object_uid; /* the item's UID (Subject) */
+	const char *filename;
+	uint64_t size; /* of the decoded file */
+	const char *media_type;
+	const char *sha256;   /* of the decoded file, lower-case hex */
+	time_t internal_date; /* when it was stored */
+	uint64_t item_size;   /* of the MIME item */
+};
+
+struct store_gw_file_list {
+	const struct store_gw_file *files;
+	size_t count;
+};
+
+typedef void store_gw_file_list_cb(const struct store_gw_file_list *list, enum store_err code,
+                                   const char *error, void *ctx);
+
+/* The files of folder_id, or with filename only those of that name
+ * (exact, case-sensitive; several while a client replaces a file by
+ * APPEND then EXPUNGE, or when two items carry the same name), sorted by
+ * name (bytewise), then uid. Items flagged \Deleted are listed too. */
+struct store_op *store_groupware_files(struct store *store, uint64_t account_id, uint64_t folder_id,
+                                       const char *filename, store_gw_file_list_cb *cb, void *ctx);
 
 #endif

@@ -1,9 +1,12 @@
 /* APPEND into a typed folder: each message must be a groupware item of the
- * folder's type in the Kolab form (modules/groupware-item.h). Items are
- * validated before anything is written, then stored together with their
- * index in one transaction, so an APPEND or MULTIAPPEND of groupware items
- * is stored completely or not at all. FETCH later returns the bytes as
- * appended: the item is an ordinary message of the folder. */
+ * folder's type in the Kolab form (modules/groupware-item.h), files in
+ * file folders included. Items are validated before anything is written,
+ * then stored together with their index in one transaction, so an APPEND
+ * or MULTIAPPEND of groupware items is stored completely or not at all.
+ * FETCH later returns the bytes as appended: the item is an ordinary
+ * message of the folder. Beside the literals (which cmd-append.c bounds
+ * by [imap] max_literal_size) a file costs no copy of itself here: it is
+ * parsed in place and decoded in pieces to measure and hash it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,12 +93,6 @@ imap_gw_append_start(struct imap_gw_append **gw_r, struct imap_cmd *cmd,
 	gw->parsed = xcalloc(count, sizeof(*gw->parsed));
 	gw->store_items = xcalloc(count, sizeof(*gw->store_items));
 	gw->indexes = xcalloc(count, sizeof(*gw->indexes));
-	if (strcmp(type, "file") == 0) {
-		/* Files travel over WebDAV; an IMAP form of them is not defined. */
-		imap_cmd_no(cmd, "[CANNOT] Files cannot be added over IMAP (not implemented)");
-		imap_cmd_finish(cmd);
-		return;
-	}
 	for (size_t i = 0; i < count; i++) {
 		const char *error;
 

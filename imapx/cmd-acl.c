@@ -4,7 +4,9 @@
  * addresses of users or groups, or "anyone"; negative rights ("-bob") are
  * not supported. Rights in answers include the obsolete c and d when a
  * member right is granted (RFC 4314 2.1.1). The owner is listed first by
- * GETACL, with every right. */
+ * GETACL, with every right. A group account may be given rights on its
+ * own folders (public folders: its members get them). SETACL and
+ * DELETEACL queue the share notification mail in their transaction. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -167,10 +169,11 @@ acl_mailbox_cb(const struct imap_mailbox *mb, enum store_err code, const char *e
 	switch (ctx->kind) {
 	case ACL_CMD_SET:
 	case ACL_CMD_DELETE:
-		if (strcasecmp(ctx->identifier, ctx->owner) == 0) {
-			imap_cmd_no(cmd, "[CANNOT] The owner always has every right");
-			break;
-		}
+		/* The store refuses the owner as grantee ("[CANNOT] the owner
+		 * always has every right", also under an alias), except a
+		 * group account on its own (public) folders. The grantees who
+		 * gain rights or lose the last ones get a notification mail
+		 * (modules/share-notice.h). */
 		acl_rights_format(ctx->rights, false, letters);
 		ctx->op = store_acl_set(store, mb->owner_id, mb->folder->id, ctx->identifier,
 		                        ctx->kind == ACL_CMD_DELETE      ? STORE_ACL_DELETE

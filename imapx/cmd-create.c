@@ -64,13 +64,14 @@ create_mailbox_cb(const struct imap_mailbox *mb, enum store_err code, const char
 		imap_cmd_finish(cmd);
 		return;
 	}
-	if (mb->owner_id == 0 || *mb->path == '\0') {
-		imap_cmd_no(cmd, mb->owner_id == 0 ? "[NONEXISTENT] No such account"
-		                                   : "[CANNOT] Invalid mailbox name");
+	if (*mb->path == '\0') {
+		imap_cmd_no(cmd, "[CANNOT] Invalid mailbox name");
 		imap_cmd_finish(cmd);
 		return;
 	}
-	if (!acl_has(mb->parent_rights, ACL_CREATE)) {
+	/* An account that does not exist answers like one whose folders the
+	 * user may not see (RFC 4314 6: no existence information). */
+	if (mb->owner_id == 0 || !acl_has(mb->parent_rights, ACL_CREATE)) {
 		if (acl_visible(mb->parent_rights))
 			imap_cmd_no(cmd, "[NOPERM] You may not create mailboxes there");
 		else

@@ -6,8 +6,11 @@
  * 6.3.9). Names are matched in UTF-8 against the store's folder list and,
  * when a pattern can reach the other users' namespace, against the
  * folders other accounts share with the user: "~owner@domain/path" for
- * each folder with the l right (RFC 4314 4), with "~owner@domain" and
- * any parent the user may not see as \Noselect \HasChildren. */
+ * each folder with the l right (RFC 4314 4) that the user subscribed (the
+ * folder, one above it or the whole account: imapx/cmd-subscribe.c; a
+ * group's public folders for its members without subscribing), with
+ * "~owner@domain" and any parent not listed itself as \Noselect
+ * \HasChildren. Access by name does not depend on subscriptions. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -303,8 +306,9 @@ list_other_below(const struct list_other *v, size_t count, const char *name, boo
 	return found;
 }
 
-/* Every shared folder and every parent of one, sorted, each once. The
- * names of parents are allocated into *names_r (freed by the caller). */
+/* Every subscribed shared folder and every parent of one, sorted, each
+ * once. The names of parents are allocated into *names_r (freed by the
+ * caller). */
 static struct list_other *
 list_other_build(const struct store_acl_shared_list *shared, size_t *count_r, char ***names_r,
                  size_t *nnames_r)
@@ -315,6 +319,10 @@ list_other_build(const struct store_acl_shared_list *shared, size_t *count_r, ch
 
 	for (size_t i = 0; i < shared->count; i++) {
 		const char *name = shared->folders[i].folder.path;
+
+		/* Only what the user subscribed is listed. */
+		if (!shared->folders[i].folder.subscribed)
+			continue;
 
 		/* The folder, then each parent: "~o", "~o/a", "~o/a/b", ... */
 		for (const char *p = strchr(name, '/');; p = strchr(p + 1, '/')) {
@@ -643,7 +651,9 @@ list_start(struct imap_cmd *cmd, bool lsub)
 		return IMAP_CMD_DONE;
 	}
 	if (imap_list_metadata_needs_load(ctx->md)) {
-		ctx->op = imap_list_metadata_load(ctx->md, c, ctx->other, list_metadata_cb, cmd);
+		/* ctx->md owns the loading (it may take several queries) and
+		 * abandons it when freed. */
+		(void)imap_list_metadata_load(ctx->md, c, ctx->other, list_metadata_cb, cmd);
 		return IMAP_CMD_ASYNC;
 	}
 	ctx->op = store_folder_list(imap_client_store(c), imap_client_account_id(c), list_cb, cmd);

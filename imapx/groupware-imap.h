@@ -15,7 +15,7 @@
 #include "imap-client.h"
 
 /* ---------------------------------------------------------------------
- * APPEND into a typed folder (event, task, note, journal, contact)
+ * APPEND into a typed folder (event, task, note, journal, contact, file)
  */
 
 struct imap_gw_append;
@@ -83,8 +83,8 @@ extern const char *const imap_meta_foldertype_names[3];
  * "* METADATA mailbox (entry value ...)" with every entry asked for, NIL
  * when absent, as GETMETADATA answers it. Computed entries come from the
  * folder list itself; stored ones are read for every folder in one query
- * before the folders are listed. changedsince is NIL here (it is one query
- * per folder: use GETMETADATA).
+ * before the folders are listed; changedsince values are loaded for every
+ * folder beforehand as well (one query per modseq asked for).
  */
 
 struct imap_list_metadata;
@@ -95,13 +95,14 @@ int imap_list_metadata_parse(const struct imap_arg *arg, struct imap_list_metada
                              const char **error_r);
 void imap_list_metadata_free(struct imap_list_metadata **md);
 
-/* True when some entry asked for is stored: imap_list_metadata_load must
- * run before the folders are written. */
+/* True when some entry asked for is stored or a changedsince entry:
+ * imap_list_metadata_load must run before the folders are written. */
 bool imap_list_metadata_needs_load(const struct imap_list_metadata *md);
 /* Reads the stored entries of every folder of the session's account (and,
  * with shared, of the folders shared with it), then calls done(error, ctx)
- * from the event loop (error NULL on success). Abandon the returned
- * operation to cancel; done is then not called. */
+ * from the event loop (error NULL on success). Loading may take several
+ * queries and belongs to md: imap_list_metadata_free abandons it (done is
+ * then not called); do not keep the returned operation. */
 typedef void imap_list_metadata_done_fn(const char *error, void *ctx);
 struct store_op *imap_list_metadata_load(struct imap_list_metadata *md, struct imap_client *client,
                                          bool shared, imap_list_metadata_done_fn *done, void *ctx);

@@ -2,13 +2,18 @@
  * written after each mailbox's LIST response, so that a Kolab or IceWarp
  * client gets every folder's type (and other entries) in one round trip.
  * Computed entries come from the folder rows LIST already has; stored
- * entries of all folders are read with one query beforehand. */
+ * entries of all folders are read with one query beforehand, and so is
+ * IceWarp's /public/vendor/icewarp/folderinfo/changedsince/<modseq> (one
+ * query per modseq asked for, for every folder: the same value
+ * GETMETADATA gives). The loading state belongs to the imap_list_metadata:
+ * imap_list_metadata_free abandons whatever is in flight. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "groupware-imap.h"
 #include "store-metadata.h"
+#include "store-share.h"
 #include "xmalloc.h"
 
 /* Entries one LIST may ask for. */
@@ -24,10 +29,15 @@ struct list_md_value {
 struct imap_list_metadata {
 	char **names; /* lower case */
 	enum imap_meta_computed *kinds;
+	uint64_t *since; /* changedsince entries: the modseq */
 	size_t count;
+	/* Stored entries and changedsince values (NUL-terminated). */
 	struct list_md_value *values;
-	size_t nvalues;
+	size_t nvalues, cap;
 	struct store_op *op;
+	size_t next; /* the next changedsince entry to load */
+	bool shared;
+	struct imap_client *client;
 	imap_list_metadata_done_fn *done;
 	void *ctx;
 };
@@ -39,10 +49,12 @@ imap_list_metadata_free(struct imap_list_metadata **mdp)
 
 	if (md == NULL)
 		return;
+	store_op_abandon(&md->op);
 	for (size_t i = 0; i < md->count; i++)
 		free(md->names[i]);
 	free(md->names);
 	free(md->kinds);
+	free(md->since);
 	for (size_t i = 0; i < md->nvalues; i++)
 		free(md->values[i].value);
 	free(md->values);
@@ -90,6 +102,7 @@ imap_list_metadata_parse(const struct imap_arg *arg, struct imap_list_metadata *
 	md = xcalloc(1, sizeof(*md));
 	md->names = xcalloc(count, sizeof(*md->names));
 	md->kinds = xcalloc(count, sizeof(*md->kinds));
+	md->since = xcalloc(count, sizeof(*md->since));
 	for (size_t i = 0; i < count; i++) {
 		const char *s;
 		size_t len;
@@ -107,7 +120,8 @@ imap_list_metadata_parse(const struct imap_arg *arg, struct imap_list_metadata *
 				*p = (char)(*p - 'A' + 'a');
 		}
 		md->names[md->count] = name;
-		md->kinds[md->count++] = imap_meta_computed(name, NULL);
+		md->kinds[md->count] = imap_meta_computed(name, &md->since[md->count]);
+		md->count++;
 	}
 	*md_r = md;
 	return 0;
@@ -117,10 +131,71 @@ bool
 imap_list_metadata_needs_load(const struct imap_list_metadata *md)
 {
 	for (size_t i = 0; md != NULL && i < md->count; i++) {
-		if (md->kinds[i] == IMAP_META_STORED)
+		if (md->kinds[i] == IMAP_META_STORED || md->kinds[i] == IMAP_META_CHANGEDSINCE)
 			return true;
 	}
 	return false;
+}
+
+static void
+list_md_add(struct imap_list_metadata *md, uint64_t owner_id, uint64_t folder_id, size_t entry,
+            const void *value, size_t len)
+{
+	struct list_md_value *v;
+
+	if (md->nvalues == md->cap) {
+		md->cap = md->cap == 0 ? 16 : md->cap * 2;
+		md->values = xreallocarray(md->values, md->cap, sizeof(*md->values));
+	}
+	v = &md->values[md->nvalues++];
+	v->owner_id = owner_id;
+	v->folder_id = folder_id;
+	v->entry = entry;
+	v->value = xmalloc(len + 1);
+	v->len = len;
+	memcpy(v->value, value, len);
+	v->value[len] = '\0';
+}
+
+static void list_md_next(struct imap_list_metadata *md);
+
+static void
+list_md_changes(const struct store_folder_changes *folders, size_t count, enum store_err code,
+                const char *error, void *ctx)
+{
+	struct imap_list_metadata *md = ctx;
+	size_t entry = md->next;
+
+	(void)code;
+	md->op = NULL;
+	if (folders == NULL) {
+		md->done(error != NULL ? error : "cannot read the changes", md->ctx);
+		return;
+	}
+	for (size_t i = 0; i < count; i++) {
+		char *value = imap_meta_changedsince(&folders[i].list);
+
+		list_md_add(md, folders[i].owner_id, folders[i].folder_id, entry, value,
+		            strlen(value));
+		free(value);
+	}
+	md->next = entry + 1;
+	list_md_next(md);
+}
+
+/* Loads the next changedsince entry, or reports that all are there. */
+static void
+list_md_next(struct imap_list_metadata *md)
+{
+	for (; md->next < md->count; md->next++) {
+		if (md->kinds[md->next] == IMAP_META_CHANGEDSINCE) {
+			md->op = store_changes_folders(
+			    imap_client_store(md->client), imap_client_account_id(md->client),
+			    md->since[md->next], md->shared, list_md_changes, md);
+			return;
+		}
+	}
+	md->done(NULL, md->ctx);
 }
 
 static void
@@ -135,26 +210,18 @@ list_md_loaded(const struct store_metadata_folder_list *list, enum store_err cod
 		md->done(error != NULL ? error : "cannot read metadata", md->ctx);
 		return;
 	}
-	md->values = list->count > 0 ? xcalloc(list->count, sizeof(*md->values)) : NULL;
 	for (size_t i = 0; i < list->count; i++) {
 		const struct store_metadata_folder_entry *e = &list->entries[i];
 
 		for (size_t k = 0; k < md->count; k++) {
-			if (strcmp(md->names[k], e->name) != 0)
+			if (md->kinds[k] != IMAP_META_STORED || strcmp(md->names[k], e->name) != 0)
 				continue;
-			md->values[md->nvalues++] = (struct list_md_value){
-			    .owner_id = e->owner_id,
-			    .folder_id = e->folder_id,
-			    .entry = k,
-			    .value = xmalloc(e->len + 1),
-			    .len = e->len,
-			};
-			memcpy(md->values[md->nvalues - 1].value, e->value, e->len);
-			md->values[md->nvalues - 1].value[e->len] = '\0';
+			list_md_add(md, e->owner_id, e->folder_id, k, e->value, e->len);
 			break;
 		}
 	}
-	md->done(NULL, md->ctx);
+	md->next = 0;
+	list_md_next(md);
 }
 
 struct store_op *
@@ -170,6 +237,15 @@ imap_list_metadata_load(struct imap_list_metadata *md, struct imap_client *clien
 	}
 	md->done = done;
 	md->ctx = ctx;
+	md->client = client;
+	md->shared = shared;
+	md->next = 0;
+	if (n == 0) {
+		free(names);
+		/* Only changedsince: its first query. */
+		list_md_next(md);
+		return md->op;
+	}
 	md->op = store_metadata_folders(imap_client_store(client), imap_client_account_id(client),
 	                                names, n, shared, list_md_loaded, md);
 	free(names);
@@ -207,7 +283,7 @@ imap_list_metadata_write(struct imap_client *client, const struct imap_list_meta
 		size_t len = 0;
 		char *computed = NULL;
 
-		if (md->kinds[i] == IMAP_META_STORED) {
+		if (md->kinds[i] == IMAP_META_STORED || md->kinds[i] == IMAP_META_CHANGEDSINCE) {
 			for (size_t k = 0; k < md->nvalues; k++) {
 				const struct list_md_value *v = &md->values[k];
 

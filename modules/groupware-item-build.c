@@ -1,7 +1,7 @@
 /* Building groupware items in the Kolab-style MIME form
  * (groupware-item.h): by hand, so that the bytes are deterministic and the
  * object is kept exactly (8bit when its lines allow, else base64), after
- * validating the object. */
+ * validating the object. File items are built here too. */
 #include "groupware-item.h"
 
 #include <stdarg.h>
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib.h>
 #include <sodium.h>
 
 #include "groupware-item-private.h"
@@ -18,6 +19,8 @@
 #define SUMMARY_MAX     200
 #define SUBJECT_RAW_MAX 900
 #define LINE_MAX_OCTETS 998
+/* Base64 of n bytes in lines of 76 characters with CRLF. */
+#define BASE64_LINES_LEN(n) (((n) + 2) / 3 * 4 / 76 * 78 + 80)
 
 /* --- Building --- */
 
@@ -60,18 +63,17 @@ static void __attribute__((format(printf, 2, 3))) buf_printf(struct buf *b, cons
 static void
 buf_base64(struct buf *b, const void *data, size_t len)
 {
-	size_t enclen = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
-	char *enc = xmalloc(enclen);
-	size_t n;
+	const unsigned char *p = data;
+	char line[80];
 
-	sodium_bin2base64(enc, enclen, len > 0 ? data : (const void *)"", len,
-	                  sodium_base64_VARIANT_ORIGINAL);
-	n = strlen(enc);
-	for (size_t i = 0; i < n; i += 76) {
-		buf_add(b, enc + i, n - i < 76 ? n - i : 76);
+	/* 57 bytes make one line; no copy of the whole encoding. */
+	for (size_t i = 0; i < len; i += 57) {
+		size_t n = len - i < 57 ? len - i : 57;
+
+		sodium_bin2base64(line, sizeof(line), p + i, n, sodium_base64_VARIANT_ORIGINAL);
+		buf_str(b, line);
 		buf_str(b, "\r\n");
 	}
-	free(enc);
 }
 
 static bool
@@ -94,7 +96,21 @@ has_control(const char *s)
 	return false;
 }
 
-/* Subject: the UID, or RFC 2047 encoded words when it is not plain. */
+/* The bytes of one character of Q encoding: itself or "=XX". */
+static size_t
+q_len(unsigned char c)
+{
+	return ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	        strchr("!*+-/", c) != NULL) &&
+	               c != '\0'
+	           ? 1
+	           : 3;
+}
+
+/* Subject: the UID, or RFC 2047 encoded words when it is not plain: one B
+ * word when it is short, else Q words of whole UTF-8 sequences. (Readers
+ * such as GMime join adjacent words before decoding them, which breaks on
+ * the padding inside split base64; Q has none.) */
 static void
 put_subject(struct buf *b, const char *uid)
 {
@@ -105,23 +121,42 @@ put_subject(struct buf *b, const char *uid)
 		buf_printf(b, "Subject: %s\r\n", uid);
 		return;
 	}
+	if (len <= 45) {
+		char enc[80];
+
+		sodium_bin2base64(enc, sizeof(enc), (const unsigned char *)uid, len,
+		                  sodium_base64_VARIANT_ORIGINAL);
+		buf_printf(b, "Subject: =?UTF-8?B?%s?=\r\n", enc);
+		return;
+	}
 	buf_str(b, "Subject:");
 	while (pos < len) {
-		size_t n = len - pos > 45 ? 45 : len - pos;
+		size_t n = 0, out = 0;
 
-		/* Encoded words hold whole UTF-8 sequences. */
-		while (pos + n < len && n > 1 && ((unsigned char)uid[pos + n] & 0xc0) == 0x80)
-			n--;
-		buf_str(b, pos == 0 ? " =?UTF-8?B?" : "\r\n =?UTF-8?B?");
-		{
-			size_t enclen =
-			    sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
-			char *enc = xmalloc(enclen);
+		/* At most 63 encoded characters (a word of 75), whole
+		 * UTF-8 sequences. */
+		while (pos + n < len) {
+			size_t seq = 1, w;
 
-			sodium_bin2base64(enc, enclen, (const unsigned char *)uid + pos, n,
-			                  sodium_base64_VARIANT_ORIGINAL);
-			buf_str(b, enc);
-			free(enc);
+			while (pos + n + seq < len &&
+			       ((unsigned char)uid[pos + n + seq] & 0xc0) == 0x80)
+				seq++;
+			w = 0;
+			for (size_t k = 0; k < seq; k++)
+				w += q_len((unsigned char)uid[pos + n + k]);
+			if (out + w > 63 && n > 0)
+				break;
+			n += seq;
+			out += w;
+		}
+		buf_str(b, pos == 0 ? " =?UTF-8?Q?" : "\r\n =?UTF-8?Q?");
+		for (size_t k = 0; k < n; k++) {
+			unsigned char c = (unsigned char)uid[pos + k];
+
+			if (q_len(c) == 1)
+				buf_add(b, &c, 1);
+			else
+				buf_printf(b, "=%02X", c);
 		}
 		buf_str(b, "?=");
 		pos += n;
@@ -149,7 +184,9 @@ put_filename(struct buf *b, const char *param, const char *name)
 {
 	size_t len = strlen(name);
 
-	if (printable_ascii(name, len) && strpbrk(name, "\"\\") == NULL) {
+	/* "=?" would read as an encoded word to lenient parsers. */
+	if (printable_ascii(name, len) && strpbrk(name, "\"\\") == NULL &&
+	    strstr(name, "=?") == NULL) {
 		buf_printf(b, "; %s=\"%s\"", param, name);
 		return;
 	}
@@ -292,6 +329,22 @@ build_validate(const struct groupware_build *build, char **uid_r, char **summary
 	}
 }
 
+/* The header fields every item starts with, up to the multipart
+ * Content-Type. */
+static void
+put_item_header(struct buf *b, const char *from, time_t date, const char *uid,
+                enum groupware_type type, const char *boundary)
+{
+	if (from != NULL)
+		buf_printf(b, "From: %s\r\n", from);
+	put_date(b, date != 0 ? date : time(NULL));
+	put_subject(b, uid);
+	buf_str(b, "MIME-Version: 1.0\r\n");
+	buf_printf(b, "X-Kolab-Type: %s\r\n", groupware_types[type].kolab);
+	buf_printf(b, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n", boundary);
+	buf_str(b, "This is a multi-part message in MIME format.\r\n");
+}
+
 char *
 groupware_item_build(const struct groupware_build *build, size_t *len_r, const char **error_r)
 {
@@ -302,6 +355,10 @@ groupware_item_build(const struct groupware_build *build, size_t *len_r, const c
 	bool eight = fits_8bit(build->object, build->object_len);
 	uint64_t h = 14695981039346656037ULL;
 
+	if (build->type == GROUPWARE_FILE) {
+		*error_r = "a file item is built with groupware_file_build";
+		return NULL;
+	}
 	if (build->object == NULL || build->object_len == 0) {
 		*error_r = "empty object";
 		return NULL;
@@ -346,14 +403,7 @@ groupware_item_build(const struct groupware_build *build, size_t *len_r, const c
 		h = fnv1a(h, "x", 1);
 	}
 
-	if (build->from != NULL)
-		buf_printf(&b, "From: %s\r\n", build->from);
-	put_date(&b, build->date != 0 ? build->date : time(NULL));
-	put_subject(&b, uid);
-	buf_str(&b, "MIME-Version: 1.0\r\n");
-	buf_printf(&b, "X-Kolab-Type: %s\r\n", groupware_types[build->type].kolab);
-	buf_printf(&b, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n", boundary);
-	buf_str(&b, "This is a multi-part message in MIME format.\r\n");
+	put_item_header(&b, build->from, build->date, uid, build->type, boundary);
 
 	buf_printf(&b, "\r\n--%s\r\n", boundary);
 	buf_printf(
@@ -401,6 +451,81 @@ groupware_item_build(const struct groupware_build *build, size_t *len_r, const c
 	buf_printf(&b, "--%s--\r\n", boundary);
 	free(uid);
 	free(summary);
+	free(line);
+	*len_r = b.len;
+	return b.s;
+}
+
+/* --- Files --- */
+
+static const char *
+file_build_check(const struct groupware_file_build *build, char *ct, size_t ctsize)
+{
+	const char *error;
+	size_t uidlen = build->uid != NULL ? strlen(build->uid) : 0;
+
+	if (uidlen == 0 || build->uid[0] == ' ' || build->uid[uidlen - 1] == ' ')
+		return "the UID is empty or starts or ends with a space";
+	if (uidlen > GROUPWARE_FILE_UID_MAX)
+		return "the UID is longer than 255 bytes";
+	if (has_control(build->uid) || !g_utf8_validate(build->uid, -1, NULL))
+		return "the UID holds control characters or is not UTF-8";
+	if (groupware_file_name_check(build->filename, &error) < 0)
+		return error;
+	if (build->from != NULL &&
+	    (has_control(build->from) || !printable_ascii(build->from, strlen(build->from))))
+		return "invalid From address";
+	if (build->media_type == NULL)
+		strcpy(ct, "application/octet-stream");
+	else if (!content_type_ok(build->media_type, ct, ctsize))
+		return "invalid media type";
+	if (build->data == NULL && build->size > 0)
+		return "file without data";
+	return NULL;
+}
+
+char *
+groupware_file_build(const struct groupware_file_build *build, size_t *len_r, const char **error_r)
+{
+	struct buf b = {0};
+	char boundary[40], ct[128], *line;
+	const char *error;
+	uint64_t h = 14695981039346656037ULL;
+
+	if ((error = file_build_check(build, ct, sizeof(ct))) != NULL) {
+		*error_r = error;
+		return NULL;
+	}
+	line = summary_line(build->filename);
+	h = fnv1a(h, build->uid, strlen(build->uid));
+	h = fnv1a(h, build->filename, strlen(build->filename));
+	h = fnv1a(h, build->data != NULL ? build->data : "", build->size);
+	/* The file is base64 (no '_'); only the text part could hold it. */
+	for (;;) {
+		snprintf(boundary, sizeof(boundary), "=_floe_%016llx", (unsigned long long)h);
+		if (strstr(line, boundary) == NULL)
+			break;
+		h = fnv1a(h, "x", 1);
+	}
+	b.cap = BASE64_LINES_LEN(build->size) + 2048;
+	b.s = xmalloc(b.cap);
+	b.s[0] = '\0';
+	put_item_header(&b, build->from, build->date, build->uid, GROUPWARE_FILE, boundary);
+
+	buf_printf(&b, "\r\n--%s\r\n", boundary);
+	buf_printf(
+	    &b, "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: %s\r\n\r\n",
+	    printable_ascii(line, strlen(line)) ? "7bit" : "8bit");
+	buf_str(&b, "This is a file stored by Floe for groupware clients.\r\n");
+	buf_printf(&b, "Name: %s\r\nSize: %zu bytes\r\n", line, build->size);
+
+	buf_printf(&b, "\r\n--%s\r\nContent-Type: %s", boundary, ct);
+	put_filename(&b, "name", build->filename);
+	buf_str(&b, "\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment");
+	put_filename(&b, "filename", build->filename);
+	buf_str(&b, "\r\n\r\n");
+	buf_base64(&b, build->data, build->size);
+	buf_printf(&b, "--%s--\r\n", boundary);
 	free(line);
 	*len_r = b.len;
 	return b.s;

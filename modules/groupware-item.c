@@ -1,7 +1,7 @@
 /* The Kolab-style MIME form of groupware items: the item types, and
  * parsing with GMime, validated with modules/ical-item.c and
  * modules/vcard.c and turned into the store's index. Building is in
- * groupware-item-build.c. */
+ * groupware-item-build.c, file items in groupware-item-file.c. */
 #include "groupware-item.h"
 
 #include <stdarg.h>
@@ -37,7 +37,14 @@ const struct groupware_type_info groupware_types[GROUPWARE_NTYPES] = {
     [GROUPWARE_CONTACT] = {"application/x-vnd.kolab.contact", "contact", "contact", "contact"},
     [GROUPWARE_DISTLIST] = {"application/x-vnd.kolab.distribution-list", "contact", "distlist",
                             "distribution list"},
+    [GROUPWARE_FILE] = {"application/x-vnd.kolab.file", "file", "file", "file"},
 };
+
+const char *
+groupware_article(enum groupware_type type)
+{
+	return type == GROUPWARE_EVENT ? "an" : "a";
+}
 
 const char *
 groupware_type_kolab(enum groupware_type type)
@@ -80,7 +87,8 @@ groupware_type_from_kolab(const char *value, enum groupware_type *type_r)
 bool
 groupware_is_calendar(enum groupware_type type)
 {
-	return type != GROUPWARE_CONTACT && type != GROUPWARE_DISTLIST;
+	return type == GROUPWARE_EVENT || type == GROUPWARE_TASK || type == GROUPWARE_NOTE ||
+	       type == GROUPWARE_JOURNAL;
 }
 
 enum ical_item_kind
@@ -119,8 +127,8 @@ type_of_ical(enum ical_item_kind kind)
 
 /* --- Parsing --- */
 
-static void
-gmime_init_once(void)
+void
+groupware_gmime_init(void)
 {
 	static gsize once;
 
@@ -206,8 +214,8 @@ walk_parts(GMimeObject *obj, struct walk *w, int depth)
 	w->leaves[w->nleaves++] = GMIME_PART(obj);
 }
 
-static bool
-is_attachment(GMimePart *part)
+bool
+groupware_is_attachment(GMimePart *part)
 {
 	GMimeContentDisposition *cd = g_mime_object_get_content_disposition(GMIME_OBJECT(part));
 
@@ -346,8 +354,6 @@ struct groupware_item *
 groupware_item_parse(const void *data, size_t len, const char *folder_type, const char **error_r)
 {
 	struct groupware_item *item;
-	GMimeStream *stream;
-	GMimeParser *parser;
 	GMimeMessage *msg;
 	GMimeContentType *ct;
 	struct walk w = {0};
@@ -359,30 +365,31 @@ groupware_item_parse(const void *data, size_t len, const char *folder_type, cons
 		*error_r = "empty message";
 		return NULL;
 	}
-	gmime_init_once();
-	stream = g_mime_stream_mem_new_with_buffer(data, len);
-	parser = g_mime_parser_new_with_stream(stream);
-	msg = g_mime_parser_construct_message(parser, NULL);
-	g_object_unref(parser);
-	g_object_unref(stream);
-	if (msg == NULL || g_mime_message_get_mime_part(msg) == NULL) {
-		if (msg != NULL)
-			g_object_unref(msg);
+	if ((msg = groupware_mime_open(data, len)) == NULL) {
 		*error_r = "not a MIME message";
 		return NULL;
 	}
 	item = xcalloc(1, sizeof(*item));
+	header = g_mime_object_get_header(GMIME_OBJECT(msg), "X-Kolab-Type");
+	if ((folder_type != NULL && strcmp(folder_type, "file") == 0) ||
+	    (groupware_type_from_kolab(header, &kolab) == 0 && kolab == GROUPWARE_FILE)) {
+		error = groupware_file_parse_msg(item, msg, folder_type);
+		goto out;
+	}
 	walk_parts(g_mime_message_get_mime_part(msg), &w, 0);
 	if (w.object == NULL) {
 		error = "no text/calendar or text/vcard part in the message";
 		goto out;
 	}
-	header = g_mime_object_get_header(GMIME_OBJECT(msg), "X-Kolab-Type");
 	if (header == NULL)
 		header = g_mime_object_get_header(GMIME_OBJECT(w.object), "X-Kolab-Type");
 	if (header != NULL) {
 		if (groupware_type_from_kolab(header, &kolab) < 0) {
 			error = groupware_fail("unknown X-Kolab-Type \"%.80s\"", header);
+			goto out;
+		}
+		if (kolab == GROUPWARE_FILE) {
+			error = "X-Kolab-Type names a file on the object part";
 			goto out;
 		}
 		have_kolab = true;
@@ -404,7 +411,7 @@ groupware_item_parse(const void *data, size_t len, const char *folder_type, cons
 		const char *fn;
 		char *type;
 
-		if (!is_attachment(w.leaves[i]))
+		if (!groupware_is_attachment(w.leaves[i]))
 			continue;
 		if (item->nattachments == GROUPWARE_MAX_ATTACHMENTS) {
 			error =
@@ -456,6 +463,7 @@ groupware_item_free(struct groupware_item **itemp)
 	}
 	free(item->attachments);
 	free(item->attendees);
+	groupware_file_info_clear(&item->file);
 	free(item->object);
 	free(item);
 	*itemp = NULL;

@@ -183,7 +183,13 @@ static const struct config_key config_keys[] = {
 	{"eas", "log_bodies", CT_BOOL, OFF(eas.log_bodies), "no", 0, 0},
 	/* [eas] keys */
 	/* [groupware] keys */
+	{"groupware", "trash_days", CT_UINT, OFF(groupware.trash_days), "30", 0, 36500},
+	{"groupware", "trash_purge_interval", CT_DURATION, OFF(groupware.trash_purge_interval_ms), "1h",
+	 0, 0},
 	/* [sharing] keys */
+	{"sharing", "notify", CT_BOOL, OFF(sharing.notify), "yes", 0, 0},
+	{"sharing", "notify_poll", CT_DURATION, OFF(sharing.notify_poll_ms), "10s", 0, 0},
+	{"sharing", "notify_max_age", CT_DURATION, OFF(sharing.notify_max_age_ms), "168h", 0, 0},
 	{"debug", "test_endpoints", CT_BOOL, OFF(debug.test_endpoints), "no", 0, 0},
 	{NULL, NULL, 0, 0, NULL, 0, 0},
 };

@@ -156,9 +156,14 @@ struct floe_config {
 	} eas;
 	struct {
 		int unused_; /* [groupware] keys */
+		unsigned trash_days;              /* GroupWare Trash: purge after (0: never) */
+		unsigned trash_purge_interval_ms; /* how often each worker purges (0: never) */
 	} groupware;
 	struct {
 		int unused_; /* [sharing] keys */
+		bool notify;                /* share notification mail */
+		unsigned notify_poll_ms;    /* runner poll interval */
+		unsigned notify_max_age_ms; /* undeliverable notices dropped after */
 	} sharing;
 	struct {
 		bool test_endpoints;

@@ -27,7 +27,9 @@
 #include "notify.h"
 #include "pop3.h"
 #include "queue.h"
+#include "share-notice.h"
 #include "smtp.h"
+#include "store-gwtrash.h"
 #include "store.h"
 #include "tls.h"
 #include "worker.h"
@@ -51,6 +53,8 @@ struct worker {
 	struct auth *auth;
 	struct imap_server *imap;
 	/* services: one field per protocol server (add yours here) */
+	struct share_notices *share_notices; /* share notification mail runner */
+	struct gwtrash_purger *gwtrash; /* GroupWare Trash expiry timer */
 	struct delivery *delivery;
 	struct lmtp_server *lmtp;
 	struct eas_server *eas;
@@ -267,6 +271,9 @@ void worker_main(const struct floe_config *cfg, const struct listener_set *set, 
 	w.imap = imap_server_create(w.base, cfg, w.store, w.auth, w.bus, ssl);
 	/* services: create each protocol server here (after the shared objects,
 	 * before the listeners; HTTP services register their routes on w.http) */
+	w.share_notices = share_notices_create(w.base, cfg, w.store, w.bus);
+	w.gwtrash = gwtrash_purger_create(w.base, w.store, cfg->groupware.trash_days,
+					  cfg->groupware.trash_purge_interval_ms);
 	/* The outgoing queue and its runner, before delivery, which queues. */
 	w.queue = queue_create(w.base, cfg, w.db);
 	/* Local delivery: LMTP, submission, forwarding, auto-replies. */
@@ -313,6 +320,8 @@ void worker_main(const struct floe_config *cfg, const struct listener_set *set, 
 	 * notify watches. */
 	imap_server_destroy(&w.imap);
 	/* services: destroy each protocol server here, before auth and store */
+	share_notices_destroy(&w.share_notices);
+	gwtrash_purger_destroy(&w.gwtrash);
 	lmtp_server_destroy(&w.lmtp);
 	eas_server_destroy(&w.eas);
 	pop3_server_destroy(&w.pop3);

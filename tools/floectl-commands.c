@@ -1028,7 +1028,9 @@ const struct floectl_command floectl_commands[] = {
                 "but administer), full (everything); or RFC 4314 letters (lrswipkxtea;\n"
                 "c and d as RFC 4314 2.1.1). They replace the grantee's rights there;\n"
                 "with a leading + they are added. Same as IMAP SETACL: a folder that\n"
-                "inherited its entries first gets its own copy of them.",
+                "inherited its entries first gets its own copy of them. A user who gains\n"
+                "rights (each member of a group) gets a notification mail, sent by the\n"
+                "running floed ([sharing] notify); so does one who loses the last.",
         .min_args = 3,
         .max_args = 3,
         .exec = floectl_cmd_share_grant,
@@ -1066,6 +1068,43 @@ const struct floectl_command floectl_commands[] = {
         .min_args = 2,
         .max_args = 2,
         .exec = floectl_cmd_share_inherit,
+    },
+    {
+        .name = "share subscribe",
+        .args = "GRANTEE OWNER [PATH]",
+        .summary = "show a folder (or all) another account shares in a user's folder list",
+        .help = "Subscribes GRANTEE to folder PATH of OWNER (and the folders below it),\n"
+                "or without PATH to the whole account: every folder OWNER shares with\n"
+                "GRANTEE, now or later. Same as IMAP SUBSCRIBE \"~OWNER/PATH\" by the\n"
+                "grantee: the folders appear under ~OWNER/ in its LIST. The folder must\n"
+                "exist and be visible to GRANTEE (rights l or r). Subscriptions follow\n"
+                "renames. Access itself depends on the rights alone.",
+        .min_args = 2,
+        .max_args = 3,
+        .exec = floectl_cmd_share_subscribe,
+    },
+    {
+        .name = "share unsubscribe",
+        .args = "GRANTEE OWNER [PATH]",
+        .summary = "remove a shared folder or account from a user's folder list",
+        .help = "Same as IMAP UNSUBSCRIBE \"~OWNER/PATH\" (or \"~OWNER\") by GRANTEE: the\n"
+                "folder and those below it (or the whole account) leave its LIST, also\n"
+                "a folder inside a subscribed account. Rights do not change.",
+        .min_args = 2,
+        .max_args = 3,
+        .exec = floectl_cmd_share_unsubscribe,
+    },
+    {
+        .name = "share subscriptions",
+        .args = "GRANTEE [OWNER]",
+        .summary = "list a user's subscriptions to shared folders and accounts",
+        .help = "Every subscription of GRANTEE (or those to OWNER's folders): the whole\n"
+                "account or a folder by its current path, hidden for a folder\n"
+                "unsubscribed inside a subscribed account, and GRANTEE's rights there\n"
+                "now (a subscription without rights shows nothing until rights come).",
+        .min_args = 1,
+        .max_args = 2,
+        .exec = floectl_cmd_share_subscriptions,
     },
     {
         .name = "public-folder create",
@@ -1212,6 +1251,84 @@ const struct floectl_command floectl_commands[] = {
         .min_args = 1,
         .max_args = 1,
         .exec = floectl_cmd_sendas_list,
+    },
+    /* commands of later parts: GroupWare Trash (tools/floectl-trash.c) */
+    {
+        .name = "trash list",
+        .args = "ADDRESS [FOLDER]",
+        .summary = "list the deleted groupware items of an account",
+        .help = "Lists the GroupWare Trash of ADDRESS, newest first: events, contacts,\n"
+                "tasks, notes, journal entries and files deleted from their folders\n"
+                "(or removed with them), with the folder they left, their object UID,\n"
+                "title and size. With FOLDER, only what was deleted from that folder.\n"
+                "The trash is not an IMAP folder; its size counts against the quota.\n"
+                "Items are purged after [groupware] trash_days (default 30).",
+        .min_args = 1,
+        .max_args = 2,
+        .exec = floectl_cmd_trash_list,
+    },
+    {
+        .name = "trash restore",
+        .args = "ADDRESS [FOLDER]",
+        .summary = "put deleted groupware items back into their folders",
+        .help = "Restores the item with --uid OBJECT-UID, or with --all every item (of\n"
+                "FOLDER when given), into the folder it was deleted from as a new item\n"
+                "with the same object UID and content; clients see it appear. An item\n"
+                "whose folder was removed goes to the default folder of its type (the\n"
+                "output says so). An item whose UID the folder already holds is not\n"
+                "restored (no duplicate) and stays in the trash; floectl then fails.",
+        .options = floectl_trash_restore_options,
+        .min_args = 1,
+        .max_args = 2,
+        .exec = floectl_cmd_trash_restore,
+    },
+    {
+        .name = "trash purge",
+        .args = "ADDRESS",
+        .summary = "delete old items from the GroupWare Trash of an account now",
+        .help = "Deletes for good the items of ADDRESS deleted at least --older-than\n"
+                "days ago (default 30; 0: every item), and the stored content nothing\n"
+                "else uses. floed does this by itself for every account after\n"
+                "[groupware] trash_days.",
+        .options = floectl_trash_purge_options,
+        .min_args = 1,
+        .max_args = 1,
+        .exec = floectl_cmd_trash_purge,
+    },
+    /* commands of later parts: files (tools/floectl-file.c) */
+    {
+        .name = "file put",
+        .args = "ADDRESS FOLDER PATH",
+        .summary = "store a local file in a file folder of an account",
+        .help = "Stores the file at PATH in FOLDER (a folder of type file, e.g. Files) of\n"
+                "ADDRESS as a groupware file item, the form IMAP clients append, under\n"
+                "its own name or --name. A file of that name already there is replaced\n"
+                "and keeps its UID; clients see the change at once. At most 64 MB.",
+        .options = floectl_file_put_options,
+        .min_args = 3,
+        .max_args = 3,
+        .exec = floectl_cmd_file_put,
+    },
+    {
+        .name = "file get",
+        .args = "ADDRESS FOLDER NAME",
+        .summary = "write a stored file to standard output",
+        .help = "Writes the file called NAME in FOLDER of ADDRESS (the newest, when\n"
+                "several have that name) to standard output, decoded, byte for byte:\n"
+                "floectl file get a@example.com Files report.pdf > report.pdf",
+        .min_args = 3,
+        .max_args = 3,
+        .exec = floectl_cmd_file_get,
+    },
+    {
+        .name = "file list",
+        .args = "ADDRESS FOLDER",
+        .summary = "list the files of a file folder",
+        .help = "Lists the files in FOLDER of ADDRESS with their size, media type, IMAP\n"
+                "UID and when they were stored (--json adds the SHA-256 and object UID).",
+        .min_args = 2,
+        .max_args = 2,
+        .exec = floectl_cmd_file_list,
     },
     /* commands of later parts: queue */
     {

@@ -1,8 +1,8 @@
 /* floectl's folder and sharing commands: folder list/create/remove,
- * share grant/revoke/list/inherit and public-folder create, as tables or
- * JSON. Rights are given as the clients name them (read, write, modify,
- * delete, administer, all, full; modules/acl.h) or as RFC 4314 letters.
- * The SQL is in db/admin-share.c. */
+ * share grant/revoke/list/inherit/subscribe/unsubscribe/subscriptions and
+ * public-folder create, as tables or JSON. Rights are given as the clients
+ * name them (read, write, modify, delete, administer, all, full;
+ * modules/acl.h) or as RFC 4314 letters. The SQL is in db/admin-share.c. */
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -594,5 +594,126 @@ floectl_cmd_share_inherit(struct floectl *ctl, const struct floectl_command *cmd
 out:
 	free(owner);
 	free(path);
+	return ret;
+}
+
+/* --- Subscriptions --- */
+
+/* share subscribe|unsubscribe GRANTEE OWNER [FOLDER] */
+static int
+share_subscribe(struct floectl *ctl, const struct floectl_command *cmd,
+                const struct floectl_args *args, bool subscribe)
+{
+	const char *path = args->npos > 2 ? args->pos[2] : NULL, *error;
+	char *grantee = NULL, *owner = NULL, where[1400];
+	PGconn *conn;
+	int ret = -1;
+
+	if (path != NULL && admin_folder_path_check(path, false, &error) < 0)
+		return floectl_usage_fail(cmd, "%s", error);
+	if (admin_address_normalize(args->pos[0], &grantee, NULL, NULL, &error) < 0)
+		return floectl_fail("grantee: %s", error);
+	if (admin_address_normalize(args->pos[1], &owner, NULL, NULL, &error) < 0) {
+		floectl_fail("owner: %s", error);
+		goto out;
+	}
+	if ((conn = floectl_db(ctl, true)) == NULL)
+		goto out;
+	if (admin_share_subscribe(conn, grantee, owner, path, subscribe, &error) < 0) {
+		floectl_fail("%s", error);
+		goto out;
+	}
+	where_text(owner, path, where, sizeof(where));
+	if (floectl_json(ctl))
+		floectl_json_print(json_pack("{s:b, s:s, s:s, s:s, s:o}", "ok", 1, "command",
+		                             cmd->name, "grantee", grantee, "owner", owner, "path",
+		                             path != NULL ? json_string(path) : json_null()));
+	else if (subscribe)
+		printf("%s subscribed to %s\n", grantee, where);
+	else
+		printf("%s no longer subscribed to %s\n", grantee, where);
+	ret = 0;
+out:
+	free(grantee);
+	free(owner);
+	return ret;
+}
+
+int
+floectl_cmd_share_subscribe(struct floectl *ctl, const struct floectl_command *cmd,
+                            const struct floectl_args *args)
+{
+	return share_subscribe(ctl, cmd, args, true);
+}
+
+int
+floectl_cmd_share_unsubscribe(struct floectl *ctl, const struct floectl_command *cmd,
+                              const struct floectl_args *args)
+{
+	return share_subscribe(ctl, cmd, args, false);
+}
+
+int
+floectl_cmd_share_subscriptions(struct floectl *ctl, const struct floectl_command *cmd,
+                                const struct floectl_args *args)
+{
+	static const char *const headers[] = {"OWNER", "FOLDER", "STATE", "RIGHTS"};
+	struct admin_share_subscription_list list;
+	struct floectl_table table;
+	char *grantee = NULL, *owner = NULL;
+	const char *error;
+	PGconn *conn;
+	int ret = -1;
+
+	if (admin_address_normalize(args->pos[0], &grantee, NULL, NULL, &error) < 0)
+		return floectl_fail("grantee: %s", error);
+	if (args->npos > 1 &&
+	    admin_address_normalize(args->pos[1], &owner, NULL, NULL, &error) < 0) {
+		floectl_fail("owner: %s", error);
+		goto out;
+	}
+	if ((conn = floectl_db(ctl, true)) == NULL)
+		goto out;
+	if (admin_share_subscriptions(conn, grantee, owner, &list, &error) < 0) {
+		floectl_fail("%s", error);
+		goto out;
+	}
+	if (floectl_json(ctl)) {
+		json_t *items = json_array();
+
+		for (size_t i = 0; i < list.count; i++) {
+			const struct admin_share_subscription *s = &list.items[i];
+			json_t *item =
+			    json_pack("{s:s, s:o, s:b, s:s}", "owner", s->owner, "folder",
+			              s->folder != NULL ? json_string(s->folder) : json_null(),
+			              "subscribed", s->subscribed, "rights", s->rights);
+
+			json_object_set_new(item, "rights_names", rights_json_names(s->rights));
+			json_array_append_new(items, item);
+		}
+		floectl_json_print(
+		    json_pack("{s:s, s:o}", "grantee", list.grantee, "subscriptions", items));
+	} else if (list.count == 0) {
+		printf("%s has no subscriptions to shared folders\n", list.grantee);
+	} else {
+		floectl_table_init(&table, 4, headers);
+		for (size_t i = 0; i < list.count; i++) {
+			const struct admin_share_subscription *s = &list.items[i];
+			char shown[128];
+			const char *row[] = {
+			    s->owner, s->folder != NULL ? s->folder : "(whole account)",
+			    s->subscribed ? "subscribed" : "hidden",
+			    s->rights[0] != '\0' ? rights_text(s->rights, shown, sizeof(shown))
+			                         : "none"};
+
+			floectl_table_row(&table, row);
+		}
+		floectl_table_print(&table);
+	}
+	admin_share_subscription_list_free(&list);
+	ret = 0;
+out:
+	free(grantee);
+	free(owner);
 	return ret;
 }

@@ -211,6 +211,12 @@ floectl_one_line(const char *in, char *out, size_t size)
 		snprintf(out, size, "unknown error");
 }
 
+const struct floe_config *
+floectl_config(const struct floectl *ctl)
+{
+	return ctl->config;
+}
+
 PGconn *
 floectl_db(struct floectl *ctl, bool migrate)
 {

@@ -32,6 +32,7 @@ struct floectl_args {
 };
 
 struct floectl;
+struct floe_config;
 
 struct floectl_command {
 	const char *name;                     /* "group members add" */
@@ -66,6 +67,12 @@ int floectl_cmd_share_list(struct floectl *ctl, const struct floectl_command *cm
                            const struct floectl_args *args);
 int floectl_cmd_share_inherit(struct floectl *ctl, const struct floectl_command *cmd,
                               const struct floectl_args *args);
+int floectl_cmd_share_subscribe(struct floectl *ctl, const struct floectl_command *cmd,
+                                const struct floectl_args *args);
+int floectl_cmd_share_unsubscribe(struct floectl *ctl, const struct floectl_command *cmd,
+                                  const struct floectl_args *args);
+int floectl_cmd_share_subscriptions(struct floectl *ctl, const struct floectl_command *cmd,
+                                    const struct floectl_args *args);
 /* floectl handlers: device */
 /* tools/floectl-device.c: ActiveSync devices */
 int floectl_cmd_device_list(struct floectl *ctl, const struct floectl_command *cmd,
@@ -96,6 +103,25 @@ int floectl_cmd_sendas_remove(struct floectl *ctl, const struct floectl_command 
                               const struct floectl_args *args);
 int floectl_cmd_sendas_list(struct floectl *ctl, const struct floectl_command *cmd,
                             const struct floectl_args *args);
+/* floectl handlers: trash */
+/* tools/floectl-trash.c: the GroupWare Trash */
+extern const struct floectl_option floectl_trash_restore_options[];
+extern const struct floectl_option floectl_trash_purge_options[];
+int floectl_cmd_trash_list(struct floectl *ctl, const struct floectl_command *cmd,
+                           const struct floectl_args *args);
+int floectl_cmd_trash_restore(struct floectl *ctl, const struct floectl_command *cmd,
+                              const struct floectl_args *args);
+int floectl_cmd_trash_purge(struct floectl *ctl, const struct floectl_command *cmd,
+                            const struct floectl_args *args);
+/* floectl handlers: file */
+/* tools/floectl-file.c: files of file folders */
+extern const struct floectl_option floectl_file_put_options[];
+int floectl_cmd_file_put(struct floectl *ctl, const struct floectl_command *cmd,
+                         const struct floectl_args *args);
+int floectl_cmd_file_get(struct floectl *ctl, const struct floectl_command *cmd,
+                         const struct floectl_args *args);
+int floectl_cmd_file_list(struct floectl *ctl, const struct floectl_command *cmd,
+                          const struct floectl_args *args);
 /* floectl handlers: queue */
 extern const struct floectl_option floectl_queue_retry_options[];
 int floectl_cmd_queue_list(struct floectl *ctl, const struct floectl_command *cmd,
@@ -117,6 +143,8 @@ extern const struct floectl_command floectl_commands[];
  * and, when migrate is set, brings the schema up to date. Returns NULL
  * after printing the one-line reason. */
 PGconn *floectl_db(struct floectl *ctl, bool migrate);
+/* The configuration floectl_db loaded (NULL before it succeeded). */
+const struct floe_config *floectl_config(const struct floectl *ctl);
 bool floectl_json(const struct floectl *ctl);
 /* Prints "floectl: <message>" on stderr; returns -1. */
 int floectl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -2,8 +2,9 @@
 PostgreSQL: folder list/create/remove with types, default folders and
 containers; share grant/revoke/list/inherit with client names and RFC 4314
 letters, on folders and whole accounts, for users, groups and anyone, with
-inheritance; public-folder create for group accounts; and what a grantee
-then sees over IMAP (Python's imaplib: LIST under ~owner@domain/, MYRIGHTS,
+inheritance; share subscribe/unsubscribe/subscriptions; public-folder
+create for group accounts; and what a grantee then sees over IMAP
+(Python's imaplib: LIST under ~owner@domain/ once subscribed, MYRIGHTS,
 GETACL, APPEND refused without the right, access gone at once after a
 revoke). Errors are one line on stderr with exit status 1 (refused) or 2
 (command line)."""
@@ -250,6 +251,10 @@ def test_grant_read_then_revoke(server, domain):
 
         out = ctl(server, "share", "grant", f"{alice}/Shared", bob, "read")
         assert out == f"{bob} has lrs (read) on {alice}/Shared\n"
+        # Listed once subscribed (what bob's client does after the mail).
+        assert shared(alice, "Shared") not in list_names(mb)
+        assert ctl(server, "share", "subscribe", bob, alice, "Shared") == \
+            f"{bob} subscribed to {alice}/Shared\n"
         assert shared(alice, "Shared") in list_names(mb)
         assert shared(alice, "Calendar") not in list_names(mb)
         assert myrights(mb, shared(alice, "Shared")) == set("lrs")
@@ -333,6 +338,8 @@ def test_account_share_and_inheritance(server, domain):
         # The whole account, for bob: every folder, inherited from the account.
         assert ctl(server, "share", "grant", alice, bob, "read") == \
             f"{bob} has lrs (read) on the whole account {alice}\n"
+        typ, data = mb.subscribe(f'"~{alice}"')
+        assert typ == "OK", data
         names = list_names(mb, f"~{alice}/*")
         for folder in ("INBOX", "Calendar", "Calendar/Team", "Files"):
             assert shared(alice, folder) in names, names
@@ -406,6 +413,8 @@ def test_group_and_anyone_grantees(server, domain):
     ms = login(server, stranger)
     try:
         ctl(server, "share", "grant", f"{alice}/Team", group, "read,write")
+        for m in (mb, ms):
+            assert m.subscribe(f'"~{alice}"')[0] == "OK"
         entry = ctl_json(server, "share", "list", f"{alice}/Team")["entries"][0]
         assert entry["grantee"] == group and entry["kind"] == "group"
         assert myrights(mc, shared(alice, "Team")) == set("lrsik")
@@ -422,6 +431,58 @@ def test_group_and_anyone_grantees(server, domain):
     finally:
         for m in (mc, mb, ms):
             m.logout()
+
+
+def test_subscribe_unsubscribe_subscriptions(server, domain):
+    alice, bob = new_user(server, domain, "alice"), new_user(server, domain, "bob")
+    ctl(server, "folder", "create", alice, "Projects/Old")
+    ctl(server, "folder", "create", alice, "Hidden")
+    ctl(server, "share", "grant", f"{alice}/Projects", bob, "read")
+    mb = login(server, bob)
+    try:
+        assert ctl_json(server, "share", "subscriptions", bob)["subscriptions"] == []
+        assert "no subscriptions" in ctl(server, "share", "subscriptions", bob)
+        # A folder bob may not see cannot be subscribed, nor one's own.
+        assert f"no folder Hidden in {alice} visible to {bob}" in \
+            ctl_fail(server, "share", "subscribe", bob, alice, "Hidden")
+        assert "no folder Nope" in ctl_fail(server, "share", "subscribe", bob, alice, "Nope")
+        assert "is the owner" in ctl_fail(server, "share", "subscribe", bob, bob, "INBOX")
+        assert "unknown account" in ctl_fail(server, "share", "subscribe", bob,
+                                             f"ghost@{domain}")
+
+        made = ctl_json(server, "share", "subscribe", bob, alice, "Projects")
+        assert made["ok"] and made["path"] == "Projects" and made["owner"] == alice
+        assert {shared(alice, "Projects"), shared(alice, "Projects/Old")} <= \
+            set(list_names(mb))
+        # The owner renames: the subscription follows the folder.
+        ma = login(server, alice)
+        try:
+            assert ma.rename("Projects", "Work")[0] == "OK"
+        finally:
+            ma.logout()
+        names = list_names(mb)
+        assert shared(alice, "Work") in names and shared(alice, "Work/Old") in names
+        subs = ctl_json(server, "share", "subscriptions", bob, alice)["subscriptions"]
+        assert subs == [{"owner": alice, "folder": "Work", "subscribed": True,
+                         "rights": "lrs", "rights_names": ["read"]}]
+        # The whole account; then one folder hidden inside it.
+        ctl(server, "share", "subscribe", bob, alice)
+        ctl(server, "share", "unsubscribe", bob, alice, "Work/Old")
+        names = list_names(mb)
+        assert shared(alice, "Work") in names and shared(alice, "Work/Old") not in names
+        text = ctl(server, "share", "subscriptions", bob)
+        assert re.search(rf"{re.escape(alice)}\s+\(whole account\)\s+subscribed\s+none", text), \
+            text
+        assert re.search(rf"{re.escape(alice)}\s+Work/Old\s+hidden\s+lrs \(read\)", text), text
+        assert ctl(server, "share", "unsubscribe", bob, alice) == \
+            f"{bob} no longer subscribed to the whole account {alice}\n"
+        assert not [n for n in list_names(mb) if n.startswith("~")]
+        assert ctl_json(server, "share", "subscriptions", bob)["subscriptions"] == []
+        # Unsubscribing what is not subscribed is fine.
+        ctl(server, "share", "unsubscribe", bob, alice, "Hidden")
+        assert "missing" in ctl_fail(server, "share", "subscribe", bob, status=2)
+    finally:
+        mb.logout()
 
 
 # ---------------------------------------------------------------------------
@@ -477,7 +538,8 @@ def test_public_folder(server, domain):
 def test_help_and_usage(server):
     r = subprocess.run([floe.FLOECTL, "share", "--help"], capture_output=True, text=True)
     assert r.returncode == 0
-    for cmd in ("share grant", "share revoke", "share list", "share inherit"):
+    for cmd in ("share grant", "share revoke", "share list", "share inherit",
+                "share subscribe", "share unsubscribe", "share subscriptions"):
         assert cmd in r.stdout
     r = subprocess.run([floe.FLOECTL, "help", "public-folder", "create"], capture_output=True,
                        text=True)

@@ -5,8 +5,9 @@ enforced on every command (SELECT, FETCH, STORE per flag, EXPUNGE, APPEND,
 COPY, CREATE, DELETE, RENAME, STATUS), folders without l or r looking
 missing, grants to users, groups, anyone and whole accounts, inheritance,
 revocation reaching sessions that have the folder selected (the next
-command fails with NO [NOPERM]; a session in IDLE is told at once), and RFC
-5464 METADATA on folders and the server level with its limits."""
+command fails with NO [NOPERM]; a session in IDLE is told at once), shared
+folders listed once subscribed, and RFC 5464 METADATA on folders and the
+server level with its limits."""
 
 import re
 import socket
@@ -151,8 +152,11 @@ def floectl(server, *args):
 
 @pytest.fixture(scope="module")
 def server(pg):
+    # The share notification mail is tested in test_sharing.py; here it
+    # would land in INBOXes whose contents the tests count.
     srv = floe.Floed(None, pg, workers=2,
-                     config={"imap": {"allow_plaintext_auth": "yes", "idle_keepalive": "1s"}})
+                     config={"imap": {"allow_plaintext_auth": "yes", "idle_keepalive": "1s"},
+                             "sharing": {"notify": "no"}})
     srv.start()
     yield srv
     srv.stop()
@@ -234,6 +238,9 @@ def test_user_share_read_only(people):
     alice.no(f'STATUS "{shared(b, "Projects")}" (MESSAGES)', "NONEXISTENT")
 
     bob.ok(f'SETACL "Projects" "{people.alice_addr}" lr')
+    # Shared folders are listed once subscribed (here: the whole account).
+    assert not [n for n in alice.names() if n.startswith("~")]
+    alice.ok(f'SUBSCRIBE "{shared(b)}"')
     names = alice.names()
     assert names[shared(b)] == ["\\Noselect", "\\HasChildren"]
     assert names[shared(b, "Projects")] == ["\\HasChildren"]
@@ -367,7 +374,9 @@ def test_group_grant(server, domain, people):
     carol = people.login(people.carol_addr)
     people.bob.ok('CREATE "GroupBox"')
     people.bob.ok(f'SETACL GroupBox "{group}" lrs')
+    carol.ok(f'SUBSCRIBE "{shared(people.bob_addr, "GroupBox")}"')
     assert shared(people.bob_addr, "GroupBox") in carol.names()
+    people.alice.no(f'SUBSCRIBE "{shared(people.bob_addr, "GroupBox")}"', "NONEXISTENT")
     assert shared(people.bob_addr, "GroupBox") not in people.alice.names()
     untagged, _ = people.bob.ok("GETACL GroupBox")
     assert f" {group} lrs".encode() in untagged[0], untagged
@@ -377,13 +386,16 @@ def test_group_grant(server, domain, people):
 
 def test_anyone_grant(server, domain, people):
     b = people.bob_addr
+    people.alice.ok(f'SUBSCRIBE "{shared(b)}"')
     people.bob.ok('CREATE "Everyone"')
     people.bob.ok("SETACL Everyone anyone lr")
     try:
         other_domain = f"other{uuid.uuid4().hex[:8]}.example"
         floectl(server, "domain", "add", other_domain)
         stranger = people.login(new_user(server, other_domain))
+        stranger.ok(f'SUBSCRIBE "{shared(b, "Everyone")}"')
         assert shared(b, "Everyone") in stranger.names()
+        assert shared(b, "Everyone") in people.alice.names()
         untagged, _ = people.bob.ok("GETACL Everyone")
         assert b" anyone lr" in untagged[0], untagged
     finally:
@@ -397,6 +409,8 @@ def test_whole_account_share(server, people, pg):
             f"SELECT o.id, NULL, 'user', g.id, 'lr' FROM accounts o, accounts g "
             f"WHERE o.local_part = '{b.split('@')[0]}' AND g.local_part = '{a.split('@')[0]}'")
     try:
+        assert people.alice.names(f'"{shared(b)}/*"') == {}, "not subscribed yet"
+        people.alice.ok(f'SUBSCRIBE "{shared(b)}"')
         names = people.alice.names(f'"{shared(b)}/*"')
         for folder in ("INBOX", "Sent", "Calendar"):
             assert shared(b, folder) in names, names
@@ -418,6 +432,7 @@ def test_whole_account_share(server, people, pg):
 
 def test_inheritance(people):
     alice, bob, a, b = people.alice, people.bob, people.alice_addr, people.bob_addr
+    alice.ok(f'SUBSCRIBE "{shared(b)}"')
     bob.ok('CREATE "Parent"')
     bob.ok(f'SETACL Parent "{a}" lr')
     bob.ok('CREATE "Parent/Later"')
@@ -453,6 +468,8 @@ def test_deleteacl_revokes_selected_session(people):
     bob.ok('CREATE "Revoke"')
     assert bob.append("Revoke", message("secret"))[0] == "OK"
     bob.ok(f'SETACL Revoke "{a}" lrsw')
+    alice.ok(f'SUBSCRIBE "{shared(b, "Revoke")}"')
+    assert shared(b, "Revoke") in alice.names()
     alice.ok(f'SELECT "{shared(b, "Revoke")}"')
     alice.ok("FETCH 1 (FLAGS)")
 
@@ -672,10 +689,16 @@ def test_subscriptions_and_list_status(people):
     assert f'* STATUS {shared(b, "Sub")} (MESSAGES 1)\r\n'.encode() in untagged, untagged
     untagged, _ = alice.ok('LIST (SUBSCRIBED) "" "*"')
     assert any(shared(b, "Sub").encode() in r and b"\\Subscribed" in r for r in untagged)
-    # Once access is gone the subscription names nothing.
+    # Once access is gone the subscription shows nothing (it names the
+    # folder by id, and comes back with the rights).
     bob.ok(f'DELETEACL Sub "{a}"')
     untagged, _ = alice.ok('LSUB "" "~*"')
-    assert untagged == [f'* LSUB (\\Noselect) "/" {shared(b, "Sub")}\r\n'.encode()], untagged
+    assert untagged == [], untagged
     untagged, _ = alice.ok('LIST (SUBSCRIBED) "" "~*"')
-    assert untagged == [f'* LIST (\\NonExistent \\Subscribed) "/" {shared(b, "Sub")}\r\n'
-                        .encode()], untagged
+    assert untagged == [], untagged
+    bob.ok(f'SETACL Sub "{a}" lr')
+    untagged, _ = alice.ok('LSUB "" "~*"')
+    assert untagged == [f'* LSUB () "/" {shared(b, "Sub")}\r\n'.encode()], untagged
+    alice.ok(f'UNSUBSCRIBE "{shared(b, "Sub")}"')
+    assert alice.ok('LSUB "" "~*"')[0] == []
+    assert shared(b, "Sub") not in alice.names()

@@ -478,6 +478,7 @@ def test_list_returns_folder_types_in_one_round_trip(server, alice, bob):
     # shared entry; not alice's private one; nothing for a folder without r.
     alice.ok(f'SETACL "Cal2" {bob.address} lr')
     alice.ok(f'SETACL "Calendar" {bob.address} l')
+    bob.ok(f'SUBSCRIBE "~{alice.address}"')  # shared folders are listed once subscribed
     md = list_metadata(bob, f"~{alice.address}/*", [FT_SHARED, "/shared/comment",
                                                     "/private/color"])
     assert md == {f"~{alice.address}/Cal2": {FT_SHARED: "event",
