@@ -331,9 +331,9 @@ def test_index_follows_copies_moves_and_expunge(env, drv):
     assert env.sql(f"SELECT count(*) FROM groupware_index WHERE account_id = {acct}") == "1"
     drv.ok(op="expunge", account=acct, folder=cal_["id"], uid=moved["uid"])
     assert drv.ok(op="range", account=acct, folder=cal_["id"], **window)["rows"] == []
-    # The last copy went to the GroupWare Trash, which keeps its content
-    # and index until it is restored or purged (test_gw_trash.py).
-    assert env.sql(f"SELECT count(*) FROM groupware_trash WHERE account_id = {acct}") == "1"
+    # Both expunged copies went to the GroupWare Trash, which keeps their
+    # (shared) content and index until restored or purged (test_gw_trash.py).
+    assert env.sql(f"SELECT count(*) FROM groupware_trash WHERE account_id = {acct}") == "2"
     assert env.sql(f"SELECT count(*) FROM groupware_index WHERE account_id = {acct}") == "1"
     assert env.sql(f"SELECT count(*) FROM groupware_index WHERE account_id = {other}") == "1"
 
