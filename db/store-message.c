@@ -512,6 +512,113 @@ store_fetch(struct store *store, uint64_t account_id, uint64_t folder_id,
 	return &f->op;
 }
 
+/* --- Reads for the IMAP message cache --- */
+
+struct cache_op {
+	struct store_op op;
+	store_cache_cb *cb;
+};
+
+static void
+cache_fail(struct store_op *op, enum store_err code, const char *error)
+{
+	((struct cache_op *)op)->cb(NULL, code, error, op->ctx);
+}
+
+static int64_t
+value_i64(const struct db_result *res, int row, int col)
+{
+	return (int64_t)strtoll(db_result_value(res, row, col), NULL, 10);
+}
+
+/* Strings point into the query result, which outlives the callback. */
+static void
+cache_done(struct store_op *op, const struct db_result *res)
+{
+	struct cache_op *c = (struct cache_op *)op;
+	int rows = db_result_rows(res);
+	struct store_cache_row *out = store_op_calloc(op, (size_t)rows + 1, sizeof(*out));
+	struct store_cache_result result = {.rows = out, .count = (size_t)rows};
+
+	for (int r = 0; r < rows; r++) {
+		struct store_cache_row *row = &out[r];
+
+		row->uid = (uint32_t)store_u64(db_result_value(res, r, 0));
+		row->modseq = store_u64(db_result_value(res, r, 1));
+		row->flags = store_split_flags(op, db_result_value(res, r, 2), &row->nflags);
+		row->uidvalidity = (uint32_t)store_u64(db_result_value(res, r, 3));
+		row->data = store_bool(db_result_value(res, r, 4));
+		row->internal_us = value_i64(res, r, 6);
+		row->size = store_u64(db_result_value(res, r, 7));
+		if (!row->data)
+			continue;
+		row->cacheable = store_bool(db_result_value(res, r, 5));
+		row->envelope = value_or_null(res, r, 8);
+		row->bodystructure = value_or_null(res, r, 9);
+		row->body = value_or_null(res, r, 10);
+		row->partmap = value_or_null(res, r, 11);
+		row->preview = value_or_null(res, r, 12);
+		row->email_id = value_or_null(res, r, 13);
+		row->thread_id = value_or_null(res, r, 14);
+		row->blob_hash = value_or_null(res, r, 15);
+		if (!db_result_isnull(res, r, 24))
+			row->blob = bytea_decode(op, db_result_value(res, r, 24), &row->blob_len);
+		if (!db_result_isnull(res, r, 17)) {
+			row->header_offset = store_u64(db_result_value(res, r, 16));
+			row->header =
+			    bytea_decode(op, db_result_value(res, r, 17), &row->header_len);
+		} else if (row->blob != NULL && !db_result_isnull(res, r, 16) &&
+		           !db_result_isnull(res, r, 25)) {
+			/* The same block as floe_fetch gives, out of the blob. */
+			int64_t hs = value_i64(res, r, 16), he = value_i64(res, r, 25);
+
+			if (hs >= 0 && he >= hs && he - hs <= STORE_FETCH_HEADER_MAX &&
+			    (uint64_t)he <= row->blob_len) {
+				row->header_offset = (uint64_t)hs;
+				row->header = (const char *)row->blob + hs;
+				row->header_len = (size_t)(he - hs);
+			}
+		}
+		if (!db_result_isnull(res, r, 18)) {
+			row->has_sent_date = true;
+			row->sent_us = value_i64(res, r, 18);
+		}
+		row->subject = value_or_null(res, r, 19);
+		row->from = value_or_null(res, r, 20);
+		row->to = value_or_null(res, r, 21);
+		row->cc = value_or_null(res, r, 22);
+		row->bcc = value_or_null(res, r, 23);
+	}
+	store_op_deliver_begin(op);
+	c->cb(&result, STORE_OK, NULL, op->ctx);
+	store_op_finish(op);
+}
+
+struct store_op *
+store_fetch_cache(struct store *store, uint64_t account_id, uint64_t folder_id,
+                  const struct store_uid_ranges *uids, const struct store_uid_ranges *data_uids,
+                  size_t blob_max, store_cache_cb *cb, void *ctx)
+{
+	struct cache_op *c = (struct cache_op *)store_op_new(store, sizeof(*c), cache_fail, ctx);
+	struct store_params p = {0};
+	const char *error;
+
+	c->cb = cb;
+	if (blob_max > BLOB_OFFSET_MAX)
+		blob_max = BLOB_OFFSET_MAX;
+	store_param_u64(&p, account_id);
+	store_param_u64(&p, folder_id);
+	if (store_param_ranges(&p, uids, &error) < 0 ||
+	    store_param_ranges(&p, data_uids, &error) < 0) {
+		store_params_clear(&p);
+		return store_op_fail_later(&c->op, STORE_ERR_INVALID, "%s", error);
+	}
+	store_param_u64(&p, blob_max);
+	store_op_query(&c->op, "SELECT * FROM floe_fetch_cache($1, $2, $3, $4, $5, $6, $7)", &p,
+	               cache_done);
+	return &c->op;
+}
+
 /* --- Blob slices --- */
 
 struct blob_op {

@@ -191,6 +191,13 @@ struct store_op *store_folder_select(struct store *store, uint64_t account_id, u
 struct store_op *store_changes(struct store *store, uint64_t account_id, uint64_t folder_id,
 			       uint64_t since, store_msg_list_cb *cb, void *ctx);
 
+/* The checks the store applies to a flag: 0, or -1 with *error_r for a
+ * system flag it does not know or a keyword that is not an IMAP atom. And
+ * the canonical spelling of a system flag ("\\SEEN" -> "\\Seen"), or
+ * NULL if flag is not one. */
+int store_flag_check(const char *flag, const char **error_r);
+const char *store_system_flag(const char *flag);
+
 /* ---------------------------------------------------------------------
  * Writes
  */
@@ -362,6 +369,54 @@ typedef void store_fetch_cb(const struct store_fetch_result *res, enum store_err
 struct store_op *store_fetch(struct store *store, uint64_t account_id, uint64_t folder_id,
 			     const struct store_uid_ranges *uids, unsigned fields,
 			     uint64_t changedsince, store_fetch_cb *cb, void *ctx);
+
+/* For a per-worker message cache (imapx/msg-cache.c): the messages of
+ * folder_id within uids, each with its uid, modseq and flags, and, for
+ * those also within data_uids (the ones the cache misses), what never
+ * changes for a (folder, UIDVALIDITY, UID) (see floe_fetch_cache in
+ * 0013_imap_cache.sql). The whole message comes along for data rows no
+ * larger than blob_max bytes (0: never); the top-level header block
+ * (up to STORE_FETCH_HEADER_MAX) for the larger ones. */
+struct store_cache_row {
+	uint32_t uid;
+	uint64_t modseq;
+	const char *const *flags;
+	size_t nflags;
+	uint32_t uidvalidity;   /* the folder's, as of this answer */
+	bool data;              /* within data_uids: the fields below are set */
+	/* The message was parsed: its data never changes and may be kept.
+	 * Otherwise the fields are what store_fetch would give (NULLs). */
+	bool cacheable;
+	int64_t internal_us;    /* INTERNALDATE, microseconds since the epoch */
+	uint64_t size;
+	const char *envelope, *bodystructure, *body, *partmap, *preview;
+	const char *email_id, *thread_id;
+	const char *blob_hash;  /* hex SHA-256 */
+	/* The header block [header_offset, header_offset + header_len) as
+	 * in store_fetch_row (from the blob when it came too); NULL if none. */
+	const char *header;
+	uint64_t header_offset;
+	size_t header_len;
+	bool has_sent_date;
+	int64_t sent_us;        /* the Date: field, microseconds */
+	/* Subject and the decoded address fields, folded as SEARCH folds
+	 * them (floe_fold); NULL when absent. */
+	const char *subject, *from, *to, *cc, *bcc;
+	const void *blob;       /* the whole message, or NULL */
+	size_t blob_len;
+};
+
+struct store_cache_result {
+	const struct store_cache_row *rows; /* sorted by uid; missing UIDs are absent */
+	size_t count;
+};
+
+typedef void store_cache_cb(const struct store_cache_result *res, enum store_err code,
+			    const char *error, void *ctx);
+struct store_op *store_fetch_cache(struct store *store, uint64_t account_id, uint64_t folder_id,
+				   const struct store_uid_ranges *uids,
+				   const struct store_uid_ranges *data_uids, size_t blob_max,
+				   store_cache_cb *cb, void *ctx);
 
 /* Reads length bytes at offset of a blob (fewer at its end), without
  * loading the rest: large literals are streamed in chunks. account_id and

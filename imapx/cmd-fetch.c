@@ -50,6 +50,7 @@ fetch_cleanup(struct imap_cmd *cmd)
 	if (c == NULL)
 		return;
 	store_op_abandon(&c->op);
+	fetch_cache_cleanup(c);
 	free_rows(c);
 	imap_fetch_items_clear(&c->items);
 	seqset_destroy(&c->uids);
@@ -99,6 +100,12 @@ fetch_item_sep(struct fetch_ctx *c)
 	c->need_space = true;
 }
 
+static int
+flag_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static void
 write_simple_items(struct fetch_ctx *c, const struct fetch_row *r)
 {
@@ -114,6 +121,11 @@ write_simple_items(struct fetch_ctx *c, const struct fetch_row *r)
 		imap_client_printf(cl, "UID %u", r->uid);
 	}
 	if (flags) {
+		/* In one order whether the flags came from the store or from the
+		 * view (whose flag sets are sorted), as its unsolicited FETCH
+		 * responses have them. */
+		if (r->nflags > 1)
+			qsort(r->flags, r->nflags, sizeof(*r->flags), flag_cmp);
 		fetch_item_sep(c);
 		imap_client_write(cl, "FLAGS (", 7);
 		for (size_t i = 0; i < r->nflags; i++)
@@ -390,6 +402,11 @@ fetch_continue(struct fetch_ctx *c)
 				c->stage = STAGE_DONE;
 				break;
 			}
+			if (c->cached) {
+				if (fetch_cache_batch(c))
+					return;
+				break;
+			}
 			start_batch(c);
 			return;
 		case STAGE_ROWS:
@@ -509,6 +526,7 @@ cmd_fetch(struct imap_cmd *cmd)
 	              imap_client_has(c->client, IMAP_ENABLED_QRESYNC);
 
 	collect_targets(c);
+	fetch_cache_init(c);
 	c->stage = STAGE_SEEN;
 	c->in_exec = true;
 	fetch_continue(c);

@@ -1,17 +1,29 @@
 /* SEARCH and UID SEARCH (RFC 3501 6.4.4, RFC 9051 6.4.4) with ESEARCH
  * RETURN options (RFC 4731), SEARCHRES "$" and SAVE (RFC 5182) and
- * CONDSTORE's MODSEQ key and "(MODSEQ n)" result (RFC 7162 3.1.5). The
- * criteria become one store_search query (text keys run on PostgreSQL
- * indexes there); results are mapped to this session's sequence numbers,
- * and messages it has not been told about yet are left out. */
+ * CONDSTORE's MODSEQ key and "(MODSEQ n)" result (RFC 7162 3.1.5). When a
+ * barrier on the change-notice bus shows the session's view exact and the
+ * keys are ones the view and the message cache answer exactly
+ * (search-cache.h), the worker evaluates them (filling the cache for the
+ * folder first if needed, in one query); otherwise the criteria become one
+ * store_search query (text keys run on PostgreSQL indexes there). Results
+ * are mapped to this session's sequence numbers, and messages it has not
+ * been told about yet are left out. */
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
+#include "imap-server.h"
+#include "log.h"
+#include "msg-cache.h"
 #include "msg-util.h"
+#include "search-cache.h"
 #include "search-parse.h"
 #include "xmalloc.h"
+
+/* Folders larger than this are searched by the store (a first search
+ * would fill the cache with the whole folder). */
+#define SEARCH_CACHE_MAX_MESSAGES 50000
 
 struct search_ctx {
 	struct imap_cmd *cmd;
@@ -19,6 +31,8 @@ struct search_ctx {
 	struct imap_search_query q;
 	struct store_search tree;
 	bool have_tree;
+	enum imap_search_cache_need need;
+	bool catching_up;
 };
 
 static void
@@ -29,6 +43,8 @@ search_cleanup(struct imap_cmd *cmd)
 	if (c == NULL)
 		return;
 	store_op_abandon(&c->op);
+	if (c->catching_up)
+		imap_view_catch_up_abandon(imap_client_view(cmd->client));
 	if (c->have_tree)
 		imap_search_store_free(&c->tree);
 	imap_search_query_clear(&c->q);
@@ -51,22 +67,15 @@ write_numbers(struct imap_client *client, const uint32_t *nums, size_t count)
 		imap_client_printf(client, " %u", nums[i]);
 }
 
+/* Writes the answer for the matching UIDs (ascending) and ends the
+ * command. */
 static void
-search_cb(const struct store_search_result *res, enum store_err code, const char *error, void *ctx)
+search_answer(struct search_ctx *c, const struct store_search_result *res)
 {
-	struct search_ctx *c = ctx;
 	struct imap_cmd *cmd = c->cmd;
 	struct imap_client *cl = cmd->client;
 	struct imap_view *view = imap_client_view(cl);
 	unsigned ret = c->q.returns;
-
-	c->op = NULL;
-	if (res == NULL) {
-		reset_saved(c);
-		imap_cmd_store_error(cmd, "Search failed", code, error);
-		imap_cmd_finish(cmd);
-		return;
-	}
 
 	/* The answer in the client's terms (ascending either way). */
 	uint32_t *nums = res->count == 0 ? NULL : xreallocarray(NULL, res->count, sizeof(uint32_t));
@@ -137,6 +146,138 @@ search_cb(const struct store_search_result *res, enum store_err code, const char
 	imap_cmd_finish(cmd);
 }
 
+static void
+search_cb(const struct store_search_result *res, enum store_err code, const char *error, void *ctx)
+{
+	struct search_ctx *c = ctx;
+
+	c->op = NULL;
+	if (res == NULL) {
+		reset_saved(c);
+		imap_cmd_store_error(c->cmd, "Search failed", code, error);
+		imap_cmd_finish(c->cmd);
+		return;
+	}
+	search_answer(c, res);
+}
+
+static void
+search_in_store(struct search_ctx *c)
+{
+	struct imap_view *view = imap_client_view(c->cmd->client);
+
+	c->op = store_search(imap_client_store(c->cmd->client), imap_view_owner_id(view),
+	                     imap_view_folder_id(view), &c->tree, NULL, 0, search_cb, c);
+}
+
+/* Evaluates the criteria over the view (and the cache); false when a
+ * message's cache entry is missing. */
+static bool
+search_in_worker(struct search_ctx *c)
+{
+	struct imap_view *view = imap_client_view(c->cmd->client);
+	struct imap_cache *cache = imap_server_cache(imap_client_server(c->cmd->client));
+	uint32_t count = imap_view_count(view), *uids;
+	struct store_search_result res = {0};
+
+	uids = xcalloc(count + 1, sizeof(*uids));
+	for (uint32_t seq = 1; seq <= count; seq++) {
+		const struct imap_cache_msg *m = NULL;
+		uint32_t uid = imap_view_seq_to_uid(view, seq);
+
+		if (c->need == SEARCH_CACHE_DATA) {
+			m = imap_cache_msg_get(cache, imap_view_folder_id(view),
+			                       imap_view_uidvalidity(view), uid);
+			if (m == NULL) {
+				free(uids);
+				return false;
+			}
+		}
+		if (!imap_search_cache_match(&c->tree, view, seq, m))
+			continue;
+		uids[res.count++] = uid;
+		if (imap_view_modseq(view, seq) > res.highestmodseq)
+			res.highestmodseq = imap_view_modseq(view, seq);
+	}
+	res.uids = uids;
+	log_debug("imap %s: SEARCH answered in the worker (%s)", imap_client_peer(c->cmd->client),
+	          c->need == SEARCH_CACHE_DATA ? "view and cache" : "view");
+	search_answer(c, &res);
+	free(uids);
+	return true;
+}
+
+static void
+fill_cb(const struct store_cache_result *res, enum store_err code, const char *error, void *ctx)
+{
+	struct search_ctx *c = ctx;
+	struct imap_view *view = imap_client_view(c->cmd->client);
+	struct imap_cache *cache = imap_server_cache(imap_client_server(c->cmd->client));
+
+	c->op = NULL;
+	if (res == NULL) {
+		reset_saved(c);
+		imap_cmd_store_error(c->cmd, "Search failed", code, error);
+		imap_cmd_finish(c->cmd);
+		return;
+	}
+	for (size_t i = 0; i < res->count; i++)
+		imap_cache_msg_put(cache, imap_view_folder_id(view), &res->rows[i]);
+	/* A message that could not be kept (not parsed, or the cache is too
+	 * small for the folder): the store answers. */
+	if (!search_in_worker(c))
+		search_in_store(c);
+}
+
+/* The view is exact: answer from it, asking the store for the cache
+ * entries the folder lacks first. */
+static void
+search_from_view(struct search_ctx *c)
+{
+	struct imap_view *view = imap_client_view(c->cmd->client);
+	struct imap_cache *cache = imap_server_cache(imap_client_server(c->cmd->client));
+	uint32_t count = imap_view_count(view), *misses;
+	size_t nmiss = 0;
+	struct store_uid_ranges ranges;
+	uint32_t(*pairs)[2] = NULL;
+
+	if (c->need == SEARCH_CACHE_VIEW) {
+		search_in_worker(c);
+		return;
+	}
+	misses = xcalloc(count + 1, sizeof(*misses));
+	for (uint32_t seq = 1; seq <= count; seq++) {
+		uint32_t uid = imap_view_seq_to_uid(view, seq);
+
+		if (imap_cache_msg_get(cache, imap_view_folder_id(view),
+		                       imap_view_uidvalidity(view), uid) == NULL)
+			misses[nmiss++] = uid;
+	}
+	if (nmiss == 0) {
+		free(misses);
+		if (!search_in_worker(c))
+			search_in_store(c);
+		return;
+	}
+	imap_uid_array_ranges(misses, nmiss, &ranges, &pairs);
+	free(misses);
+	c->op = store_fetch_cache(imap_client_store(c->cmd->client), imap_view_owner_id(view),
+	                          imap_view_folder_id(view), &ranges, &ranges, 0, fill_cb, c);
+	free(pairs);
+}
+
+static void
+search_catch_up_cb(bool exact, void *ctx)
+{
+	struct search_ctx *c = ctx;
+
+	c->catching_up = false;
+	if (exact)
+		search_from_view(c);
+	else
+		search_in_store(c);
+}
+
 enum imap_cmd_result
 cmd_search(struct imap_cmd *cmd)
 {
@@ -168,8 +309,17 @@ cmd_search(struct imap_cmd *cmd)
 		return IMAP_CMD_DONE;
 	}
 	c->have_tree = true;
-	c->op = store_search(imap_client_store(cl), imap_view_owner_id(imap_client_view(cl)),
-	                     imap_view_folder_id(imap_client_view(cl)), &c->tree, NULL, 0,
-	                     search_cb, c);
+	c->need = imap_search_cache_classify(&c->tree);
+	if (c->need != SEARCH_CACHE_NO &&
+	    imap_cache_enabled(imap_server_cache(imap_client_server(cl))) &&
+	    imap_view_count(imap_client_view(cl)) <= SEARCH_CACHE_MAX_MESSAGES &&
+	    !imap_view_shared(imap_client_view(cl))) {
+		/* Exact as of a barrier on the bus, after catching up with
+		 * what changed. */
+		c->catching_up = true;
+		imap_view_catch_up(imap_client_view(cl), search_catch_up_cb, c);
+		return IMAP_CMD_ASYNC;
+	}
+	search_in_store(c);
 	return IMAP_CMD_ASYNC;
 }

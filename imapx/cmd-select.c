@@ -11,6 +11,8 @@
 #include "commands.h"
 #include "imap-acl.h"
 #include "imap-client-private.h"
+#include "imap-server.h"
+#include "notify.h"
 #include "seqset.h"
 #include "xmalloc.h"
 
@@ -28,6 +30,12 @@ struct select_ctx {
 	char *display; /* the name the view reports, canonical */
 	struct store_op *op;
 	struct imap_view *view; /* built, not yet handed to the session */
+	/* Watches the folder from before its messages are read, so that the
+	 * new view knows whether it missed a change (see select_list_cb). */
+	struct notify_watch *prewatch;
+	bool prewatch_up;   /* the bus was up when it was added */
+	bool prewatch_lost; /* notices may have been lost meanwhile */
+	uint64_t prewatch_modseq;
 };
 
 static void
@@ -38,6 +46,7 @@ select_cleanup(struct imap_cmd *cmd)
 	if (ctx == NULL)
 		return;
 	store_op_abandon(&ctx->op);
+	notify_watch_remove(&ctx->prewatch);
 	imap_mailbox_lookup_abandon(&ctx->lookup);
 	imap_view_destroy(&ctx->view);
 	free(ctx->q_known_uids);
@@ -83,6 +92,7 @@ select_finish(struct imap_cmd *cmd)
 
 	ctx->view = NULL;
 	imap_client_set_view(cmd->client, view);
+	imap_view_warm_cache(view);
 	imap_cmd_ok(cmd, "[%s] %s completed", imap_view_readonly(view) ? "READ-ONLY" : "READ-WRITE",
 	            cmd->name);
 	imap_cmd_finish(cmd);
@@ -133,6 +143,16 @@ select_list_cb(const struct store_msg_list *list, enum store_err code, const cha
 	}
 	ctx->view = imap_view_create(c, ctx->display, list, ctx->readonly);
 	imap_view_set_rights(ctx->view, ctx->rights);
+	/* Every change committed after the list was read has a modseq above
+	 * its HIGHESTMODSEQ and a notice the watch added before the query
+	 * saw: with none, the view is in step with the bus from the start,
+	 * without waiting for a first full refresh. */
+	if (ctx->prewatch_up && !ctx->prewatch_lost &&
+	    ctx->prewatch_modseq <= list->folder->highestmodseq)
+		imap_view_mark_synced(ctx->view);
+	else if (ctx->prewatch_modseq > list->folder->highestmodseq)
+		imap_view_set_dirty(ctx->view);
+	notify_watch_remove(&ctx->prewatch);
 	select_write_state(cmd, ctx->view);
 	if (ctx->qresync && ctx->q_uidvalidity == imap_view_uidvalidity(ctx->view)) {
 		ctx->op = store_changes(imap_client_store(c), ctx->owner_id,
@@ -141,6 +161,18 @@ select_list_cb(const struct store_msg_list *list, enum store_err code, const cha
 		return;
 	}
 	select_finish(cmd);
+}
+
+static void
+select_notice(uint64_t account_id, uint64_t folder_id, uint64_t modseq, bool possibly,
+              void *context)
+{
+	struct select_ctx *ctx = context;
+
+	if (possibly)
+		ctx->prewatch_lost = true;
+	else if (modseq > ctx->prewatch_modseq)
+		ctx->prewatch_modseq = modseq;
 }
 
 static void
@@ -163,6 +195,9 @@ select_mailbox_cb(const struct imap_mailbox *mb, enum store_err code, const char
 	ctx->owner_id = mb->owner_id;
 	ctx->rights = mb->rights;
 	ctx->display = xstrdup(mb->folder->path);
+	struct notify_bus *bus = imap_server_bus(imap_client_server(c));
+	ctx->prewatch_up = notify_bus_is_up(bus);
+	ctx->prewatch = notify_watch_add(bus, mb->owner_id, mb->folder->id, select_notice, ctx);
 	ctx->op = store_folder_select(imap_client_store(c), mb->owner_id, mb->folder->id,
 	                              select_list_cb, cmd);
 }

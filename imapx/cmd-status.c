@@ -2,13 +2,19 @@
  * RECENT (always 0: Floe keeps no \Recent), HIGHESTMODSEQ (RFC 7162),
  * SIZE and DELETED (RFC 9051 / STATUS=SIZE) and MAILBOXID (RFC 8474). The
  * item parser and writer also serve LIST-STATUS. Another account's folder
- * needs the r right (RFC 4314 4). */
+ * needs the r right (RFC 4314 4). STATUS of the selected mailbox (which
+ * clients send, though RFC 3501 advises against it) is answered from the
+ * session's view when a barrier on the change-notice bus shows it exact. */
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 #include "commands.h"
 #include "imap-acl.h"
 #include "imap-client-private.h"
+#include "imap-server.h"
+#include "log.h"
+#include "msg-cache.h"
 #include "xmalloc.h"
 
 static const struct {
@@ -112,6 +118,7 @@ struct status_ctx {
 	struct imap_mailbox_lookup lookup;
 	unsigned items;
 	char *name;
+	bool catching_up;
 };
 
 static void
@@ -122,6 +129,8 @@ status_cleanup(struct imap_cmd *cmd)
 	if (ctx == NULL)
 		return;
 	imap_mailbox_lookup_abandon(&ctx->lookup);
+	if (ctx->catching_up && imap_client_view(cmd->client) != NULL)
+		imap_view_catch_up_abandon(imap_client_view(cmd->client));
 	free(ctx->name);
 	free(ctx);
 	cmd->ctx = NULL;
@@ -141,6 +150,56 @@ status_mailbox_cb(const struct imap_mailbox *mb, enum store_err code, const char
 		imap_cmd_ok(cmd, "STATUS completed");
 	}
 	imap_cmd_finish(cmd);
+}
+
+/* Whether name is the selected mailbox, one of the session's own, and the
+ * items are ones its view knows (SIZE would need every message's size). */
+static bool
+status_of_view(struct imap_client *c, const char *name, unsigned items)
+{
+	struct imap_view *view = imap_client_view(c);
+	const char *vname;
+
+	if (view == NULL || imap_view_shared(view) || (items & IMAP_STATUS_SIZE) != 0 ||
+	    !imap_cache_enabled(imap_server_cache(imap_client_server(c))))
+		return false;
+	vname = imap_view_name(view);
+	return strcmp(vname, name) == 0 ||
+	       (strcmp(vname, "INBOX") == 0 && strcasecmp(name, "INBOX") == 0);
+}
+
+static void
+status_catch_up_cb(bool exact, void *context)
+{
+	struct imap_cmd *cmd = context;
+	struct status_ctx *ctx = cmd->ctx;
+	struct imap_view *view = imap_client_view(cmd->client);
+
+	ctx->catching_up = false;
+	if (exact) {
+		/* The folder row's numbers, as of the barrier. */
+		struct store_folder f = {
+		    .id = imap_view_folder_id(view),
+		    .path = imap_view_name(view),
+		    .uidvalidity = imap_view_uidvalidity(view),
+		    .uidnext = imap_view_uidnext(view),
+		    .highestmodseq = imap_view_highestmodseq(view),
+		    .messages = imap_view_count(view),
+		};
+
+		for (uint32_t seq = 1; seq <= f.messages; seq++) {
+			if (!imap_view_has_flag(view, seq, "\\Seen"))
+				f.unseen++;
+			if (imap_view_has_flag(view, seq, "\\Deleted"))
+				f.deleted++;
+		}
+		log_debug("imap %s: STATUS answered from the view", imap_client_peer(cmd->client));
+		imap_status_write(cmd->client, &f, ctx->items);
+		imap_cmd_ok(cmd, "STATUS completed");
+		imap_cmd_finish(cmd);
+		return;
+	}
+	imap_mailbox_lookup_start(&ctx->lookup, cmd->client, ctx->name, status_mailbox_cb, cmd);
 }
 
 enum imap_cmd_result
@@ -170,6 +229,11 @@ cmd_status(struct imap_cmd *cmd)
 	ctx->name = name;
 	cmd->ctx = ctx;
 	cmd->cleanup = status_cleanup;
+	if (status_of_view(c, name, items)) {
+		ctx->catching_up = true;
+		imap_view_catch_up(imap_client_view(c), status_catch_up_cb, cmd);
+		return IMAP_CMD_ASYNC;
+	}
 	imap_mailbox_lookup_start(&ctx->lookup, c, ctx->name, status_mailbox_cb, cmd);
 	return IMAP_CMD_ASYNC;
 }

@@ -86,6 +86,14 @@ struct fetch_ctx {
 	bool stream_binary;
 	struct evbuffer *tmp;
 
+	/* fetch-cache.c: the batches come from the worker's message cache
+	 * (misses from store_fetch_cache), flags from the view when exact. */
+	bool cached;
+	bool cache_flags; /* FLAGS or MODSEQ are asked */
+	bool cache_blob;  /* body items need more than the header block */
+	int cache_exact;  /* -1: not known yet; 1: flags from the view */
+	bool catching_up; /* imap_view_catch_up in progress */
+
 	bool in_exec, sync_done;
 	bool missing;
 	const char *fail_code; /* response code of a failure mid-way, or NULL */
@@ -95,6 +103,16 @@ struct fetch_ctx {
 void fetch_continue(struct fetch_ctx *c);
 /* cmd-fetch.c: the space before every item but the first. */
 void fetch_item_sep(struct fetch_ctx *c);
+
+/* fetch-cache.c: decides at the start of the command whether its batches
+ * come from the message cache (sets c->cached). */
+void fetch_cache_init(struct fetch_ctx *c);
+/* fetch-cache.c: the next batch in cache mode. Returns true when it waits
+ * (a barrier or a store query; it calls fetch_continue itself), false
+ * when the rows are ready (stage STAGE_ROWS). */
+bool fetch_cache_batch(struct fetch_ctx *c);
+/* fetch-cache.c: abandons what is in flight. */
+void fetch_cache_cleanup(struct fetch_ctx *c);
 
 /* fetch-body.c: after a batch arrived, computes each row's ranges and
  * starts reading ahead. */

@@ -14,6 +14,7 @@
 #include "conn-limits.h"
 #include "imap-server.h"
 #include "log.h"
+#include "msg-cache.h"
 #include "xmalloc.h"
 
 /* A string-keyed counter: connections per address or per account. */
@@ -32,6 +33,7 @@ struct imap_server {
 	struct auth *auth;
 	struct notify_bus *bus;
 	SSL_CTX *ssl;
+	struct imap_cache *cache;
 
 	struct imap_client **clients;
 	size_t nclients, clients_alloc;
@@ -121,6 +123,7 @@ imap_server_create(struct event_base *base, const struct floe_config *cfg, struc
 	server->auth = auth;
 	server->bus = bus;
 	server->ssl = ssl;
+	server->cache = imap_cache_create(cfg != NULL ? cfg->imap.cache_size : 0);
 	return server;
 }
 
@@ -145,6 +148,7 @@ imap_server_destroy(struct imap_server **serverp)
 	if (server->drained_ev != NULL)
 		event_free(server->drained_ev);
 	free(server->clients);
+	imap_cache_destroy(&server->cache);
 	free(server);
 	*serverp = NULL;
 }
@@ -258,6 +262,12 @@ SSL_CTX *
 imap_server_ssl(const struct imap_server *server)
 {
 	return server->ssl;
+}
+
+struct imap_cache *
+imap_server_cache(const struct imap_server *server)
+{
+	return server->cache;
 }
 
 bool

@@ -15,6 +15,7 @@ struct auth;
 struct bufferevent;
 struct event_base;
 struct floe_config;
+struct imap_cache;
 struct imap_client;
 struct imap_server;
 struct notify_bus;
@@ -47,6 +48,8 @@ struct store *imap_server_store(const struct imap_server *server);
 struct auth *imap_server_auth(const struct imap_server *server);
 struct notify_bus *imap_server_bus(const struct imap_server *server);
 SSL_CTX *imap_server_ssl(const struct imap_server *server);
+/* The worker's message cache (msg-cache.h), sized by [imap] cache_size. */
+struct imap_cache *imap_server_cache(const struct imap_server *server);
 bool imap_server_is_stopping(const struct imap_server *server);
 
 /* Session registry (client.c). add checks the per-address limit: returns

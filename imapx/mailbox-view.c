@@ -14,65 +14,15 @@
 #include "imap-client-private.h"
 #include "imap-server.h"
 #include "log.h"
-#include "mailbox-view.h"
+#include "msg-cache.h"
+#include "msg-util.h"
 #include "notify.h"
 #include "seqset.h"
 #include "store-acl.h"
 #include "store.h"
 #include "xmalloc.h"
 
-struct view_msg {
-	uint32_t uid;
-	uint32_t fset;
-	uint64_t modseq;
-};
-
-/* One distinct flag combination: the flags sorted, NUL-separated in buf. */
-struct view_fset {
-	char *buf;
-	size_t len;
-	const char **flags;
-	size_t count;
-	uint32_t hash;
-};
-
-struct imap_view {
-	struct imap_client *client;
-	uint64_t folder_id, owner_id;
-	char *name;
-	bool examine;    /* selected with EXAMINE */
-	unsigned rights; /* ACL_* of the session on the folder */
-	bool shared;     /* another account's folder: rights may change */
-	uint32_t uidvalidity, uidnext;
-	uint64_t highestmodseq;
-
-	struct view_msg *msgs;
-	size_t count, alloc;
-
-	struct view_fset *fsets;
-	size_t nfsets, fsets_alloc;
-	uint32_t *fset_table; /* open addressing: fset index + 1, 0 = empty */
-	size_t fset_table_size;
-
-	char **keywords;
-	size_t nkeywords;
-
-	struct seqset *saved;
-	struct notify_watch *watch;
-	bool dirty, live, again;
-	/* A full refresh started since the watch was added: until then a
-	 * notice may have gone by unwatched, so no shortcut. */
-	bool synced;
-	struct notify_sync *sync; /* imap_view_refresh_if_changed's barrier */
-	struct store_op *op;
-	imap_view_refresh_fn *done;
-	void *done_ctx;
-
-	/* imap_view_check_rights in flight */
-	struct store_op *rights_op;
-	imap_view_refresh_fn *rights_done;
-	void *rights_ctx;
-};
+#include "mailbox-view-private.h"
 
 static const char *const view_system_flags[] = {"\\Answered", "\\Flagged", "\\Deleted", "\\Seen",
                                                 "\\Draft"};
@@ -149,7 +99,7 @@ view_learn_keywords(struct imap_view *v, const struct view_fset *fs)
 
 /* The index of the flag set holding flags (any order), added if new.
  * *new_keyword_r is set when it brought a keyword the view had not seen. */
-static uint32_t
+uint32_t
 view_intern(struct imap_view *v, const char *const *flags, size_t nflags, bool *new_keyword_r)
 {
 	const char **sorted = xcalloc(nflags + 1, sizeof(*sorted));
@@ -426,7 +376,7 @@ imap_view_write_flags_responses(struct imap_view *v)
 }
 
 /* "* seq FETCH (UID u FLAGS (...) MODSEQ (m))" for an unsolicited update. */
-static void
+void
 view_write_fetch(struct imap_view *v, uint32_t seq, bool uid, bool flags, bool modseq)
 {
 	struct evbuffer *out = imap_client_output(v->client);
@@ -457,7 +407,7 @@ view_pos_cmp(const void *a, const void *b)
 }
 
 /* Removes the sorted uids from the view, reporting them when send. */
-static void
+void
 view_expunge(struct imap_view *v, const uint32_t *uids, size_t count, bool send)
 {
 	struct evbuffer *out = imap_client_output(v->client);
@@ -566,306 +516,6 @@ imap_view_apply_flags(struct imap_cmd *cmd, const struct store_flags_result *res
 }
 
 /* ---------------------------------------------------------------------
- * Refresh
- */
-
-static void view_start_refresh(struct imap_view *v);
-
-/* Brings the view up to date with list (store_changes since the view's
- * HIGHESTMODSEQ) and writes what the client must be told. */
-static void
-view_apply_changes(struct imap_view *v, const struct store_msg_list *list)
-{
-	struct imap_client *c = v->client;
-	const struct store_folder *f = list->folder;
-	bool condstore = imap_client_has(c, IMAP_ENABLED_CONDSTORE), new_keyword = false;
-	size_t old_count, nchanged = 0;
-	uint32_t *changed;
-
-	if (f != NULL && f->uidvalidity != v->uidvalidity) {
-		imap_client_disconnect(c, "Mailbox UIDVALIDITY changed");
-		return;
-	}
-	if (list->nvanished > 0)
-		view_expunge(v, list->vanished, list->nvanished, true);
-
-	old_count = v->count;
-	changed = xcalloc(list->count + 1, sizeof(*changed));
-	for (size_t i = 0; i < list->count; i++) {
-		const struct store_msg *sm = &list->msgs[i];
-		uint32_t seq = imap_view_uid_to_seq(v, sm->uid), fs;
-
-		if (seq != 0) {
-			struct view_msg *m = &v->msgs[seq - 1];
-
-			fs = view_intern(v, sm->flags, sm->nflags, &new_keyword);
-			if (seq <= old_count &&
-			    (fs != m->fset || (condstore && sm->modseq > m->modseq)))
-				changed[nchanged++] = seq;
-			m->fset = fs;
-			if (sm->modseq > m->modseq)
-				m->modseq = sm->modseq;
-		} else if (v->count == 0 || sm->uid > v->msgs[v->count - 1].uid) {
-			if (v->count == v->alloc) {
-				v->alloc = v->alloc < 64 ? 64 : v->alloc * 2;
-				v->msgs = xreallocarray(v->msgs, v->alloc, sizeof(*v->msgs));
-			}
-			v->msgs[v->count].uid = sm->uid;
-			v->msgs[v->count].modseq = sm->modseq;
-			v->msgs[v->count].fset =
-			    view_intern(v, sm->flags, sm->nflags, &new_keyword);
-			v->count++;
-		}
-		/* Otherwise a UID below the view's last one that it does not have:
-		 * expunged, or never shown to this session; nothing to tell. */
-	}
-	if (new_keyword)
-		imap_view_write_flags_responses(v);
-	for (size_t i = 0; i < nchanged; i++)
-		view_write_fetch(v, changed[i], true, true, condstore);
-	free(changed);
-	if (v->count != old_count)
-		imap_client_untagged(c, "%zu EXISTS", v->count);
-	if (f != NULL) {
-		if (f->uidnext > v->uidnext)
-			v->uidnext = f->uidnext;
-		if (f->highestmodseq > v->highestmodseq)
-			v->highestmodseq = f->highestmodseq;
-	}
-	if (v->count > 0 && v->msgs[v->count - 1].uid >= v->uidnext)
-		v->uidnext = v->msgs[v->count - 1].uid + 1;
-}
-
-/* Ends a refresh: runs it again if the bus spoke meanwhile, else calls
- * done. */
-static void
-view_refresh_finish(struct imap_view *v, bool ok)
-{
-	imap_view_refresh_fn *done;
-
-	if (v->again && ok) {
-		view_start_refresh(v);
-		return;
-	}
-	v->again = false;
-	if (v->live)
-		imap_client_flush(v->client);
-	done = v->done;
-	if (done != NULL) {
-		v->done = NULL;
-		/* Last thing: done may end the command and, with it, this view. */
-		done(v->done_ctx);
-	}
-}
-
-static void
-view_changes_cb(const struct store_msg_list *list, enum store_err code, const char *error,
-                void *ctx)
-{
-	struct imap_view *v = ctx;
-
-	v->op = NULL;
-	if (list != NULL) {
-		view_apply_changes(v, list);
-	} else if (code == STORE_ERR_NOT_FOUND) {
-		imap_client_disconnect(v->client, "Mailbox was deleted");
-	} else {
-		log_warning("imap %s: cannot refresh %s: %s", imap_client_peer(v->client), v->name,
-		            error != NULL ? error : "unknown error");
-	}
-	view_refresh_finish(v, list != NULL);
-}
-
-static void
-view_start_changes(struct imap_view *v)
-{
-	v->op = store_changes(imap_client_store(v->client), v->owner_id, v->folder_id,
-	                      v->highestmodseq, view_changes_cb, v);
-}
-
-/* Applies rights read from the store and tells the client what changed
- * for it (RFC 4314 5.1.1): new FLAGS and PERMANENTFLAGS, READ-ONLY or
- * READ-WRITE when that changed, and a warning when read access is gone. */
-static void
-view_apply_rights(struct imap_view *v, unsigned rights)
-{
-	bool was_readonly = imap_view_readonly(v), now_readonly;
-	unsigned flag_rights = ACL_SEEN | ACL_WRITE | ACL_DELETE_MSGS, old = v->rights;
-
-	if (rights == old)
-		return;
-	if ((old & ACL_READ) != 0 && (rights & ACL_READ) == 0)
-		imap_client_untagged(v->client,
-		                     "NO [NOPERM] Read access to this mailbox was revoked");
-	else if ((old & ACL_READ) == 0 && (rights & ACL_READ) != 0)
-		imap_client_untagged(v->client, "OK Read access to this mailbox was granted");
-	v->rights = rights;
-	now_readonly = imap_view_readonly(v);
-	if (was_readonly != now_readonly || ((old ^ rights) & flag_rights) != 0)
-		imap_view_write_flags_responses(v);
-	if (!was_readonly && now_readonly)
-		imap_client_untagged(v->client, "OK [READ-ONLY] Access rights changed");
-	else if (was_readonly && !now_readonly)
-		imap_client_untagged(v->client, "OK [READ-WRITE] Access rights changed");
-}
-
-/* A shared folder's refresh asks for the rights first: content changes
- * are fetched only while the session may still read the folder. */
-static void
-view_refresh_rights_cb(const char *rights, enum store_err code, const char *error, void *ctx)
-{
-	struct imap_view *v = ctx;
-
-	v->op = NULL;
-	if (rights == NULL) {
-		log_warning("imap %s: cannot check the rights on %s: %s",
-		            imap_client_peer(v->client), v->name,
-		            error != NULL ? error : "unknown error");
-		view_refresh_finish(v, false);
-		return;
-	}
-	view_apply_rights(v, imap_rights_from_store(rights));
-	if ((v->rights & ACL_READ) == 0) {
-		view_refresh_finish(v, true);
-		return;
-	}
-	view_start_changes(v);
-}
-
-static void
-view_start_refresh(struct imap_view *v)
-{
-	v->dirty = false;
-	v->again = false;
-	v->synced = true;
-	if (v->shared) {
-		v->op = store_acl_rights(imap_client_store(v->client),
-		                         imap_client_account_id(v->client), v->owner_id,
-		                         v->folder_id, view_refresh_rights_cb, v);
-		return;
-	}
-	view_start_changes(v);
-}
-
-void
-imap_view_refresh(struct imap_view *v, imap_view_refresh_fn *done, void *ctx)
-{
-	v->done = done;
-	v->done_ctx = ctx;
-	/* A refresh already running serves this request too; a notice that
-	 * arrives meanwhile makes it run again (view_notice). */
-	if (v->op == NULL)
-		view_start_refresh(v);
-}
-
-/* The bus has dispatched every notice of what was committed before the
- * barrier was asked (or cannot tell: known false). */
-static void
-view_sync_cb(bool known, void *ctx)
-{
-	struct imap_view *v = ctx;
-
-	v->sync = NULL;
-	if (!known)
-		v->dirty = true;
-	/* A refresh started meanwhile (a notice during IDLE, or a command's
-	 * full refresh) answers for this one and calls done. */
-	if (v->op != NULL)
-		return;
-	/* Nobody waits any more (IDLE ended first): the next command
-	 * refreshes if the view is dirty. */
-	if (v->done == NULL && !v->live)
-		return;
-	if (v->dirty)
-		view_start_refresh(v);
-	else
-		view_refresh_finish(v, true);
-}
-
-void
-imap_view_refresh_if_changed(struct imap_view *v, imap_view_refresh_fn *done, void *ctx)
-{
-	struct notify_bus *bus = imap_server_bus(imap_client_server(v->client));
-
-	/* A shared folder's refresh also re-reads the rights, which no
-	 * notice of this folder covers (inherited ACLs). */
-	if (v->shared || v->dirty || !v->synced || v->op != NULL || !notify_bus_is_up(bus)) {
-		imap_view_refresh(v, done, ctx);
-		return;
-	}
-	v->done = done;
-	v->done_ctx = ctx;
-	/* A barrier asked earlier (an IDLE that ended) does not cover what
-	 * was committed since: ask again. */
-	notify_sync_abandon(&v->sync);
-	v->sync = notify_bus_sync(bus, view_sync_cb, v);
-}
-
-bool
-imap_view_refreshing(const struct imap_view *v)
-{
-	return v->op != NULL;
-}
-
-void
-imap_view_set_live(struct imap_view *v, bool live)
-{
-	v->live = live;
-}
-
-static void
-view_check_rights_cb(const char *rights, enum store_err code, const char *error, void *ctx)
-{
-	struct imap_view *v = ctx;
-	imap_view_refresh_fn *done = v->rights_done;
-
-	v->rights_op = NULL;
-	v->rights_done = NULL;
-	if (rights != NULL)
-		view_apply_rights(v, imap_rights_from_store(rights));
-	else
-		log_warning("imap %s: cannot check the rights on %s: %s",
-		            imap_client_peer(v->client), v->name,
-		            error != NULL ? error : "unknown error");
-	/* Last thing: done may end the command and, with it, this view. */
-	done(v->rights_ctx);
-}
-
-void
-imap_view_check_rights(struct imap_view *v, imap_view_refresh_fn *done, void *ctx)
-{
-	store_op_abandon(&v->rights_op);
-	v->rights_done = done;
-	v->rights_ctx = ctx;
-	v->rights_op =
-	    store_acl_rights(imap_client_store(v->client), imap_client_account_id(v->client),
-	                     v->owner_id, v->folder_id, view_check_rights_cb, v);
-}
-
-void
-imap_view_set_rights(struct imap_view *v, unsigned rights)
-{
-	v->rights = rights & ACL_ALL;
-}
-
-/* Content changes carry their modseq; ACL changes come with modseq 0. */
-static void
-view_notice(uint64_t account_id, uint64_t folder_id, uint64_t modseq, bool possibly, void *ctx)
-{
-	struct imap_view *v = ctx;
-
-	if (!possibly && modseq != 0 && modseq <= v->highestmodseq)
-		return;
-	if (!possibly && modseq == 0 && !v->shared)
-		return;
-	v->dirty = true;
-	if (v->op != NULL)
-		v->again = true;
-	else if (v->live)
-		view_start_refresh(v);
-}
-
-/* ---------------------------------------------------------------------
  * Life cycle
  */
 
@@ -916,8 +566,10 @@ imap_view_destroy(struct imap_view **viewp)
 		return;
 	notify_watch_remove(&v->watch);
 	notify_sync_abandon(&v->sync);
+	notify_sync_abandon(&v->cu_sync);
 	store_op_abandon(&v->op);
 	store_op_abandon(&v->rights_op);
+	store_op_abandon(&v->warm_op);
 	for (size_t i = 0; i < v->nfsets; i++) {
 		free(v->fsets[i].buf);
 		free(v->fsets[i].flags);
@@ -932,6 +584,53 @@ imap_view_destroy(struct imap_view **viewp)
 	free(v->name);
 	free(v);
 	*viewp = NULL;
+}
+
+static void
+view_warm_cb(const struct store_cache_result *res, enum store_err code, const char *error,
+             void *ctx)
+{
+	struct imap_view *v = ctx;
+	struct imap_cache *cache = imap_server_cache(imap_client_server(v->client));
+
+	v->warm_op = NULL;
+	if (res == NULL) {
+		log_warning("imap %s: cannot read %s for the cache: %s",
+		            imap_client_peer(v->client), v->name,
+		            error != NULL ? error : "unknown error");
+		return;
+	}
+	for (size_t i = 0; i < res->count; i++)
+		imap_cache_msg_put(cache, v->folder_id, &res->rows[i]);
+}
+
+void
+imap_view_warm_cache(struct imap_view *v)
+{
+	struct imap_cache *cache = imap_server_cache(imap_client_server(v->client));
+	struct imap_cache_stats st;
+	struct store_uid_ranges ranges;
+	uint32_t *misses, (*pairs)[2] = NULL;
+	size_t n = 0;
+
+	imap_cache_get_stats(cache, &st);
+	/* A rough entry size: a folder that would take more than half the
+	 * cache is left to fill as it is read. */
+	if (!imap_cache_enabled(cache) || v->warm_op != NULL || v->count == 0 ||
+	    v->count > IMAP_VIEW_WARM_MAX || v->count * 4096 > st.max_bytes / 2)
+		return;
+	misses = xcalloc(v->count, sizeof(*misses));
+	for (size_t i = 0; i < v->count; i++) {
+		if (imap_cache_msg_get(cache, v->folder_id, v->uidvalidity, v->msgs[i].uid) == NULL)
+			misses[n++] = v->msgs[i].uid;
+	}
+	if (n > 0) {
+		imap_uid_array_ranges(misses, n, &ranges, &pairs);
+		v->warm_op = store_fetch_cache(imap_client_store(v->client), v->owner_id,
+		                               v->folder_id, &ranges, &ranges, 0, view_warm_cb, v);
+		free(pairs);
+	}
+	free(misses);
 }
 
 void

@@ -80,6 +80,10 @@ void imap_view_destroy(struct imap_view **view);
 /* True when the bus reported a change the view has not fetched yet. */
 bool imap_view_is_dirty(const struct imap_view *view);
 void imap_view_set_dirty(struct imap_view *view);
+/* SELECT: the view was built from a list read after a watch of the folder
+ * was in place, and that watch saw no later change: it is in step with the
+ * bus without a first full refresh. */
+void imap_view_mark_synced(struct imap_view *view);
 
 /* Fetches what changed since the view's HIGHESTMODSEQ and writes the
  * untagged responses (EXPUNGE or VANISHED, EXISTS, FLAGS, FETCH) at once,
@@ -95,8 +99,7 @@ void imap_view_refresh(struct imap_view *view, imap_view_refresh_fn *done, void 
  * if the folder got none since the last refresh and the bus stayed up (a
  * reconnect marks every view dirty), done is called without a store
  * query. Otherwise, and for another account's folder, a full refresh. */
-void imap_view_refresh_if_changed(struct imap_view *view, imap_view_refresh_fn *done,
-                                  void *ctx);
+void imap_view_refresh_if_changed(struct imap_view *view, imap_view_refresh_fn *done, void *ctx);
 /* Sets the rights without telling the client (SELECT, before it reports
  * the mailbox's state). */
 void imap_view_set_rights(struct imap_view *view, unsigned rights);
@@ -108,6 +111,27 @@ void imap_view_set_rights(struct imap_view *view, unsigned rights);
  * A shared folder's refresh (imap_view_refresh) checks the rights the same
  * way first and fetches no changes while the session may not read. */
 void imap_view_check_rights(struct imap_view *view, imap_view_refresh_fn *done, void *ctx);
+/* True when the view holds the folder's messages, flags and modseqs
+ * exactly as of the last barrier on the change-notice bus that completed:
+ * no notice arrived since its last refresh, a full refresh ran since its
+ * watch was added, none is running, the bus stayed up, and the folder is
+ * the session's own (another account's folder also depends on rights no
+ * notice covers). Commands that answer from the view instead of the store
+ * (cached FETCH, SEARCH) ask notify_bus_sync first and test this in its
+ * callback. */
+bool imap_view_exact(const struct imap_view *view);
+/* For commands during which EXPUNGE may not be sent (FETCH, SEARCH,
+ * STATUS of the selected mailbox): a barrier on the change-notice bus and,
+ * if the folder changed, store_changes; the changes are applied and
+ * reported at once (FETCH, FLAGS, EXISTS, which may be sent at any time)
+ * unless they expunge a message the view has, which only a later refresh
+ * may report. Then done(exact, ctx) from the event loop, exact as for
+ * imap_view_exact. One at a time per view; the view must not be
+ * refreshing. imap_view_catch_up_abandon cancels it (done is not called;
+ * changes not yet applied are left for the next refresh). */
+typedef void imap_view_catch_up_fn(bool exact, void *ctx);
+void imap_view_catch_up(struct imap_view *view, imap_view_catch_up_fn *done, void *ctx);
+void imap_view_catch_up_abandon(struct imap_view *view);
 /* True while a refresh is running. */
 bool imap_view_refreshing(const struct imap_view *view);
 /* While set (IDLE), a notice starts a refresh at once and flushes the
@@ -122,6 +146,14 @@ void imap_view_set_live(struct imap_view *view, bool live);
  * not change the view. */
 void imap_view_report_since(struct imap_view *view, const struct store_msg_list *list,
                             uint64_t since, const struct seqset *known_uids);
+
+/* SELECT: reads what the worker's message cache (msg-cache.h) lacks of the
+ * folder's messages, in one query in the background, so that the first
+ * FETCH and SEARCH find it there (as Dovecot finds its index files).
+ * Nothing for a folder of more than IMAP_VIEW_WARM_MAX messages or one
+ * that would take more than half the cache; those fill as they are read. */
+#define IMAP_VIEW_WARM_MAX 1000
+void imap_view_warm_cache(struct imap_view *view);
 
 /* Writes "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" for the view. */
 void imap_view_write_flags_responses(struct imap_view *view);

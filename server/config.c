@@ -82,6 +82,7 @@ static const struct config_key config_keys[] = {
 	 1000000},
 	{"imap", "idle_keepalive", CT_DURATION, OFF(imap.idle_keepalive_ms), "2m", 0, 0},
 	{"imap", "autologout", CT_DURATION, OFF(imap.autologout_ms), "30m", 0, 0},
+	{"imap", "cache_size", CT_SIZE, OFF(imap.cache_size), "64M", 0, 0},
 	/* [imap] keys */
 	{"auth", "max_failures", CT_UINT, OFF(auth.max_failures), "10", 1, 100000},
 	{"auth", "failure_window", CT_DURATION, OFF(auth.failure_window_ms), "5m", 0, 0},
@@ -182,14 +183,14 @@ static const struct config_key config_keys[] = {
 	 "0", 0, 7},
 	{"eas", "log_bodies", CT_BOOL, OFF(eas.log_bodies), "no", 0, 0},
 	/* [eas] keys */
-	/* [groupware] keys */
 	{"groupware", "trash_days", CT_UINT, OFF(groupware.trash_days), "30", 0, 36500},
 	{"groupware", "trash_purge_interval", CT_DURATION, OFF(groupware.trash_purge_interval_ms), "1h",
 	 0, 0},
-	/* [sharing] keys */
+	/* [groupware] keys */
 	{"sharing", "notify", CT_BOOL, OFF(sharing.notify), "yes", 0, 0},
 	{"sharing", "notify_poll", CT_DURATION, OFF(sharing.notify_poll_ms), "10s", 0, 0},
 	{"sharing", "notify_max_age", CT_DURATION, OFF(sharing.notify_max_age_ms), "168h", 0, 0},
+	/* [sharing] keys */
 	{"debug", "test_endpoints", CT_BOOL, OFF(debug.test_endpoints), "no", 0, 0},
 	{NULL, NULL, 0, 0, NULL, 0, 0},
 };

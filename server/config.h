@@ -58,6 +58,7 @@ struct floe_config {
 		unsigned max_connections_per_ip;
 		unsigned idle_keepalive_ms;
 		unsigned autologout_ms;
+		size_t cache_size; /* per-worker message cache; 0: off */
 		/* [imap] keys */
 	} imap;
 	struct {
@@ -155,15 +156,15 @@ struct floe_config {
 		/* [eas] keys */
 	} eas;
 	struct {
-		int unused_; /* [groupware] keys */
 		unsigned trash_days;              /* GroupWare Trash: purge after (0: never) */
 		unsigned trash_purge_interval_ms; /* how often each worker purges (0: never) */
+		int unused_; /* [groupware] keys */
 	} groupware;
 	struct {
-		int unused_; /* [sharing] keys */
 		bool notify;                /* share notification mail */
 		unsigned notify_poll_ms;    /* runner poll interval */
 		unsigned notify_max_age_ms; /* undeliverable notices dropped after */
+		int unused_; /* [sharing] keys */
 	} sharing;
 	struct {
 		bool test_endpoints;

@@ -102,8 +102,10 @@ def run(args):
     fl = floe.Floed(None, None, workers=os.cpu_count(), config=CONFIG, db_url=state["url"])
     fl.start()
     users = users_of(state["users"])
-    # Warm up: logins (Argon2id once per user and worker) and caches.
-    asyncio.run(bench.load(fl.imap_port, users, args.clients, 3, 99, state["messages"]))
+    # Warm up: logins (Argon2id once per user and worker) and caches (the
+    # workers' message caches fill as messages are read: --warmup 20 or
+    # more for the steady state of a server that has run a while).
+    asyncio.run(bench.load(fl.imap_port, users, args.clients, args.warmup, 99, state["messages"]))
     psql(state, "SELECT pg_stat_statements_reset()")
     workers = fl.worker_pids()
     pgp = pg_pids(state)
@@ -143,6 +145,7 @@ def main():
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--duration", type=float, default=20)
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--warmup", type=float, default=3, help="seconds of the mix before measuring")
     args = ap.parse_args()
     {"setup": setup, "run": run, "stop": stop}[args.what](args)
 
