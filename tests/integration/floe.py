@@ -393,3 +393,51 @@ def new_user(server, domain, password, *extra, prefix="u"):
     address = f"{prefix}{uuid.uuid4().hex[:10]}@{domain}"
     floectl(server, "user", "add", address, "--password", password, *extra)
     return address
+
+
+class ImapWire:
+    """The byte level of a raw IMAP connection for protocol tests: reads
+    lines and whole responses with their literals. Test modules subclass
+    it with their own command helpers."""
+
+    def __init__(self, port, timeout=30):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+        self.n = 0
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def _fill(self):
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        self.buf += chunk
+
+    def readline(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        i = self.buf.index(b"\r\n") + 2
+        line, self.buf = self.buf[:i], self.buf[i:]
+        return line
+
+    def read_response(self):
+        """One response line, with every literal it announces ({n} or ~{n})."""
+        import re
+        out = self.readline()
+        while True:
+            m = re.search(rb"~?\{(\d+)\}\r\n$", out)
+            if not m:
+                return out
+            size = int(m.group(1))
+            while len(self.buf) < size:
+                self._fill()
+            out += self.buf[:size]
+            self.buf = self.buf[size:]
+            out += self.readline()
+
+    def send(self, data):
+        self.sock.sendall(data)

@@ -30,7 +30,6 @@ letters). The stranger is one account for all sets."""
 import itertools
 import json
 import re
-import socket
 import subprocess
 import uuid
 
@@ -63,14 +62,12 @@ ICEWARP_FEED = "/public/vendor/icewarp/folderinfo/changedsince/"
 # A small raw IMAP client
 
 
-class Imap:
+class Imap(floe.ImapWire):
     def __init__(self, port, user, wait=True):
         """Connects and sends LOGIN; wait=False leaves the answer to
         finish_login() so that many sessions log in at once."""
         self.user = user
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.buf = b""
-        self.n = 0
+        super().__init__(port)
         self.selected = False
         assert self.read_response().startswith(b"* OK")
         self.sock.sendall(f'z0 LOGIN "{user}" "{PASSWORD}"\r\n'.encode())
@@ -83,38 +80,6 @@ class Imap:
             if line.startswith(b"z0 "):
                 assert line.startswith(b"z0 OK"), line
                 return
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def _fill(self):
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-            raise ConnectionError("server closed the connection")
-        self.buf += chunk
-
-    def readline(self):
-        while b"\r\n" not in self.buf:
-            self._fill()
-        i = self.buf.index(b"\r\n") + 2
-        line, self.buf = self.buf[:i], self.buf[i:]
-        return line
-
-    def read_response(self):
-        out = self.readline()
-        while True:
-            m = re.search(rb"~?\{(\d+)\}\r\n$", out)
-            if not m:
-                return out
-            size = int(m.group(1))
-            while len(self.buf) < size:
-                self._fill()
-            out += self.buf[:size]
-            self.buf = self.buf[size:]
-            out += self.readline()
 
     def cmd(self, text, *literals):
         """Sends a command ('{}' marks a synchronizing literal); returns

@@ -10,7 +10,6 @@ folders listed once subscribed, and RFC 5464 METADATA on folders and the
 server level with its limits."""
 
 import re
-import socket
 import subprocess
 import time
 import uuid
@@ -26,50 +25,13 @@ PASSWORD = "acl secret"
 # A small raw client: literals inline, tagged status and untagged responses
 
 
-class Imap:
+class Imap(floe.ImapWire):
     def __init__(self, port, user=None):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.buf = b""
-        self.n = 0
+        super().__init__(port)
         assert self.read_response().startswith(b"* OK")
         if user:
             st, _, line = self.cmd(f'LOGIN "{user}" "{PASSWORD}"')
             assert st == "OK", line
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def _fill(self):
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-            raise ConnectionError("server closed the connection")
-        self.buf += chunk
-
-    def readline(self):
-        while b"\r\n" not in self.buf:
-            self._fill()
-        i = self.buf.index(b"\r\n") + 2
-        line, self.buf = self.buf[:i], self.buf[i:]
-        return line
-
-    def read_response(self):
-        out = self.readline()
-        while True:
-            m = re.search(rb"~?\{(\d+)\}\r\n$", out)
-            if not m:
-                return out
-            size = int(m.group(1))
-            while len(self.buf) < size:
-                self._fill()
-            out += self.buf[:size]
-            self.buf = self.buf[size:]
-            out += self.readline()
-
-    def send(self, data):
-        self.sock.sendall(data)
 
     def cmd(self, text, *literals):
         """Sends a command ('{}' marks a synchronizing literal); returns

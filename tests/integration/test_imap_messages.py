@@ -85,53 +85,20 @@ def fetch_items(resp):
     return int(tok[1]), {items[k].upper(): items[k + 1] for k in range(0, len(items), 2)}
 
 
-class Imap:
+class Imap(floe.ImapWire):
     def __init__(self, port, user=None, password=PASSWORD):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.buf = b""
-        self.n = 0
+        super().__init__(port)
         greeting = self.read_response()
         assert greeting.startswith(b"* OK"), greeting
         if user:
             st, _, line = self.cmd(f'LOGIN "{user}" "{password}"')
             assert st == "OK", line
 
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def _fill(self):
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-            raise ConnectionError("server closed the connection")
-        self.buf += chunk
-
-    def readline(self):
-        while b"\r\n" not in self.buf:
-            self._fill()
-        i = self.buf.index(b"\r\n") + 2
-        line, self.buf = self.buf[:i], self.buf[i:]
-        return line
-
     def readexact(self, size):
         while len(self.buf) < size:
             self._fill()
         data, self.buf = self.buf[:size], self.buf[size:]
         return data
-
-    def read_response(self):
-        out = self.readline()
-        while True:
-            m = re.search(rb"~?\{(\d+)\}\r\n$", out)
-            if not m:
-                return out
-            out += self.readexact(int(m.group(1)))
-            out += self.readline()
-
-    def send(self, data):
-        self.sock.sendall(data)
 
     def tag(self):
         self.n += 1
