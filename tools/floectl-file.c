@@ -317,12 +317,8 @@ floectl_cmd_file_list(struct floectl *ctl, const struct floectl_command *cmd,
 	int ret;
 
 	(void)cmd;
-	if (admin_address_normalize(args->pos[0], &address, NULL, NULL, &error) < 0)
-		return floectl_fail("%s", error);
-	if ((conn = floectl_db(ctl, true)) == NULL) {
-		free(address);
+	if ((conn = floectl_db_account(ctl, args->pos[0], &address)) == NULL)
 		return -1;
-	}
 	ret = admin_file_list(conn, address, args->pos[1], &list, &error);
 	free(address);
 	if (ret < 0)

@@ -240,12 +240,8 @@ floectl_cmd_folder_list(struct floectl *ctl, const struct floectl_command *cmd,
 
 	if (type != NULL && type_option(cmd, args) == NULL)
 		return -1;
-	if (admin_address_normalize(args->pos[0], &address, NULL, NULL, &error) < 0)
-		return floectl_fail("%s", error);
-	if ((conn = floectl_db(ctl, true)) == NULL) {
-		free(address);
+	if ((conn = floectl_db_account(ctl, args->pos[0], &address)) == NULL)
 		return -1;
-	}
 	ret = admin_folder_list(conn, address, type, &list, &error);
 	free(address);
 	if (ret < 0)

@@ -27,19 +27,6 @@ const struct floectl_option floectl_trash_purge_options[] = {
     {0},
 };
 
-static char *
-address_arg(const char *text)
-{
-	const char *error;
-	char *address;
-
-	if (admin_address_normalize(text, &address, NULL, NULL, &error) < 0) {
-		floectl_fail("%s", error);
-		return NULL;
-	}
-	return address;
-}
-
 static json_t *
 text_or_null(const char *s)
 {
@@ -71,12 +58,8 @@ floectl_cmd_trash_list(struct floectl *ctl, const struct floectl_command *cmd,
 	int ret;
 
 	(void)cmd;
-	if ((address = address_arg(args->pos[0])) == NULL)
+	if ((conn = floectl_db_account(ctl, args->pos[0], &address)) == NULL)
 		return -1;
-	if ((conn = floectl_db(ctl, true)) == NULL) {
-		free(address);
-		return -1;
-	}
 	ret = admin_trash_list(conn, address, folder, &list, &error);
 	free(address);
 	if (ret < 0)
@@ -149,12 +132,8 @@ floectl_cmd_trash_restore(struct floectl *ctl, const struct floectl_command *cmd
 		return floectl_usage_fail(cmd, "give either --uid or --all, not both");
 	if (uid == NULL && !all)
 		return floectl_usage_fail(cmd, "give --uid OBJECT-UID or --all");
-	if ((address = address_arg(args->pos[0])) == NULL)
+	if ((conn = floectl_db_account(ctl, args->pos[0], &address)) == NULL)
 		return -1;
-	if ((conn = floectl_db(ctl, true)) == NULL) {
-		free(address);
-		return -1;
-	}
 	ret = admin_trash_restore(conn, address, folder, uid, &result, &error);
 	free(address);
 	if (ret < 0)
@@ -214,12 +193,8 @@ floectl_cmd_trash_purge(struct floectl *ctl, const struct floectl_command *cmd,
 			return floectl_usage_fail(
 			    cmd, "--older-than: expected a number of days, not '%s'", days_text);
 	}
-	if ((address = address_arg(args->pos[0])) == NULL)
+	if ((conn = floectl_db_account(ctl, args->pos[0], &address)) == NULL)
 		return -1;
-	if ((conn = floectl_db(ctl, true)) == NULL) {
-		free(address);
-		return -1;
-	}
 	if (days < 0) {
 		/* What the workers purge by themselves: [groupware] trash_days. */
 		days = floectl_config(ctl)->groupware.trash_days;

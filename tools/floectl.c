@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 
+#include "admin.h"
 #include "floectl.h"
 #include "log.h"
 #include "migrate.h"
@@ -209,6 +210,23 @@ floectl_one_line(const char *in, char *out, size_t size)
 	}
 	if (out[0] == '\0')
 		snprintf(out, size, "unknown error");
+}
+
+PGconn *
+floectl_db_account(struct floectl *ctl, const char *text, char **address_r)
+{
+	const char *error;
+	PGconn *conn;
+
+	if (admin_address_normalize(text, address_r, NULL, NULL, &error) < 0) {
+		floectl_fail("%s", error);
+		return NULL;
+	}
+	if ((conn = floectl_db(ctl, true)) == NULL) {
+		free(*address_r);
+		*address_r = NULL;
+	}
+	return conn;
 }
 
 const struct floe_config *

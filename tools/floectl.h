@@ -143,6 +143,10 @@ extern const struct floectl_command floectl_commands[];
  * and, when migrate is set, brings the schema up to date. Returns NULL
  * after printing the one-line reason. */
 PGconn *floectl_db(struct floectl *ctl, bool migrate);
+/* For commands on one account: text normalised as an address (admin.h)
+ * into *address_r (the caller frees), then floectl_db(ctl, true). Returns
+ * NULL, with nothing to free, after printing the reason. */
+PGconn *floectl_db_account(struct floectl *ctl, const char *text, char **address_r);
 /* The configuration floectl_db loaded (NULL before it succeeded). */
 const struct floe_config *floectl_config(const struct floectl *ctl);
 bool floectl_json(const struct floectl *ctl);
