@@ -536,3 +536,290 @@ store_groupware_files(struct store *store, uint64_t account_id, uint64_t folder_
 	    &p, file_list_done);
 	return &l->op;
 }
+
+/* --- Private items hidden from restricted grantees --- */
+
+#define PRIVATE_OF(i)                                                                              \
+	"EXISTS (SELECT 1 FROM groupware_index g WHERE g.account_id = " i ".account_id"            \
+	" AND g.hash = " i ".blob_hash AND g.private)"
+#define VISIBLE_NULLS13                                                                            \
+	"NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+/* The folder row as store_folder_select reads it: kind 0 first. */
+#define VISIBLE_FOLDER                                                                             \
+	"SELECT 0 AS k, 0::bigint AS o, " STORE_FOLDER_COLUMNS(                                    \
+	    "(CASE WHEN f.parent_id IS NULL THEN f.name"                                           \
+	    " ELSE floe_folder_path(f.account_id, f.id) END)") " FROM folders f WHERE "            \
+	                                                       "f.account_id = $1 AND f.id = $2"
+
+/* Rows: kind 1 (uid, modseq, flags, private), kind 2 (vanished uid), kind
+ * 3 (an older private item's uid). */
+static const char visible_select_sql[] =
+    VISIBLE_FOLDER " UNION ALL"
+                   " SELECT 1, i.uid, i.uid::text, i.modseq::text, array_to_string(i.flags, ' '), "
+                   "(" PRIVATE_OF("i") ")::text, " VISIBLE_NULLS13
+                                       " FROM items i WHERE i.account_id = $1 AND i.folder_id = $2"
+                                       " ORDER BY 1, 2";
+
+static const char visible_changes_sql[] = VISIBLE_FOLDER
+    " UNION ALL"
+    " SELECT c.k, c.uid, c.uid::text, c.modseq::text, c.flags, "
+    "(c.k = 1 AND EXISTS (SELECT 1 FROM items i WHERE i.account_id = $1 AND i.folder_id = $2"
+    " AND i.uid = c.uid AND " PRIVATE_OF(
+        "i") "))::text, " VISIBLE_NULLS13 " FROM floe_changes($1, $2, $3) c"
+             " UNION ALL"
+             " SELECT 3, i.uid, i.uid::text, NULL, NULL, 'true', " VISIBLE_NULLS13
+             " FROM items i WHERE i.account_id = $1 AND i.folder_id = $2"
+             " AND i.modseq > $4 AND i.modseq <= $3 AND " PRIVATE_OF("i") " ORDER BY 1, 2";
+
+struct visible_op {
+	struct store_op op;
+	store_gw_visible_cb *cb;
+};
+
+static void
+visible_fail(struct store_op *op, enum store_err code, const char *error)
+{
+	((struct visible_op *)op)->cb(NULL, NULL, 0, code, error, op->ctx);
+}
+
+static int
+uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+visible_done(struct store_op *op, const struct db_result *res)
+{
+	struct visible_op *m = (struct visible_op *)op;
+	int rows = db_result_rows(res);
+	struct store_folder folder;
+	struct store_msg *msgs;
+	uint32_t *vanished, *priv;
+	size_t npriv = 0;
+	struct store_msg_list list = {.folder = &folder};
+
+	if (rows == 0 || db_result_value(res, 0, 0)[0] != '0') {
+		store_op_fail(op, STORE_ERR_NOT_FOUND, "no such folder");
+		return;
+	}
+	store_folder_parse(op, res, 0, 2, &folder);
+	if (folder.noselect) {
+		store_op_fail(op, STORE_ERR_INVALID, "folder cannot be selected");
+		return;
+	}
+	msgs = store_op_calloc(op, (size_t)rows, sizeof(*msgs));
+	vanished = store_op_calloc(op, (size_t)rows, sizeof(*vanished));
+	priv = store_op_calloc(op, (size_t)rows, sizeof(*priv));
+	for (int r = 1; r < rows; r++) {
+		const char *kind = db_result_value(res, r, 0);
+		uint32_t uid = (uint32_t)store_u64(db_result_value(res, r, 2));
+
+		if (kind[0] == '2') {
+			vanished[list.nvanished++] = uid;
+		} else if (kind[0] == '3' || store_bool(db_result_value(res, r, 5))) {
+			priv[npriv++] = uid;
+		} else {
+			struct store_msg *msg = &msgs[list.count++];
+
+			msg->uid = uid;
+			msg->modseq = store_u64(db_result_value(res, r, 3));
+			msg->flags =
+			    store_split_flags(op, db_result_value(res, r, 4), &msg->nflags);
+		}
+	}
+	if (npriv > 1)
+		qsort(priv, npriv, sizeof(*priv), uid_cmp);
+	list.msgs = msgs;
+	list.vanished = vanished;
+	store_op_deliver_begin(op);
+	m->cb(&list, priv, npriv, STORE_OK, NULL, op->ctx);
+	store_op_finish(op);
+}
+
+struct store_op *
+store_groupware_visible(struct store *store, uint64_t account_id, uint64_t folder_id, bool select,
+                        uint64_t since, uint64_t private_since, store_gw_visible_cb *cb, void *ctx)
+{
+	struct visible_op *m =
+	    (struct visible_op *)store_op_new(store, sizeof(*m), visible_fail, ctx);
+	struct store_params p = {0};
+
+	m->cb = cb;
+	store_param_u64(&p, account_id);
+	store_param_u64(&p, folder_id);
+	if (select) {
+		store_op_query(&m->op, visible_select_sql, &p, visible_done);
+	} else {
+		store_param_u64(&p, since);
+		store_param_u64(&p, private_since);
+		store_op_query(&m->op, visible_changes_sql, &p, visible_done);
+	}
+	return &m->op;
+}
+
+struct uids_op {
+	struct store_op op;
+	store_gw_uids_cb *cb;
+};
+
+static void
+uids_fail(struct store_op *op, enum store_err code, const char *error)
+{
+	((struct uids_op *)op)->cb(NULL, 0, code, error, op->ctx);
+}
+
+static void
+uids_done(struct store_op *op, const struct db_result *res)
+{
+	struct uids_op *u = (struct uids_op *)op;
+	int rows = db_result_rows(res);
+	uint32_t *uids = store_op_calloc(op, (size_t)rows + 1, sizeof(*uids));
+
+	for (int r = 0; r < rows; r++)
+		uids[r] = (uint32_t)store_u64(db_result_value(res, r, 0));
+	store_op_deliver_begin(op);
+	u->cb(uids, (size_t)rows, STORE_OK, NULL, op->ctx);
+	store_op_finish(op);
+}
+
+struct store_op *
+store_groupware_private_uids(struct store *store, uint64_t account_id, uint64_t folder_id,
+                             uint64_t since, store_gw_uids_cb *cb, void *ctx)
+{
+	struct uids_op *u = (struct uids_op *)store_op_new(store, sizeof(*u), uids_fail, ctx);
+	struct store_params p = {0};
+
+	u->cb = cb;
+	store_param_u64(&p, account_id);
+	store_param_u64(&p, folder_id);
+	store_param_u64(&p, since);
+	store_op_query(&u->op,
+	               "SELECT i.uid::text FROM items i"
+	               " WHERE i.account_id = $1 AND i.folder_id = $2 AND i.modseq > $3"
+	               " AND " PRIVATE_OF("i") " ORDER BY i.uid",
+	               &p, uids_done);
+	return &u->op;
+}
+
+struct counts_op {
+	struct store_op op;
+	store_gw_counts_cb *cb;
+};
+
+static void
+counts_fail(struct store_op *op, enum store_err code, const char *error)
+{
+	((struct counts_op *)op)->cb(NULL, 0, code, error, op->ctx);
+}
+
+static void
+counts_done(struct store_op *op, const struct db_result *res)
+{
+	struct counts_op *c = (struct counts_op *)op;
+	int rows = db_result_rows(res);
+	struct store_gw_counts *v = store_op_calloc(op, (size_t)rows + 1, sizeof(*v));
+
+	for (int r = 0; r < rows; r++) {
+		v[r].owner_id = store_u64(db_result_value(res, r, 0));
+		v[r].folder_id = store_u64(db_result_value(res, r, 1));
+		v[r].messages = (uint32_t)store_u64(db_result_value(res, r, 2));
+		v[r].unseen = (uint32_t)store_u64(db_result_value(res, r, 3));
+		v[r].deleted = (uint32_t)store_u64(db_result_value(res, r, 4));
+		v[r].size = store_u64(db_result_value(res, r, 5));
+	}
+	store_op_deliver_begin(op);
+	c->cb(v, (size_t)rows, STORE_OK, NULL, op->ctx);
+	store_op_finish(op);
+}
+
+/* "{1,2,3}": a bigint[] literal of column col of folders. */
+static char *
+counts_array(const uint64_t (*folders)[2], size_t count, int col)
+{
+	struct store_str s = {0};
+
+	store_str_add(&s, "{");
+	for (size_t i = 0; i < count; i++)
+		store_str_addf(&s, "%s%" PRIu64, i == 0 ? "" : ",", folders[i][col]);
+	store_str_add(&s, "}");
+	return s.s;
+}
+
+struct store_op *
+store_groupware_visible_counts(struct store *store, const uint64_t (*folders)[2], size_t count,
+                               store_gw_counts_cb *cb, void *ctx)
+{
+	struct counts_op *c = (struct counts_op *)store_op_new(store, sizeof(*c), counts_fail, ctx);
+	struct store_params p = {0};
+
+	c->cb = cb;
+	if (count == 0 || count > STORE_GW_COUNTS_MAX)
+		return store_op_fail_later(&c->op, STORE_ERR_INVALID, "between 1 and %d folders",
+		                           STORE_GW_COUNTS_MAX);
+	store_param_take(&p, counts_array(folders, count, 0));
+	store_param_take(&p, counts_array(folders, count, 1));
+	store_op_query(&c->op,
+	               "SELECT f.o::text, f.id::text, count(i.uid)::text,"
+	               " count(i.uid) FILTER (WHERE NOT ('\\Seen' = ANY (i.flags)))::text,"
+	               " count(i.uid) FILTER (WHERE '\\Deleted' = ANY (i.flags))::text,"
+	               " coalesce(sum(i.size), 0)::text"
+	               " FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS f(o, id, n)"
+	               " LEFT JOIN items i ON i.account_id = f.o AND i.folder_id = f.id"
+	               " AND NOT " PRIVATE_OF("i") " GROUP BY f.n, f.o, f.id ORDER BY f.n",
+	               &p, counts_done);
+	return &c->op;
+}
+
+struct many_op {
+	struct store_op op;
+	store_gw_private_many_cb *cb;
+};
+
+static void
+many_fail(struct store_op *op, enum store_err code, const char *error)
+{
+	((struct many_op *)op)->cb(NULL, 0, code, error, op->ctx);
+}
+
+static void
+many_done(struct store_op *op, const struct db_result *res)
+{
+	struct many_op *m = (struct many_op *)op;
+	int rows = db_result_rows(res);
+	struct store_gw_private_uid *v = store_op_calloc(op, (size_t)rows + 1, sizeof(*v));
+
+	for (int r = 0; r < rows; r++) {
+		v[r].owner_id = store_u64(db_result_value(res, r, 0));
+		v[r].folder_id = store_u64(db_result_value(res, r, 1));
+		v[r].uid = (uint32_t)store_u64(db_result_value(res, r, 2));
+	}
+	store_op_deliver_begin(op);
+	m->cb(v, (size_t)rows, STORE_OK, NULL, op->ctx);
+	store_op_finish(op);
+}
+
+struct store_op *
+store_groupware_private_many(struct store *store, const uint64_t (*folders)[2], size_t count,
+                             uint64_t since, store_gw_private_many_cb *cb, void *ctx)
+{
+	struct many_op *m = (struct many_op *)store_op_new(store, sizeof(*m), many_fail, ctx);
+	struct store_params p = {0};
+
+	m->cb = cb;
+	if (count == 0 || count > STORE_GW_COUNTS_MAX)
+		return store_op_fail_later(&m->op, STORE_ERR_INVALID, "between 1 and %d folders",
+		                           STORE_GW_COUNTS_MAX);
+	store_param_take(&p, counts_array(folders, count, 0));
+	store_param_take(&p, counts_array(folders, count, 1));
+	store_param_u64(&p, since);
+	store_op_query(&m->op,
+	               "SELECT f.o::text, f.id::text, i.uid::text"
+	               " FROM unnest($1::bigint[], $2::bigint[]) AS f(o, id)"
+	               " JOIN items i ON i.account_id = f.o AND i.folder_id = f.id"
+	               " AND i.modseq > $3 AND " PRIVATE_OF("i") " ORDER BY f.o, f.id, i.uid",
+	               &p, many_done);
+	return &m->op;
+}

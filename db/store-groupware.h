@@ -186,4 +186,66 @@ typedef void store_gw_file_list_cb(const struct store_gw_file_list *list, enum s
 struct store_op *store_groupware_files(struct store *store, uint64_t account_id, uint64_t folder_id,
                                        const char *filename, store_gw_file_list_cb *cb, void *ctx);
 
+/* ---------------------------------------------------------------------
+ * Private items (CLASS:PRIVATE, store_gw_index.is_private) are invisible
+ * to a grantee of another account's folder who lacks Administer (the
+ * owner and Administer grantees see everything). The protocol decides
+ * who is restricted; these queries give it what to leave out. A private
+ * item stays private for its life: changing it is a replacement with a
+ * new UID. Tombstones do not record whether the item was private.
+ */
+
+/* store_folder_select (select true; since ignored) or store_changes after
+ * since, for a restricted session, in one statement (one snapshot):
+ * list->msgs leaves the private items out, private_uids (sorted) lists
+ * the folder's private items among list's messages plus those whose
+ * modseq is above private_since (0: every one; pass since when the caller
+ * already knows the older ones). list->folder's counters still count
+ * every item; list->vanished may hold UIDs of private items. */
+typedef void store_gw_visible_cb(const struct store_msg_list *list, const uint32_t *private_uids,
+                                 size_t nprivate, enum store_err code, const char *error,
+                                 void *ctx);
+struct store_op *store_groupware_visible(struct store *store, uint64_t account_id,
+                                         uint64_t folder_id, bool select, uint64_t since,
+                                         uint64_t private_since, store_gw_visible_cb *cb,
+                                         void *ctx);
+
+/* The sorted UIDs of the private items of folder_id whose modseq is above
+ * since (0: all). */
+typedef void store_gw_uids_cb(const uint32_t *uids, size_t count, enum store_err code,
+                              const char *error, void *ctx);
+struct store_op *store_groupware_private_uids(struct store *store, uint64_t account_id,
+                                              uint64_t folder_id, uint64_t since,
+                                              store_gw_uids_cb *cb, void *ctx);
+
+/* The UIDs of the private items whose modseq is above since in each of
+ * folders[i] = {owner account id, folder id} (at most
+ * STORE_GW_COUNTS_MAX), sorted by owner, folder and uid. */
+struct store_gw_private_uid {
+	uint64_t owner_id, folder_id;
+	uint32_t uid;
+};
+typedef void store_gw_private_many_cb(const struct store_gw_private_uid *rows, size_t count,
+                                      enum store_err code, const char *error, void *ctx);
+struct store_op *store_groupware_private_many(struct store *store, const uint64_t (*folders)[2],
+                                              size_t count, uint64_t since,
+                                              store_gw_private_many_cb *cb, void *ctx);
+
+/* The STATUS counters of folders counting only items that are not
+ * private. */
+struct store_gw_counts {
+	uint64_t owner_id, folder_id;
+	uint32_t messages, unseen, deleted;
+	uint64_t size;
+};
+typedef void store_gw_counts_cb(const struct store_gw_counts *counts, size_t count,
+                                enum store_err code, const char *error, void *ctx);
+/* For each folder folders[i] = {owner account id, folder id} (the
+ * owner's id is the account_id every row is filtered by), one entry in
+ * the same order (zeros for a folder that is gone). At most
+ * STORE_GW_COUNTS_MAX folders per call. */
+#define STORE_GW_COUNTS_MAX 1000
+struct store_op *store_groupware_visible_counts(struct store *store, const uint64_t (*folders)[2],
+                                                size_t count, store_gw_counts_cb *cb, void *ctx);
+
 #endif

@@ -240,6 +240,7 @@ imap_cmd_seqset(struct imap_cmd *cmd, const struct imap_arg *arg, bool uid, stru
 		seqset_destroy(&set);
 		*uids_r =
 		    imap_view_saved(v) != NULL ? seqset_dup(imap_view_saved(v)) : seqset_create();
+		imap_view_subtract_hidden(v, *uids_r);
 		return 0;
 	}
 	if (!uid && count > 0 && seqset_max(set) > count) {
@@ -273,6 +274,10 @@ imap_cmd_seqset(struct imap_cmd *cmd, const struct imap_arg *arg, bool uid, stru
 		                 imap_view_seq_to_uid(v, hi_seq));
 	}
 	seqset_destroy(&set);
+	/* The ranges span the view's UIDs: a private item hidden from this
+	 * session may lie between two of them, and must behave as if it did
+	 * not exist. */
+	imap_view_subtract_hidden(v, uids);
 	*uids_r = uids;
 	return 0;
 }

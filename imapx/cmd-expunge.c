@@ -82,6 +82,8 @@ cmd_expunge(struct imap_cmd *cmd)
 		c->uids = seqset_create();
 		if (imap_view_uidnext(view) > 1)
 			seqset_add_range(c->uids, 1, imap_view_uidnext(view) - 1);
+		/* Nor one hidden from this session (a private item). */
+		imap_view_subtract_hidden(view, c->uids);
 	}
 	if (imap_view_readonly(view)) {
 		imap_cmd_no(cmd, "[READ-ONLY] Mailbox is read-only");

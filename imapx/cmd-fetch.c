@@ -335,7 +335,8 @@ vanished_cb(const struct store_msg_list *list, enum store_err code, const char *
 	}
 	struct seqset *v = seqset_create();
 	for (size_t i = 0; i < list->nvanished; i++)
-		if (seqset_contains(c->vanish_in, list->vanished[i]))
+		if (seqset_contains(c->vanish_in, list->vanished[i]) &&
+		    !imap_view_is_hidden(c->view, list->vanished[i]))
 			seqset_add(v, list->vanished[i]);
 	if (!seqset_is_empty(v)) {
 		char *s = seqset_format(v);

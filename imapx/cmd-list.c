@@ -21,6 +21,7 @@
 #include "imap-acl.h"
 #include "imap-client-private.h"
 #include "mutf7.h"
+#include "store-groupware.h"
 #include "xmalloc.h"
 
 /* Longest pattern accepted: matching costs pattern x name length. */
@@ -45,6 +46,11 @@ struct list_ctx {
 	size_t norphans;
 	struct store_op *op;
 	struct imap_list_metadata *md; /* RETURN (METADATA (...)), RFC 9590 */
+	/* RETURN (STATUS) of shared folders whose private items the user may
+	 * not see: their counters without them, read before the listing. */
+	struct store_gw_counts *counts;
+	size_t ncounts;
+	bool counts_read;
 };
 
 static void
@@ -62,6 +68,7 @@ list_cleanup(struct imap_cmd *cmd)
 		free(ctx->orphans[i]);
 	free(ctx->orphans);
 	imap_list_metadata_free(&ctx->md);
+	free(ctx->counts);
 	free(ctx);
 	cmd->ctx = NULL;
 }
@@ -361,6 +368,95 @@ list_other_build(const struct store_acl_shared_list *shared, size_t *count_r, ch
 	return v;
 }
 
+/* Whether STATUS of this shared folder must leave private items out. */
+static bool
+list_status_restricted(struct imap_cmd *cmd, const struct store_acl_shared *sf, unsigned rights)
+{
+	struct list_ctx *ctx = cmd->ctx;
+
+	return (ctx->status_items & IMAP_STATUS_COUNTS) != 0 &&
+	       imap_view_restricts(imap_client_account_id(cmd->client), sf->owner_id,
+	                           sf->folder.type, rights);
+}
+
+static void
+list_status_shared(struct imap_cmd *cmd, const struct store_acl_shared *sf, unsigned rights)
+{
+	struct list_ctx *ctx = cmd->ctx;
+	struct store_folder f;
+
+	if (!list_status_restricted(cmd, sf, rights)) {
+		imap_status_write(cmd->client, &sf->folder, ctx->status_items);
+		return;
+	}
+	for (size_t i = 0; i < ctx->ncounts; i++) {
+		if (ctx->counts[i].owner_id == sf->owner_id &&
+		    ctx->counts[i].folder_id == sf->folder.id) {
+			f = sf->folder;
+			imap_status_apply_counts(&f, &ctx->counts[i]);
+			imap_status_write(cmd->client, &f, ctx->status_items);
+			return;
+		}
+	}
+	/* Shared after the counters were read (or past the limit): no
+	 * STATUS rather than one that counts private items. */
+}
+
+static void list_shared_cb(const struct store_acl_shared_list *shared, const char *error,
+                           void *context);
+
+static void
+list_counts_cb(const struct store_gw_counts *counts, size_t count, enum store_err code,
+               const char *error, void *context)
+{
+	struct imap_cmd *cmd = context;
+	struct list_ctx *ctx = cmd->ctx;
+
+	ctx->op = NULL;
+	if (counts == NULL) {
+		imap_cmd_store_error(cmd, "Cannot read the status", code, error);
+		imap_cmd_finish(cmd);
+		return;
+	}
+	ctx->counts = xcalloc(count + 1, sizeof(*ctx->counts));
+	memcpy(ctx->counts, counts, count * sizeof(*counts));
+	ctx->ncounts = count;
+	ctx->op = store_acl_shared(imap_client_store(cmd->client),
+	                           imap_client_account_id(cmd->client), list_shared_cb, cmd);
+}
+
+/* Asks for the counters of the restricted folders that LIST-STATUS may
+ * report, then lists the shared folders again. False when none. */
+static bool
+list_read_counts(struct imap_cmd *cmd, const struct store_acl_shared_list *shared)
+{
+	struct list_ctx *ctx = cmd->ctx;
+	uint64_t(*folders)[2];
+	size_t n = 0;
+
+	if ((ctx->ret & RET_STATUS) == 0 || ctx->lsub || ctx->counts_read)
+		return false;
+	ctx->counts_read = true;
+	folders = xcalloc(shared->count + 1, sizeof(*folders));
+	for (size_t i = 0; i < shared->count && n < STORE_GW_COUNTS_MAX; i++) {
+		const struct store_acl_shared *sf = &shared->folders[i];
+		unsigned rights = imap_rights_from_store(sf->rights);
+
+		if (sf->folder.subscribed && !sf->folder.noselect && (rights & ACL_READ) != 0 &&
+		    list_matches(ctx, sf->folder.path) && list_status_restricted(cmd, sf, rights)) {
+			folders[n][0] = sf->owner_id;
+			folders[n][1] = sf->folder.id;
+			n++;
+		}
+	}
+	if (n > 0)
+		ctx->op = store_groupware_visible_counts(imap_client_store(cmd->client),
+		                                         (const uint64_t(*)[2])folders, n,
+		                                         list_counts_cb, cmd);
+	free(folders);
+	return n > 0;
+}
+
 static void
 list_other_write(struct imap_cmd *cmd, const struct list_other *v, size_t count,
                  const struct list_other *o)
@@ -391,7 +487,7 @@ list_other_write(struct imap_cmd *cmd, const struct list_other *v, size_t count,
 	list_write_line(cmd, "LIST", attrs, o->name, childinfo);
 	if ((ctx->ret & RET_STATUS) != 0 && sf != NULL && !sf->folder.noselect &&
 	    (rights & ACL_READ) != 0)
-		imap_status_write(cmd->client, &sf->folder, ctx->status_items);
+		list_status_shared(cmd, sf, rights);
 	if (sf != NULL)
 		imap_list_metadata_write(cmd->client, ctx->md, sf->owner_id, &sf->folder, o->name,
 		                         false, rights);
@@ -422,6 +518,8 @@ list_shared_cb(const struct store_acl_shared_list *shared, const char *error, vo
 		imap_cmd_finish(cmd);
 		return;
 	}
+	if (list_read_counts(cmd, shared))
+		return;
 	v = list_other_build(shared, &count, &names, &nnames);
 	if (ctx->lsub) {
 		for (size_t i = 0; i < count; i++) {

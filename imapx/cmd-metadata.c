@@ -21,6 +21,7 @@
 #include "groupware-imap.h"
 #include "imap-acl.h"
 #include "store-foldertype.h"
+#include "store-groupware.h"
 #include "xmalloc.h"
 
 struct metadata_ctx {
@@ -46,6 +47,7 @@ struct metadata_ctx {
 	char **computed;
 	char *foldertype; /* the folder's type as the user sees it */
 	uint64_t owner_id, folder_id;
+	bool restricted; /* private items hidden from the changedsince feed */
 	/* SETMETADATA of the folder type */
 	bool set_type;
 	struct store_foldertype type;
@@ -288,6 +290,18 @@ metadata_get(struct imap_cmd *cmd)
 }
 
 static void metadata_get_next(struct imap_cmd *cmd);
+static void metadata_changes_done(const struct store_msg_list *list, enum store_err code,
+                                  const char *error, void *context);
+
+/* A restricted session's changes leave the private items out. */
+static void
+metadata_visible_done(const struct store_msg_list *list, const uint32_t *private_uids,
+                      size_t nprivate, enum store_err code, const char *error, void *context)
+{
+	(void)private_uids;
+	(void)nprivate;
+	metadata_changes_done(list, code, error, context);
+}
 
 static void
 metadata_changes_done(const struct store_msg_list *list, enum store_err code, const char *error,
@@ -323,9 +337,15 @@ metadata_get_next(struct imap_cmd *cmd)
 
 	for (size_t i = 0; i < ctx->nentries && ctx->folder_id != 0; i++) {
 		if (ctx->kinds[i] == IMAP_META_CHANGEDSINCE && ctx->computed[i] == NULL) {
-			ctx->op = store_changes(imap_client_store(cmd->client), ctx->owner_id,
-			                        ctx->folder_id, ctx->since[i],
-			                        metadata_changes_done, cmd);
+			if (ctx->restricted)
+				ctx->op = store_groupware_visible(
+				    imap_client_store(cmd->client), ctx->owner_id, ctx->folder_id,
+				    false, ctx->since[i], ctx->since[i], metadata_visible_done,
+				    cmd);
+			else
+				ctx->op = store_changes(imap_client_store(cmd->client),
+				                        ctx->owner_id, ctx->folder_id,
+				                        ctx->since[i], metadata_changes_done, cmd);
 			return;
 		}
 	}
@@ -454,6 +474,8 @@ metadata_mailbox_cb(const struct imap_mailbox *mb, enum store_err code, const ch
 	ctx->display = xstrdup(mb->folder->path);
 	ctx->owner_id = mb->owner_id;
 	ctx->folder_id = mb->folder->id;
+	ctx->restricted = imap_view_restricts(imap_client_account_id(cmd->client), mb->owner_id,
+	                                      mb->folder->type, mb->rights);
 	if (ctx->set) {
 		metadata_set_start(cmd, mb->other);
 		return;

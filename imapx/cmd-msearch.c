@@ -18,6 +18,7 @@
 #include "msg-util.h"
 #include "search-parse.h"
 #include "seqset.h"
+#include "store-groupware.h"
 #include "xmalloc.h"
 
 /* Mailboxes named in one command, at most. */
@@ -46,6 +47,7 @@ struct msearch_target {
 	uint64_t owner_id, folder_id;
 	uint32_t uidvalidity;
 	char *name;
+	bool restricted; /* its private items are hidden (imap_view_restricts) */
 };
 
 struct msearch_ctx {
@@ -61,6 +63,10 @@ struct msearch_ctx {
 	bool have_tree;
 	struct msearch_target *targets;
 	size_t ntargets, next;
+	/* A restricted target's matches while its private UIDs are read */
+	uint32_t *found;
+	size_t nfound;
+	uint64_t found_modseq;
 };
 
 static void
@@ -80,6 +86,7 @@ msearch_cleanup(struct imap_cmd *cmd)
 	for (size_t i = 0; i < c->ntargets; i++)
 		free(c->targets[i].name);
 	free(c->targets);
+	free(c->found);
 	free(c);
 	cmd->ctx = NULL;
 }
@@ -114,7 +121,7 @@ msearch_matches(const struct msearch_name *n, const char *path)
 
 static void
 msearch_add(struct msearch_ctx *c, uint64_t owner_id, const struct store_folder *f,
-            const char *name)
+            const char *name, unsigned rights)
 {
 	for (size_t i = 0; i < c->ntargets; i++) {
 		if (c->targets[i].owner_id == owner_id && c->targets[i].folder_id == f->id)
@@ -126,6 +133,8 @@ msearch_add(struct msearch_ctx *c, uint64_t owner_id, const struct store_folder 
 	    .folder_id = f->id,
 	    .uidvalidity = f->uidvalidity,
 	    .name = xstrdup(name),
+	    .restricted = imap_view_restricts(imap_client_account_id(c->cmd->client), owner_id,
+	                                      f->type, rights),
 	};
 }
 
@@ -183,12 +192,53 @@ msearch_write(struct msearch_ctx *c, const struct msearch_target *t,
 	imap_client_printf(cl, "\r\n");
 }
 
+/* A restricted target: its matches without the private items, read after
+ * the search so that none that matched is missed. */
+static void
+msearch_private_cb(const uint32_t *uids, size_t count, enum store_err code, const char *error,
+                   void *ctx)
+{
+	struct msearch_ctx *c = ctx;
+	struct store_search_result res = {.uids = c->found, .highestmodseq = c->found_modseq};
+	size_t k = 0;
+
+	c->op = NULL;
+	if (uids == NULL && code != STORE_ERR_NOT_FOUND) {
+		imap_cmd_store_error(c->cmd, "Search failed", code, error);
+		imap_cmd_finish(c->cmd);
+		return;
+	}
+	for (size_t i = 0, j = 0; uids != NULL && i < c->nfound; i++) {
+		while (j < count && uids[j] < c->found[i])
+			j++;
+		if (j < count && uids[j] == c->found[i])
+			continue;
+		c->found[k++] = c->found[i];
+	}
+	res.count = uids != NULL ? k : 0;
+	msearch_write(c, &c->targets[c->next], &res);
+	free(c->found);
+	c->found = NULL;
+	c->next++;
+	msearch_next(c);
+}
+
 static void
 msearch_cb(const struct store_search_result *res, enum store_err code, const char *error, void *ctx)
 {
 	struct msearch_ctx *c = ctx;
+	const struct msearch_target *t = &c->targets[c->next];
 
 	c->op = NULL;
+	if (res != NULL && t->restricted && res->count > 0) {
+		c->found = xcalloc(res->count, sizeof(*c->found));
+		memcpy(c->found, res->uids, res->count * sizeof(*c->found));
+		c->nfound = res->count;
+		c->found_modseq = res->highestmodseq;
+		c->op = store_groupware_private_uids(imap_client_store(c->cmd->client), t->owner_id,
+		                                     t->folder_id, 0, msearch_private_cb, c);
+		return;
+	}
 	if (res == NULL) {
 		/* A mailbox deleted meanwhile is skipped like a missing one. */
 		if (code != STORE_ERR_NOT_FOUND) {
@@ -236,7 +286,8 @@ msearch_shared_cb(const struct store_acl_shared_list *list, const char *error, v
 
 		if ((imap_rights_from_store(s->rights) & ACL_READ) != 0 &&
 		    msearch_wanted(c, &s->folder, false))
-			msearch_add(c, s->owner_id, &s->folder, s->folder.path);
+			msearch_add(c, s->owner_id, &s->folder, s->folder.path,
+			            imap_rights_from_store(s->rights));
 	}
 	msearch_next(c);
 }
@@ -256,7 +307,7 @@ msearch_list_cb(const struct store_folder_list *list, const char *error, void *c
 	for (size_t i = 0; i < list->count; i++) {
 		if (msearch_wanted(c, &list->folders[i], true))
 			msearch_add(c, imap_client_account_id(cl), &list->folders[i],
-			            list->folders[i].path);
+			            list->folders[i].path, ACL_ALL);
 	}
 	if (c->other) {
 		c->op = store_acl_shared(imap_client_store(cl), imap_client_account_id(cl),
@@ -457,7 +508,9 @@ msearch_start(struct imap_cmd *cmd, const struct imap_arg *args, size_t count, b
 		struct store_folder f = {.id = imap_view_folder_id(v),
 		                         .uidvalidity = imap_view_uidvalidity(v)};
 
-		msearch_add(c, imap_view_owner_id(v), &f, imap_view_name(v));
+		msearch_add(c, imap_view_owner_id(v), &f, imap_view_name(v), ACL_ALL);
+		/* The first target: the view knows whether it hides items. */
+		c->targets[c->ntargets - 1].restricted = imap_view_restricted(v);
 	}
 	if ((c->sources & ~(unsigned)SRC_SELECTED) == 0) {
 		if (c->ntargets == 0) {

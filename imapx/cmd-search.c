@@ -108,6 +108,19 @@ search_answer(struct search_ctx *c, const struct store_search_result *res)
 	}
 
 	bool modseq = c->q.uses_modseq && n > 0;
+	uint64_t highestmodseq = res->highestmodseq;
+
+	/* The store's value may be a hidden private item's: take the highest
+	 * of the results the session sees (as its view knows them). */
+	if (modseq && imap_view_restricted(view)) {
+		highestmodseq = 0;
+		for (size_t i = 0; i < n; i++) {
+			uint64_t m = imap_view_modseq(view, imap_view_uid_to_seq(view, uids[i]));
+
+			if (m > highestmodseq)
+				highestmodseq = m;
+		}
+	}
 	if (c->q.esearch) {
 		if ((ret & ~(unsigned)IMAP_SEARCH_RETURN_SAVE) != 0) {
 			imap_client_write(cl, "* ESEARCH (TAG ", 15);
@@ -129,15 +142,14 @@ search_answer(struct search_ctx *c, const struct store_search_result *res)
 			}
 			if (modseq)
 				imap_client_printf(cl, " MODSEQ %llu",
-				                   (unsigned long long)res->highestmodseq);
+				                   (unsigned long long)highestmodseq);
 			imap_client_write(cl, "\r\n", 2);
 		}
 	} else {
 		imap_client_write(cl, "* SEARCH", 8);
 		write_numbers(cl, nums, n);
 		if (modseq)
-			imap_client_printf(cl, " (MODSEQ %llu)",
-			                   (unsigned long long)res->highestmodseq);
+			imap_client_printf(cl, " (MODSEQ %llu)", (unsigned long long)highestmodseq);
 		imap_client_write(cl, "\r\n", 2);
 	}
 	free(nums);

@@ -14,6 +14,7 @@
 #include "imap-server.h"
 #include "notify.h"
 #include "seqset.h"
+#include "store-groupware.h"
 #include "xmalloc.h"
 
 struct select_ctx {
@@ -36,6 +37,10 @@ struct select_ctx {
 	bool prewatch_up;   /* the bus was up when it was added */
 	bool prewatch_lost; /* notices may have been lost meanwhile */
 	uint64_t prewatch_modseq;
+	/* A restricted view (imap_view_restricts): the private items the
+	 * list left out, during select_list_cb only. */
+	const uint32_t *hidden;
+	size_t nhidden;
 };
 
 static void
@@ -143,6 +148,9 @@ select_list_cb(const struct store_msg_list *list, enum store_err code, const cha
 	}
 	ctx->view = imap_view_create(c, ctx->display, list, ctx->readonly);
 	imap_view_set_rights(ctx->view, ctx->rights);
+	imap_view_set_hidden(ctx->view, ctx->hidden, ctx->nhidden);
+	ctx->hidden = NULL;
+	ctx->nhidden = 0;
 	/* Every change committed after the list was read has a modseq above
 	 * its HIGHESTMODSEQ and a notice the watch added before the query
 	 * saw: with none, the view is in step with the bus from the start,
@@ -161,6 +169,18 @@ select_list_cb(const struct store_msg_list *list, enum store_err code, const cha
 		return;
 	}
 	select_finish(cmd);
+}
+
+static void
+select_visible_cb(const struct store_msg_list *list, const uint32_t *private_uids, size_t nprivate,
+                  enum store_err code, const char *error, void *context)
+{
+	struct imap_cmd *cmd = context;
+	struct select_ctx *ctx = cmd->ctx;
+
+	ctx->hidden = private_uids;
+	ctx->nhidden = nprivate;
+	select_list_cb(list, code, error, context);
 }
 
 static void
@@ -198,8 +218,14 @@ select_mailbox_cb(const struct imap_mailbox *mb, enum store_err code, const char
 	struct notify_bus *bus = imap_server_bus(imap_client_server(c));
 	ctx->prewatch_up = notify_bus_is_up(bus);
 	ctx->prewatch = notify_watch_add(bus, mb->owner_id, mb->folder->id, select_notice, ctx);
-	ctx->op = store_folder_select(imap_client_store(c), mb->owner_id, mb->folder->id,
-	                              select_list_cb, cmd);
+	if (imap_view_restricts(imap_client_account_id(c), mb->owner_id, mb->folder->type,
+	                        mb->rights))
+		ctx->op =
+		    store_groupware_visible(imap_client_store(c), mb->owner_id, mb->folder->id,
+		                            true, 0, 0, select_visible_cb, cmd);
+	else
+		ctx->op = store_folder_select(imap_client_store(c), mb->owner_id, mb->folder->id,
+		                              select_list_cb, cmd);
 }
 
 static bool

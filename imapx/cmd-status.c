@@ -15,6 +15,7 @@
 #include "imap-server.h"
 #include "log.h"
 #include "msg-cache.h"
+#include "store-groupware.h"
 #include "xmalloc.h"
 
 static const struct {
@@ -119,6 +120,10 @@ struct status_ctx {
 	unsigned items;
 	char *name;
 	bool catching_up;
+	/* A restricted session's counters (store_groupware_visible_counts) */
+	struct store_op *op;
+	struct store_folder folder;
+	char *path;
 };
 
 static void
@@ -129,11 +134,42 @@ status_cleanup(struct imap_cmd *cmd)
 	if (ctx == NULL)
 		return;
 	imap_mailbox_lookup_abandon(&ctx->lookup);
+	store_op_abandon(&ctx->op);
+	free(ctx->path);
 	if (ctx->catching_up && imap_client_view(cmd->client) != NULL)
 		imap_view_catch_up_abandon(imap_client_view(cmd->client));
 	free(ctx->name);
 	free(ctx);
 	cmd->ctx = NULL;
+}
+
+/* The counters of a folder whose private items the session may not see. */
+static void
+status_counts_cb(const struct store_gw_counts *counts, size_t count, enum store_err code,
+                 const char *error, void *context)
+{
+	struct imap_cmd *cmd = context;
+	struct status_ctx *ctx = cmd->ctx;
+
+	ctx->op = NULL;
+	if (counts == NULL || count != 1) {
+		imap_cmd_store_error(cmd, "Cannot get status", code, error);
+		imap_cmd_finish(cmd);
+		return;
+	}
+	imap_status_apply_counts(&ctx->folder, &counts[0]);
+	imap_status_write(cmd->client, &ctx->folder, ctx->items);
+	imap_cmd_ok(cmd, "STATUS completed");
+	imap_cmd_finish(cmd);
+}
+
+void
+imap_status_apply_counts(struct store_folder *f, const struct store_gw_counts *counts)
+{
+	f->messages = counts->messages;
+	f->unseen = counts->unseen;
+	f->deleted = counts->deleted;
+	f->size = counts->size;
 }
 
 static void
@@ -145,6 +181,21 @@ status_mailbox_cb(const struct imap_mailbox *mb, enum store_err code, const char
 
 	if (mb == NULL) {
 		imap_cmd_store_error(cmd, "Cannot get status", code, error);
+	} else if ((ctx->items & IMAP_STATUS_COUNTS) != 0 && mb->folder != NULL &&
+	           (mb->rights & ACL_READ) != 0 &&
+	           imap_view_restricts(imap_client_account_id(cmd->client), mb->owner_id,
+	                               mb->folder->type, mb->rights)) {
+		uint64_t folder[1][2] = {{mb->owner_id, mb->folder->id}};
+
+		ctx->folder = *mb->folder;
+		ctx->path = xstrdup(mb->folder->path);
+		ctx->folder.path = ctx->path;
+		ctx->folder.type = NULL;
+		ctx->folder.special_use = NULL;
+		ctx->op = store_groupware_visible_counts(imap_client_store(cmd->client),
+		                                         (const uint64_t(*)[2])folder, 1,
+		                                         status_counts_cb, cmd);
+		return;
 	} else if (imap_mailbox_allow(cmd, mb, ACL_READ, "read the status of")) {
 		imap_status_write(cmd->client, mb->folder, ctx->items);
 		imap_cmd_ok(cmd, "STATUS completed");

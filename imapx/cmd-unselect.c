@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "imap-client-private.h"
 #include "log.h"
+#include "seqset.h"
 
 static void
 close_cleanup(struct imap_cmd *cmd)
@@ -48,6 +49,24 @@ cmd_close(struct imap_cmd *cmd)
 		return IMAP_CMD_DONE;
 	}
 	cmd->cleanup = close_cleanup;
+	if (imap_view_restricted(view)) {
+		/* The private items hidden from this session stay, and so do
+		 * items it was never told of, as with EXPUNGE. */
+		struct seqset *uids = seqset_create();
+		struct imap_uid_ranges ranges;
+
+		if (imap_view_uidnext(view) > 1)
+			seqset_add_range(uids, 1, imap_view_uidnext(view) - 1);
+		imap_view_subtract_hidden(view, uids);
+		imap_uid_ranges_init(&ranges, uids);
+		/* The store copies the ranges into its query parameters. */
+		cmd->ctx =
+		    store_expunge(imap_client_store(c), imap_view_owner_id(view),
+		                  imap_view_folder_id(view), &ranges.ranges, close_expunged, cmd);
+		imap_uid_ranges_clear(&ranges);
+		seqset_destroy(&uids);
+		return IMAP_CMD_ASYNC;
+	}
 	cmd->ctx = store_expunge(imap_client_store(c), imap_view_owner_id(view),
 	                         imap_view_folder_id(view), NULL, close_expunged, cmd);
 	return IMAP_CMD_ASYNC;

@@ -95,6 +95,13 @@ int imap_status_parse_items(const struct imap_arg *list, size_t count, unsigned 
 /* Writes "* STATUS <name> (...)" for folder. */
 void imap_status_write(struct imap_client *client, const struct store_folder *folder,
                        unsigned items);
+/* The items that count messages: a session that may not see a folder's
+ * private items (imap_view_restricts) asks store_groupware_visible_counts
+ * for them and puts them into the folder with imap_status_apply_counts. */
+#define IMAP_STATUS_COUNTS                                                                         \
+	(IMAP_STATUS_MESSAGES | IMAP_STATUS_UNSEEN | IMAP_STATUS_SIZE | IMAP_STATUS_DELETED)
+struct store_gw_counts;
+void imap_status_apply_counts(struct store_folder *folder, const struct store_gw_counts *counts);
 
 /* The tagged status set so far ("OK", "NO", "BAD") or NULL. */
 const char *imap_cmd_status(const struct imap_cmd *cmd);

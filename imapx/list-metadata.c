@@ -13,6 +13,7 @@
 
 #include "groupware-imap.h"
 #include "store-metadata.h"
+#include "store-groupware.h"
 #include "store-share.h"
 #include "xmalloc.h"
 
@@ -24,6 +25,18 @@ struct list_md_value {
 	size_t entry; /* index into names */
 	unsigned char *value;
 	size_t len;
+	/* A changedsince value without the folder's private items, for a
+	 * user who may not see them (imap_view_restricts); the folder then
+	 * also has the full value, for one who may. */
+	bool restricted;
+};
+
+/* A shared folder's changedsince answer, kept while the private items
+ * among its changes are read. */
+struct list_md_pending {
+	uint64_t owner_id, folder_id;
+	uint32_t *uids, *vanished;
+	size_t nuids, nvanished;
 };
 
 struct imap_list_metadata {
@@ -40,7 +53,21 @@ struct imap_list_metadata {
 	struct imap_client *client;
 	imap_list_metadata_done_fn *done;
 	void *ctx;
+	struct list_md_pending *pending;
+	size_t npending;
 };
+
+static void
+list_md_pending_clear(struct imap_list_metadata *md)
+{
+	for (size_t i = 0; i < md->npending; i++) {
+		free(md->pending[i].uids);
+		free(md->pending[i].vanished);
+	}
+	free(md->pending);
+	md->pending = NULL;
+	md->npending = 0;
+}
 
 void
 imap_list_metadata_free(struct imap_list_metadata **mdp)
@@ -50,6 +77,7 @@ imap_list_metadata_free(struct imap_list_metadata **mdp)
 	if (md == NULL)
 		return;
 	store_op_abandon(&md->op);
+	list_md_pending_clear(md);
 	for (size_t i = 0; i < md->count; i++)
 		free(md->names[i]);
 	free(md->names);
@@ -155,9 +183,67 @@ list_md_add(struct imap_list_metadata *md, uint64_t owner_id, uint64_t folder_id
 	v->len = len;
 	memcpy(v->value, value, len);
 	v->value[len] = '\0';
+	v->restricted = false;
 }
 
 static void list_md_next(struct imap_list_metadata *md);
+
+/* The private items among the shared folders' changes are known: each
+ * such folder gets a second value without them. */
+static void
+list_md_private(const struct store_gw_private_uid *rows, size_t count, enum store_err code,
+                const char *error, void *ctx)
+{
+	struct imap_list_metadata *md = ctx;
+	size_t entry = md->next, r = 0;
+
+	(void)code;
+	md->op = NULL;
+	if (rows == NULL) {
+		md->done(error != NULL ? error : "cannot read the private items", md->ctx);
+		return;
+	}
+	for (size_t i = 0; i < md->npending; i++) {
+		struct list_md_pending *p = &md->pending[i];
+		struct store_msg *msgs = xcalloc(p->nuids + 1, sizeof(*msgs));
+		struct store_msg_list list = {
+		    .msgs = msgs, .vanished = p->vanished, .nvanished = p->nvanished};
+		char *value;
+
+		/* Both sorted by (owner, folder) then uid. */
+		while (r < count &&
+		       (rows[r].owner_id < p->owner_id ||
+		        (rows[r].owner_id == p->owner_id && rows[r].folder_id < p->folder_id)))
+			r++;
+		for (size_t k = 0; k < p->nuids; k++) {
+			while (r < count && rows[r].owner_id == p->owner_id &&
+			       rows[r].folder_id == p->folder_id && rows[r].uid < p->uids[k])
+				r++;
+			if (r < count && rows[r].owner_id == p->owner_id &&
+			    rows[r].folder_id == p->folder_id && rows[r].uid == p->uids[k])
+				continue;
+			msgs[list.count++].uid = p->uids[k];
+		}
+		value = imap_meta_changedsince(&list);
+		list_md_add(md, p->owner_id, p->folder_id, entry, value, strlen(value));
+		md->values[md->nvalues - 1].restricted = true;
+		free(value);
+		free(msgs);
+	}
+	list_md_pending_clear(md);
+	md->next = entry + 1;
+	list_md_next(md);
+}
+
+static int
+list_md_pending_cmp(const void *a, const void *b)
+{
+	const struct list_md_pending *x = a, *y = b;
+
+	if (x->owner_id != y->owner_id)
+		return x->owner_id < y->owner_id ? -1 : 1;
+	return x->folder_id < y->folder_id ? -1 : x->folder_id > y->folder_id;
+}
 
 static void
 list_md_changes(const struct store_folder_changes *folders, size_t count, enum store_err code,
@@ -165,6 +251,7 @@ list_md_changes(const struct store_folder_changes *folders, size_t count, enum s
 {
 	struct imap_list_metadata *md = ctx;
 	size_t entry = md->next;
+	uint64_t(*pairs)[2];
 
 	(void)code;
 	md->op = NULL;
@@ -173,14 +260,46 @@ list_md_changes(const struct store_folder_changes *folders, size_t count, enum s
 		return;
 	}
 	for (size_t i = 0; i < count; i++) {
-		char *value = imap_meta_changedsince(&folders[i].list);
+		const struct store_msg_list *l = &folders[i].list;
+		char *value = imap_meta_changedsince(l);
+		struct list_md_pending *p;
 
 		list_md_add(md, folders[i].owner_id, folders[i].folder_id, entry, value,
 		            strlen(value));
 		free(value);
+		/* Another account's folder with changes: some may be private
+		 * items a grantee without Administer must not learn of. */
+		if (folders[i].owner_id == imap_client_account_id(md->client) || l->count == 0 ||
+		    md->npending == STORE_GW_COUNTS_MAX)
+			continue;
+		md->pending = xreallocarray(md->pending, md->npending + 1, sizeof(*md->pending));
+		p = &md->pending[md->npending++];
+		p->owner_id = folders[i].owner_id;
+		p->folder_id = folders[i].folder_id;
+		p->nuids = l->count;
+		p->uids = xcalloc(l->count, sizeof(*p->uids));
+		for (size_t k = 0; k < l->count; k++)
+			p->uids[k] = l->msgs[k].uid;
+		p->nvanished = l->nvanished;
+		p->vanished = xcalloc(l->nvanished + 1, sizeof(*p->vanished));
+		if (l->nvanished > 0)
+			memcpy(p->vanished, l->vanished, l->nvanished * sizeof(*p->vanished));
 	}
-	md->next = entry + 1;
-	list_md_next(md);
+	if (md->npending == 0) {
+		md->next = entry + 1;
+		list_md_next(md);
+		return;
+	}
+	qsort(md->pending, md->npending, sizeof(*md->pending), list_md_pending_cmp);
+	pairs = xcalloc(md->npending, sizeof(*pairs));
+	for (size_t i = 0; i < md->npending; i++) {
+		pairs[i][0] = md->pending[i].owner_id;
+		pairs[i][1] = md->pending[i].folder_id;
+	}
+	md->op =
+	    store_groupware_private_many(imap_client_store(md->client), (const uint64_t(*)[2])pairs,
+	                                 md->npending, md->since[entry], list_md_private, md);
+	free(pairs);
 }
 
 /* Loads the next changedsince entry, or reports that all are there. */
@@ -272,9 +391,13 @@ imap_list_metadata_write(struct imap_client *client, const struct imap_list_meta
                          uint64_t owner_id, const struct store_folder *f, const char *name,
                          bool own, unsigned rights)
 {
+	bool restricted;
+
 	if (md == NULL || f == NULL || f->noselect ||
 	    (!own && (rights & ACL_METADATA_READ) != ACL_METADATA_READ))
 		return;
+	restricted =
+	    !own && imap_view_restricts(imap_client_account_id(client), owner_id, f->type, rights);
 	imap_client_printf(client, "* METADATA ");
 	imap_write_mailbox(client, name);
 	imap_client_printf(client, " (");
@@ -287,12 +410,14 @@ imap_list_metadata_write(struct imap_client *client, const struct imap_list_meta
 			for (size_t k = 0; k < md->nvalues; k++) {
 				const struct list_md_value *v = &md->values[k];
 
-				if (v->entry == i && v->owner_id == owner_id &&
-				    v->folder_id == f->id) {
-					value = v->value;
-					len = v->len;
+				if (v->entry != i || v->owner_id != owner_id ||
+				    v->folder_id != f->id)
+					continue;
+				/* A restricted value comes after the full one. */
+				value = v->value;
+				len = v->len;
+				if (!restricted)
 					break;
-				}
 			}
 		} else {
 			computed = imap_meta_value(client, md->kinds[i], f, name, own);

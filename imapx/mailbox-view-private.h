@@ -52,6 +52,17 @@ struct imap_view {
 	size_t nkeywords;
 
 	struct seqset *saved;
+
+	/* Private items (CLASS:PRIVATE) of another account's groupware folder
+	 * are hidden from a grantee without Administer: the view never holds
+	 * them, and hidden lists their UIDs (sorted) so that UID sets given by
+	 * the client leave them out. */
+	bool groupware;  /* the folder's type is not mail */
+	bool restricted; /* shared && groupware && no ACL_ADMIN */
+	bool hide_all;   /* became restricted: the next refresh looks at every item */
+	uint32_t *hidden;
+	size_t nhidden, hidden_alloc;
+
 	struct notify_watch *watch;
 	bool dirty, live, again;
 	/* A full refresh started since the watch was added: until then a
@@ -86,6 +97,13 @@ uint32_t view_intern(struct imap_view *v, const char *const *flags, size_t nflag
 void view_expunge(struct imap_view *v, const uint32_t *uids, size_t count, bool send);
 /* mailbox-view.c: "* seq FETCH (UID u FLAGS (...) MODSEQ (m))". */
 void view_write_fetch(struct imap_view *v, uint32_t seq, bool uid, bool flags, bool modseq);
+/* mailbox-view.c: adds the sorted uids to the hidden ones and removes
+ * those the view has, reporting them (EXPUNGE or VANISHED) when send. */
+void view_hide(struct imap_view *v, const uint32_t *uids, size_t count, bool send);
+/* mailbox-view.c: recomputes restricted from shared, groupware and the
+ * rights; when it turns on, hide_all is set; when it turns off, hidden is
+ * forgotten (an Administer grantee may act on every item). */
+void view_update_restricted(struct imap_view *v);
 /* mailbox-view-refresh.c: the watch's callback (notify_fn). */
 void view_notice(uint64_t account_id, uint64_t folder_id, uint64_t modseq, bool possibly,
                  void *ctx);

@@ -14,6 +14,7 @@
 #include "mailbox-view-private.h"
 #include "notify.h"
 #include "store-acl.h"
+#include "store-groupware.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -128,9 +129,31 @@ view_changes_cb(const struct store_msg_list *list, enum store_err code, const ch
 	view_refresh_finish(v, list != NULL);
 }
 
+/* A restricted view's refresh: the private items among the changes (and,
+ * after losing Administer, every one) are hidden before the rest is
+ * applied, so that none is announced. */
+static void
+view_visible_cb(const struct store_msg_list *list, const uint32_t *private_uids, size_t nprivate,
+                enum store_err code, const char *error, void *ctx)
+{
+	struct imap_view *v = ctx;
+
+	if (list != NULL) {
+		v->hide_all = false;
+		view_hide(v, private_uids, nprivate, true);
+	}
+	view_changes_cb(list, code, error, ctx);
+}
+
 static void
 view_start_changes(struct imap_view *v)
 {
+	if (v->restricted) {
+		v->op = store_groupware_visible(
+		    imap_client_store(v->client), v->owner_id, v->folder_id, false,
+		    v->highestmodseq, v->hide_all ? 0 : v->highestmodseq, view_visible_cb, v);
+		return;
+	}
 	v->op = store_changes(imap_client_store(v->client), v->owner_id, v->folder_id,
 	                      v->highestmodseq, view_changes_cb, v);
 }
@@ -152,6 +175,7 @@ view_apply_rights(struct imap_view *v, unsigned rights)
 	else if ((old & ACL_READ) == 0 && (rights & ACL_READ) != 0)
 		imap_client_untagged(v->client, "OK Read access to this mailbox was granted");
 	v->rights = rights;
+	view_update_restricted(v);
 	now_readonly = imap_view_readonly(v);
 	if (was_readonly != now_readonly || ((old ^ rights) & flag_rights) != 0)
 		imap_view_write_flags_responses(v);
@@ -394,6 +418,9 @@ void
 imap_view_set_rights(struct imap_view *v, unsigned rights)
 {
 	v->rights = rights & ACL_ALL;
+	view_update_restricted(v);
+	/* Built from a list that already left the private items out. */
+	v->hide_all = false;
 }
 
 /* Content changes carry their modseq; ACL changes come with modseq 0. */

@@ -301,6 +301,108 @@ imap_view_first_unseen(const struct imap_view *v)
 	return 0;
 }
 
+/* ---------------------------------------------------------------------
+ * Private items hidden from restricted grantees
+ */
+
+bool
+imap_view_restricts(uint64_t account_id, uint64_t owner_id, const char *type, unsigned rights)
+{
+	return owner_id != account_id && type != NULL && strcmp(type, "mail") != 0 &&
+	       (rights & ACL_ADMIN) == 0;
+}
+
+bool
+imap_view_restricted(const struct imap_view *v)
+{
+	return v->restricted;
+}
+
+bool
+imap_view_is_hidden(const struct imap_view *v, uint32_t uid)
+{
+	size_t lo = 0, hi = v->nhidden;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->hidden[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < v->nhidden && v->hidden[lo] == uid;
+}
+
+void
+imap_view_subtract_hidden(const struct imap_view *v, struct seqset *uids)
+{
+	if (v->nhidden == 0 || seqset_is_empty(uids))
+		return;
+	for (size_t i = 0; i < v->nhidden; i++) {
+		if (v->hidden[i] > seqset_max(uids))
+			break;
+		if (seqset_contains(uids, v->hidden[i]))
+			seqset_remove_range(uids, v->hidden[i], v->hidden[i]);
+	}
+}
+
+void
+view_hide(struct imap_view *v, const uint32_t *uids, size_t count, bool send)
+{
+	uint32_t *merged, *gone;
+	size_t n = 0, ngone = 0, a = 0, b = 0;
+
+	if (count == 0)
+		return;
+	merged = xcalloc(v->nhidden + count, sizeof(*merged));
+	while (a < v->nhidden || b < count) {
+		uint32_t x;
+
+		if (b == count || (a < v->nhidden && v->hidden[a] <= uids[b]))
+			x = v->hidden[a++];
+		else
+			x = uids[b++];
+		if (n == 0 || merged[n - 1] != x)
+			merged[n++] = x;
+	}
+	free(v->hidden);
+	v->hidden = merged;
+	v->nhidden = v->hidden_alloc = n;
+	/* Normally none: a private item is hidden before the view holds it.
+	 * Only a grantee who lost Administer still has some. */
+	gone = xcalloc(count, sizeof(*gone));
+	for (size_t i = 0; i < count; i++) {
+		if (imap_view_uid_to_seq(v, uids[i]) != 0)
+			gone[ngone++] = uids[i];
+	}
+	if (ngone > 0)
+		view_expunge(v, gone, ngone, send);
+	free(gone);
+}
+
+void
+imap_view_set_hidden(struct imap_view *v, const uint32_t *uids, size_t count)
+{
+	view_hide(v, uids, count, false);
+}
+
+void
+view_update_restricted(struct imap_view *v)
+{
+	bool restricted = v->shared && v->groupware && (v->rights & ACL_ADMIN) == 0;
+
+	if (restricted && !v->restricted)
+		v->hide_all = true;
+	if (!restricted) {
+		free(v->hidden);
+		v->hidden = NULL;
+		v->nhidden = v->hidden_alloc = 0;
+		v->hide_all = false;
+	}
+	v->restricted = restricted;
+}
+
 const struct seqset *
 imap_view_saved(const struct imap_view *v)
 {
@@ -533,6 +635,7 @@ imap_view_create(struct imap_client *client, const char *name, const struct stor
 	v->examine = readonly;
 	v->rights = ACL_ALL;
 	v->shared = v->owner_id != imap_client_account_id(client);
+	v->groupware = f->type != NULL && strcmp(f->type, "mail") != 0;
 	v->uidvalidity = f->uidvalidity;
 	v->uidnext = f->uidnext;
 	v->highestmodseq = f->highestmodseq > 0 ? f->highestmodseq : 1;
@@ -580,6 +683,7 @@ imap_view_destroy(struct imap_view **viewp)
 	free(v->fsets);
 	free(v->fset_table);
 	free(v->msgs);
+	free(v->hidden);
 	seqset_destroy(&v->saved);
 	free(v->name);
 	free(v);
@@ -642,7 +746,7 @@ imap_view_report_since(struct imap_view *v, const struct store_msg_list *list, u
 	for (size_t i = 0; list != NULL && i < list->nvanished; i++) {
 		uint32_t uid = list->vanished[i];
 
-		if (imap_view_uid_to_seq(v, uid) != 0)
+		if (imap_view_uid_to_seq(v, uid) != 0 || imap_view_is_hidden(v, uid))
 			continue;
 		if (known_uids != NULL && !seqset_contains(known_uids, uid))
 			continue;

@@ -60,6 +60,27 @@ void imap_view_flags(const struct imap_view *view, uint32_t seq, const char *con
 /* True if the message has flag (case-insensitive). */
 bool imap_view_has_flag(const struct imap_view *view, uint32_t seq, const char *flag);
 
+/* Private items (CLASS:PRIVATE) of another account's groupware folder
+ * are invisible to a grantee without Administer ("restricted"): the view
+ * leaves them out (no sequence number, no EXISTS, no FETCH; UIDNEXT and
+ * HIGHESTMODSEQ stay the folder's), and every set of UIDs the session
+ * acts on must leave them out too (imap_view_subtract_hidden). The owner
+ * and Administer grantees see everything, at no extra cost. */
+
+/* Whether a session of account_id with rights on a folder of owner_id of
+ * this type (NULL: mail) must not see the folder's private items. */
+bool imap_view_restricts(uint64_t account_id, uint64_t owner_id, const char *type, unsigned rights);
+/* The view hides private items (see above). */
+bool imap_view_restricted(const struct imap_view *view);
+/* True if uid is a private item the view hides. O(log n). */
+bool imap_view_is_hidden(const struct imap_view *view, uint32_t uid);
+/* Removes the hidden UIDs from uids (nothing for a view that hides none). */
+void imap_view_subtract_hidden(const struct imap_view *view, struct seqset *uids);
+/* SELECT of a restricted view: the sorted UIDs of the folder's private
+ * items (store_groupware_visible), which the list it was built from left
+ * out. */
+void imap_view_set_hidden(struct imap_view *view, const uint32_t *uids, size_t count);
+
 /* SEARCHRES (RFC 5182): the saved result, as UIDs; NULL when none. Saving
  * takes ownership of uids (NULL clears). Expunged messages drop out of it. */
 const struct seqset *imap_view_saved(const struct imap_view *view);
