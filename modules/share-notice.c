@@ -504,8 +504,9 @@ sn_claimed(const struct store_share_notice *notices, size_t count, const char *e
 	sn->claim_failing = false;
 	for (size_t i = 0; i < count; i++)
 		sn_job_start(sn, &notices[i]);
-	/* A full batch: there may be more. */
-	if (count == SN_BATCH)
+	/* A batch holds one notice per grantee (the oldest): look again once
+	 * it is done, for the next ones. */
+	if (count > 0)
 		sn->again = true;
 	if (LIST_EMPTY(&sn->jobs) && sn->again) {
 		sn->again = false;

@@ -286,7 +286,11 @@ BEGIN
 END $$;
 
 -- Claims up to p_max notices that are due and not leased by another
--- runner, for p_lease_ms: what the mail needs, the grantee's INBOX (NULL
+-- runner, for p_lease_ms, at most one per grantee: only the grantee's
+-- oldest notice, so that a share and the unshare right after it arrive in
+-- that order whichever runners deliver them (the next one becomes
+-- claimable when the older is delivered or dropped). Returns what the
+-- mail needs, the grantee's INBOX (NULL
 -- when it has none) and the folder's current path (its path at the time
 -- of the change when it is gone; NULL for the whole account).
 CREATE FUNCTION floe_share_notice_claim(p_runner text, p_max int, p_lease_ms int)
@@ -301,6 +305,8 @@ LANGUAGE sql AS $$
 		WHERE n.id IN (SELECT x.id FROM share_notices x
 			       WHERE x.next_try <= now()
 				 AND (x.lease_until IS NULL OR x.lease_until < now())
+				 AND NOT EXISTS (SELECT 1 FROM share_notices o
+						 WHERE o.account_id = x.account_id AND o.id < x.id)
 			       ORDER BY x.id LIMIT p_max FOR UPDATE SKIP LOCKED)
 		RETURNING n.*)
 	SELECT c.id, c.account_id, floe_folder_find(c.account_id, 'INBOX'),

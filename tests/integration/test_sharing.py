@@ -279,6 +279,18 @@ def test_whole_account_notice_and_revoke(server, domain, sessions):
     check_notice(msgs[3], alice, bob, "Notes", "", method="unshare")
 
 
+def test_notices_arrive_in_order(server, domain, sessions):
+    """Share and unshare in quick succession: each worker's runner may take
+    notices, but a grantee's notices are mailed in the order they were made."""
+    alice, bob = user(server, domain, "alice"), user(server, domain, "bob")
+    a = sessions(alice)
+    for _ in range(6):
+        a.ok('SETACL "Tasks" "%s" lr' % bob)
+        a.ok('DELETEACL "Tasks" "%s"' % bob)
+    msgs = wait_notices(server, bob, alice, 12)
+    assert [request(m)["method"] for m in msgs] == ["share", "unshare"] * 6
+
+
 def test_no_notice_for_anyone(server, domain, sessions, pg):
     alice, bob = user(server, domain, "alice"), user(server, domain, "bob")
     a = sessions(alice)
