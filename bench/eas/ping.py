@@ -123,7 +123,7 @@ def warm_logins(server, devices, users, per_account, nworkers, rounds=12):
     pattern = re.compile(r"worker (\d+)\[\d+\]: auth: eas login (\S+) from")
     mark = os.path.getsize(server.log_path)
     seen = collections.defaultdict(set)
-    todo = list(range(len(users)))
+    unwarmed = list(range(len(users)))
 
     def warm(a):
         user, device_id, _ = devices[a * per_account]
@@ -134,15 +134,15 @@ def warm_logins(server, devices, users, per_account, nworkers, rounds=12):
 
     for _ in range(rounds):
         with concurrent.futures.ThreadPoolExecutor(8) as ex:
-            list(ex.map(warm, [a for a in todo for _ in range(nworkers)]))
+            list(ex.map(warm, [a for a in unwarmed for _ in range(nworkers)]))
         with open(server.log_path, errors="replace") as f:
             f.seek(mark)
             for m in pattern.finditer(f.read()):
                 seen[m.group(2)].add(m.group(1))
-        todo = [a for a in todo if len(seen[users[a]]) < nworkers]
-        if not todo:
+        unwarmed = [a for a in unwarmed if len(seen[users[a]]) < nworkers]
+        if not unwarmed:
             return
-    print(f"warning: {len(todo)} account(s) not seen on every worker", flush=True)
+    print(f"warning: {len(unwarmed)} account(s) not seen on every worker", flush=True)
 
 
 def raise_nofile():
