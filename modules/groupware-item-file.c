@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "groupware-item-private.h"
+#include "base64.h"
 #include "xmalloc.h"
 
 #define READ_CHUNK  65536
@@ -155,9 +156,7 @@ struct file_decoder {
 	const char *error;
 	unsigned char out[OUT_CHUNK];
 	size_t nout;
-	/* base64 */
-	uint32_t quad;
-	int nquad, npad;
+	struct base64_stream b64;
 	/* quoted-printable */
 	int qp_state; /* 0 text, 1 after '=', 2 after '=' and a hex digit, 3 soft break */
 	unsigned qp_hi;
@@ -200,58 +199,39 @@ dec_put(struct file_decoder *d, const void *data, size_t len)
 	return 0;
 }
 
-static int
-b64_value(unsigned char c)
+static const char *
+b64_error(enum base64_error error)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	switch (error) {
+	case BASE64_BAD_CHAR:
+		return "invalid character in the base64 file part";
+	case BASE64_AFTER_PAD:
+		return "data after the padding of the base64 file part";
+	case BASE64_BAD_PAD:
+		return "misplaced '=' in the base64 file part";
+	default:
+		return "the base64 file part is truncated";
+	}
 }
 
 static int
 b64_feed(struct file_decoder *d, const unsigned char *p, size_t len)
 {
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = p[i];
-		int v;
+	unsigned char out[BASE64_DECODED_MAX(1024)];
+	enum base64_error error;
 
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-			continue;
-		if (c == '=') {
-			if (d->nquad < 2 || d->npad == 2 || d->nquad + d->npad == 4) {
-				d->error = "misplaced '=' in the base64 file part";
-				return -1;
-			}
-			d->npad++;
-			continue;
-		}
-		if ((v = b64_value(c)) < 0) {
-			d->error = "invalid character in the base64 file part";
+	while (len > 0) {
+		size_t n = len < 1024 ? len : 1024;
+		long got = base64_stream_feed(&d->b64, (const char *)p, n, out, &error);
+
+		if (got < 0) {
+			d->error = b64_error(error);
 			return -1;
 		}
-		if (d->npad > 0) {
-			d->error = "data after the padding of the base64 file part";
+		if (dec_put(d, out, (size_t)got) < 0)
 			return -1;
-		}
-		d->quad = d->quad << 6 | (uint32_t)v;
-		if (++d->nquad == 4) {
-			unsigned char b[3] = {(unsigned char)(d->quad >> 16),
-			                      (unsigned char)(d->quad >> 8),
-			                      (unsigned char)d->quad};
-
-			if (dec_put(d, b, 3) < 0)
-				return -1;
-			d->quad = 0;
-			d->nquad = 0;
-		}
+		p += n;
+		len -= n;
 	}
 	return 0;
 }
@@ -259,19 +239,13 @@ b64_feed(struct file_decoder *d, const unsigned char *p, size_t len)
 static int
 b64_end(struct file_decoder *d)
 {
-	unsigned char b[2];
+	enum base64_error error;
 
-	if (d->nquad == 0)
-		return 0;
-	if (d->nquad == 1) {
-		d->error = "the base64 file part is truncated";
+	if (base64_stream_end(&d->b64, &error) < 0) {
+		d->error = b64_error(error);
 		return -1;
 	}
-	/* Two or three characters left (padding optional): one or two bytes. */
-	d->quad <<= 6 * (4 - d->nquad);
-	b[0] = (unsigned char)(d->quad >> 16);
-	b[1] = (unsigned char)(d->quad >> 8);
-	return dec_put(d, b, (size_t)d->nquad - 1);
+	return 0;
 }
 
 static int

@@ -34,43 +34,72 @@ base64_space(unsigned char c)
 }
 
 long
-base64_decode_into(const char *text, size_t len, enum base64_mode mode, unsigned char *out)
+base64_stream_feed(struct base64_stream *s, const char *text, size_t len, unsigned char *out,
+                   enum base64_error *error_r)
 {
-	uint32_t acc = 0;
-	unsigned bits = 0, digits = 0, pad = 0;
 	long n = 0;
 
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)text[i];
+		unsigned group = s->digits % 4;
 		int v;
 
-		if (mode == BASE64_LENIENT && base64_space(c))
+		if (!s->strict && base64_space(c))
 			continue;
 		if (c == '=') {
-			pad++;
+			/* Padding completes a group of two or three digits. */
+			if (group < 2 || s->pad == 2 || group + s->pad == 4) {
+				*error_r = BASE64_BAD_PAD;
+				return -1;
+			}
+			s->pad++;
 			continue;
 		}
-		/* Nothing but padding (and, leniently, whitespace) after '='. */
-		if (pad > 0)
-			return -1;
 		v = base64_value(c);
-		if (v < 0)
+		if (v < 0) {
+			*error_r = BASE64_BAD_CHAR;
 			return -1;
-		digits++;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[n++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
+		}
+		if (s->pad > 0) {
+			*error_r = BASE64_AFTER_PAD;
+			return -1;
+		}
+		s->digits++;
+		s->acc = (s->acc << 6) | (uint32_t)v;
+		s->bits += 6;
+		if (s->bits >= 8) {
+			s->bits -= 8;
+			out[n++] = (unsigned char)(s->acc >> s->bits);
+			s->acc &= (1u << s->bits) - 1;
 		}
 	}
-	/* One digit alone carries no whole byte; leftover bits must be zero. */
-	if (digits % 4 == 1 || acc != 0)
+	return n;
+}
+
+int
+base64_stream_end(const struct base64_stream *s, enum base64_error *error_r)
+{
+	/* One digit alone carries no whole byte; leftover bits must be zero;
+	 * padding, when there is some, completes the group. */
+	if (s->digits % 4 == 1 || s->acc != 0) {
+		*error_r = BASE64_TRUNCATED;
 		return -1;
-	if (pad > 0 && (pad > 2 || (digits + pad) % 4 != 0))
+	}
+	if ((s->pad > 0 || s->strict) && (s->digits + s->pad) % 4 != 0) {
+		*error_r = s->pad > 0 ? BASE64_BAD_PAD : BASE64_TRUNCATED;
 		return -1;
-	if (mode == BASE64_STRICT && (digits + pad) % 4 != 0)
+	}
+	return 0;
+}
+
+long
+base64_decode_into(const char *text, size_t len, enum base64_mode mode, unsigned char *out)
+{
+	struct base64_stream s = {.strict = mode == BASE64_STRICT};
+	enum base64_error error;
+	long n = base64_stream_feed(&s, text, len, out, &error);
+
+	if (n < 0 || base64_stream_end(&s, &error) < 0)
 		return -1;
 	return n;
 }

@@ -5,7 +5,9 @@
 #ifndef FLOE_BASE64_H
 #define FLOE_BASE64_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct evbuffer;
 
@@ -28,6 +30,29 @@ long base64_decode_into(const char *text, size_t len, enum base64_mode mode, uns
  * Returns 0 with *data_r and *len_r, or -1. */
 int base64_decode(const char *text, size_t len, enum base64_mode mode, unsigned char **data_r,
                   size_t *len_r);
+
+/* Decoding of text that arrives in pieces (a MIME part read from a
+ * stream): feed every piece, then end. strict as BASE64_STRICT, otherwise
+ * BASE64_LENIENT; both accept and refuse exactly what base64_decode_into
+ * does, but say why. Zero-initialise, then set strict. */
+struct base64_stream {
+	uint32_t acc;
+	unsigned bits, digits, pad;
+	bool strict;
+};
+enum base64_error {
+	BASE64_OK,
+	BASE64_BAD_CHAR,  /* not in the alphabet (or whitespace when strict) */
+	BASE64_AFTER_PAD, /* data after '=' */
+	BASE64_BAD_PAD,   /* '=' where no padding can be */
+	BASE64_TRUNCATED, /* ends inside a group, or leftover bits not zero */
+};
+/* Decodes len characters into out (room for BASE64_DECODED_MAX(len)
+ * bytes). Returns the bytes written, or -1 with *error_r. */
+long base64_stream_feed(struct base64_stream *s, const char *text, size_t len, unsigned char *out,
+                        enum base64_error *error_r);
+/* 0 when what was fed is complete, or -1 with *error_r. */
+int base64_stream_end(const struct base64_stream *s, enum base64_error *error_r);
 
 /* Writes the encoding of len bytes (with padding, no NUL) to out, which
  * has room for BASE64_ENCODED_LEN(len) characters; returns the end. */
